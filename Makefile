@@ -1,0 +1,56 @@
+# The two commands of the README, and their helpers.
+#   make run    set up everything, then run the workflow on config/config.yaml
+#   make test   set up everything, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lethe-installed
+PROFILE := --workflow-profile workflow/profiles/default
+LATEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended \
+	texlive-fonts-recommended texlive-latex-extra texlive-science
+
+.PHONY: setup latex run test lint report lock clean
+
+setup: $(STAMP) latex
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# LaTeX from Debian when latexmk is missing (root needed; otherwise say what to install).
+latex:
+	@if ! command -v latexmk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing LaTeX: $(LATEX_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(LATEX_PACKAGES) >/dev/null; \
+	  else \
+	    echo "latexmk not found: install $(LATEX_PACKAGES) (e.g. sudo apt-get install --no-install-recommends ...)" >&2; exit 1; \
+	  fi; \
+	fi
+
+run: setup
+	$(BIN)/snakemake $(PROFILE) $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check workflow tests
+	$(BIN)/ruff format --check workflow tests
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint $(PROFILE)
+
+report: setup
+	$(BIN)/snakemake $(PROFILE) --report results/report.html
+
+lock: $(STAMP)
+	(echo "# Full pinned environment for Python 3.11 (x86_64): pip install -r requirements.lock"; \
+	 echo "# Regenerate with: make lock"; \
+	 $(BIN)/pip freeze --exclude-editable | grep -v '^lethe') > requirements.lock
+
+clean:
+	rm -rf results .snakemake

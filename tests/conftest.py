@@ -1,0 +1,101 @@
+"""Shared fixtures: the embedded digits dataset, two forget sets and one trained MLP.
+
+Everything heavy is session-scoped: the dataset is prepared once and the original MLP
+is trained once (about a second on one CPU thread).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lethe.data.datasets import prepare_dataset
+from lethe.data.forget_sets import make_forget_set
+from lethe.data.tensors import load_dataset
+from lethe.models.registry import build_model
+from lethe.train import fit
+
+# One thread: bit-reproducible CPU results and no oversubscription on small machines.
+torch.set_num_threads(1)
+
+# The recipe of config/config.yaml (after schema defaults).
+TRAIN_RECIPE = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
+# config/config.yaml's override: the registry default (lr 1e-4, batch 256) forgets nothing on digits.
+METHOD_OVERRIDES = {"neggrad": {"lr": 0.003, "batch_size": 32, "epochs": 10}}
+CLASS3_SPEC = {"kind": "classes", "classes": [3]}
+RANDOM10_SPEC = {"kind": "random_samples", "fraction": 0.1, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def cpu() -> torch.device:
+    return torch.device("cpu")
+
+
+@pytest.fixture(scope="session")
+def train_recipe() -> dict:
+    return dict(TRAIN_RECIPE)
+
+
+@pytest.fixture(scope="session")
+def method_overrides() -> dict:
+    return {name: dict(params) for name, params in METHOD_OVERRIDES.items()}
+
+
+@pytest.fixture(scope="session")
+def digits_files(tmp_path_factory):
+    """(npz path, manifest path, manifest) of the prepared digits dataset."""
+    folder = tmp_path_factory.mktemp("digits")
+    npz, manifest_path = folder / "digits.npz", folder / "digits.json"
+    manifest = prepare_dataset("digits", npz, manifest_path, root=folder / "root", download=False)
+    return npz, manifest_path, manifest
+
+
+@pytest.fixture(scope="session")
+def digits(digits_files, cpu):
+    npz, manifest_path, _ = digits_files
+    return load_dataset(npz, manifest_path, cpu)
+
+
+@pytest.fixture(scope="session")
+def y_train(digits):
+    return digits.train.y.numpy()
+
+
+@pytest.fixture(scope="session")
+def forget_class3(digits, y_train) -> dict:
+    return make_forget_set("class3", dict(CLASS3_SPEC), y_train, digits.num_classes, "digits")
+
+
+@pytest.fixture(scope="session")
+def forget_random(digits, y_train) -> dict:
+    return make_forget_set("random10", dict(RANDOM10_SPEC), y_train, digits.num_classes, "digits")
+
+
+@pytest.fixture(scope="session")
+def original_mlp(digits):
+    """The original model: MLP, Adam lr 1e-3, batch 32, 30 epochs, seed 0, on all of digits' training set."""
+    model = build_model("mlp", tuple(digits.manifest["shape"]), digits.num_classes, seed=0)
+    fit(model, digits.train, seed=0, **TRAIN_RECIPE)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def original_metrics(original_mlp, digits, forget_class3) -> dict:
+    from lethe.metrics.evaluate import evaluate_model
+
+    return evaluate_model(original_mlp, digits, forget_class3)["metrics"]
+
+
+@pytest.fixture(scope="session")
+def unlearned_class3(original_mlp, digits, forget_class3, cpu):
+    """Every registered method applied once to the class-3 forget set: {method: (model, record)}."""
+    from lethe.methods.catalog import METHODS, merge_params
+    from lethe.unlearn import run_unlearning
+
+    results = {}
+    for method in METHODS:
+        params = merge_params(method, METHOD_OVERRIDES.get(method), TRAIN_RECIPE)
+        results[method] = run_unlearning(
+            method, original_mlp, digits, forget_class3, params, arch="mlp", seed=0, device=cpu
+        )
+    return results

@@ -1,0 +1,100 @@
+"""Accuracy metrics (known answers), evaluation of one model, and cost metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lethe.metrics.accuracy import accuracy, confusion_matrix
+from lethe.metrics.evaluate import cost_metrics, evaluate_model
+from lethe.metrics.predict import logits, predictions
+
+METRIC_KEYS = {"acc_forget", "acc_retain", "acc_test", "acc_test_retained", "acc_test_forgotten"}
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+def test_accuracy_known_answers():
+    assert accuracy(np.array([0, 1, 2]), np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    assert accuracy([1, 1, 1, 1], [1, 1, 1, 1]) == 1.0
+    assert accuracy([0, 0], [1, 1]) == 0.0
+    assert isinstance(accuracy([0], [0]), float)
+
+
+def test_accuracy_of_nothing_is_none():
+    assert accuracy(np.array([], dtype=np.int64), np.array([], dtype=np.int64)) is None
+    assert accuracy([], []) is None
+
+
+def test_confusion_matrix_known_answer():
+    y_true = np.array([0, 0, 1, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 2, 0, 2])
+    expected = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    counts = confusion_matrix(y_true, y_pred, 3)
+    np.testing.assert_array_equal(counts, expected)
+    assert counts.sum() == len(y_true)
+    np.testing.assert_array_equal(confusion_matrix([], [], 4), np.zeros((4, 4), dtype=np.int64))
+    # Classes absent from both vectors still get their rows and columns.
+    assert confusion_matrix([1], [1], 5).shape == (5, 5)
+
+
+# --------------------------------------------------------------------------- evaluate_model
+
+
+def test_predictions_are_batched_consistently(original_mlp, digits):
+    whole = logits(original_mlp, digits.test, batch_size=1024)
+    small = logits(original_mlp, digits.test, batch_size=7)
+    assert whole.shape == (450, 10)
+    np.testing.assert_allclose(whole.numpy(), small.numpy(), rtol=1e-5, atol=1e-5)
+    assert predictions(original_mlp, digits.test).tolist() == whole.argmax(1).tolist()
+
+
+def test_evaluate_original_on_class3(original_mlp, digits, forget_class3):
+    result = evaluate_model(original_mlp, digits, forget_class3)
+    metrics = result["metrics"]
+    assert set(metrics) == METRIC_KEYS
+    # Measured: acc_forget 1.000, acc_retain 0.998, acc_test 0.978, retained 0.978, forgotten 0.978.
+    assert metrics["acc_forget"] >= 0.98
+    assert metrics["acc_retain"] >= 0.97
+    assert metrics["acc_test"] >= 0.94
+    assert metrics["acc_test_forgotten"] >= 0.9
+    confusion = np.array(result["confusion_test"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 450
+    assert np.trace(confusion) / 450 == pytest.approx(metrics["acc_test"])
+    assert result["eval_seconds"] >= 0
+    # acc_test is the size-weighted mean of the retained- and forgotten-class parts.
+    n_forgotten = int((digits.test.y == 3).sum())
+    weighted = (metrics["acc_test_forgotten"] * n_forgotten + metrics["acc_test_retained"] * (450 - n_forgotten)) / 450
+    assert weighted == pytest.approx(metrics["acc_test"])
+
+
+def test_zero_output_lowers_forgotten_class_test_accuracy(unlearned_class3, digits, forget_class3, original_metrics):
+    model, _ = unlearned_class3["zero_output"]
+    metrics = evaluate_model(model, digits, forget_class3)["metrics"]
+    # Measured: 0.109 after zeroing, 0.978 before.
+    assert metrics["acc_test_forgotten"] < original_metrics["acc_test_forgotten"] - 0.5
+    assert metrics["acc_test_forgotten"] < 0.35
+
+
+def test_random_samples_have_no_forgotten_classes(original_mlp, digits, forget_random):
+    metrics = evaluate_model(original_mlp, digits, forget_random)["metrics"]
+    assert metrics["acc_test_forgotten"] is None
+    assert metrics["acc_test_retained"] == metrics["acc_test"]
+    assert metrics["acc_forget"] >= 0.98  # measured 1.000: the original trained on them
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_cost_metrics():
+    assert cost_metrics(None, {"seconds": 2.0, "steps": 10}) == {
+        "unlearn_seconds": None,
+        "unlearn_steps": None,
+        "time_ratio_to_retrain": None,
+    }
+    cost = cost_metrics({"seconds": 0.5, "steps": 20}, {"seconds": 2.0, "steps": 1140})
+    assert cost == {"unlearn_seconds": 0.5, "unlearn_steps": 20, "time_ratio_to_retrain": pytest.approx(0.25)}
+    assert cost_metrics({"seconds": 2.0, "steps": 1}, {"seconds": 2.0, "steps": 1})["time_ratio_to_retrain"] == 1.0
+    assert cost_metrics({"seconds": 0.5, "steps": 0}, None)["time_ratio_to_retrain"] is None
+    assert cost_metrics({"seconds": 0.5, "steps": 0}, {"seconds": 0.0, "steps": 0})["time_ratio_to_retrain"] is None

@@ -1,0 +1,321 @@
+"""Aggregation of metrics JSONs, the LaTeX table and number macros, and the paper build."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from lethe.report.aggregate import GROUP_KEYS, RUN_KEYS, collect, summarise, tidy_rows
+from lethe.report.latex import escape, format_value, main_table, method_order, number_macros
+from lethe.report.paper import LatexError, build_paper, latex_errors
+
+needs_latexmk = pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed")
+
+# (forget set, its kind, its classes) x method x seed -> the accuracy on the forget set.
+ACC_FORGET = {
+    ("class3", "original"): [1.0, 0.98],
+    ("class3", "retrain"): [0.0, 0.2],
+    ("class3", "finetune"): [0.9, 0.8],
+    ("class3", "neggrad"): [0.05, 0.05],
+    ("class3", "zero_output"): [0.1, 0.15],
+    ("random10", "original"): [1.0, 1.0],
+    ("random10", "retrain"): [0.97, 0.99],
+    ("random10", "neggrad"): [0.95, 0.9],
+}
+FORGET_SETS = {"class3": ("classes", [3]), "random10": ("random_samples", None)}
+
+
+def metrics_record(forget_set: str, method: str, seed: int, acc_forget: float) -> dict:
+    """A metrics JSON as lethe.stages.evaluate writes it."""
+    kind, classes = FORGET_SETS[forget_set]
+    unlearned = method != "original"
+    return {
+        "dataset": "digits",
+        "arch": "mlp",
+        "seed": seed,
+        "forget_set": forget_set,
+        "forget_set_name": forget_set,
+        "forget_kind": kind,
+        "forget_classes": classes,
+        "method": method,
+        "metrics": {
+            "acc_forget": acc_forget,
+            "acc_retain": 0.99,
+            "acc_test": 0.97,
+            "acc_test_retained": 0.975 + 0.01 * seed,
+            "acc_test_forgotten": 0.5 if classes is not None else None,
+            "unlearn_seconds": (0.1 + seed * 0.1) if unlearned else None,
+            "unlearn_steps": 10 if unlearned else None,
+            "time_ratio_to_retrain": (1.0 if method == "retrain" else 0.25) if unlearned else None,
+        },
+        "confusion_test": [[1]],
+        "eval_seconds": 0.01,
+    }
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return [
+        metrics_record(forget_set, method, seed, value)
+        for (forget_set, method), values in ACC_FORGET.items()
+        for seed, value in enumerate(values)
+    ]
+
+
+@pytest.fixture(scope="module")
+def metric_files(records, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("metrics")
+    paths = []
+    for record in reversed(records):  # collect must not depend on the order of its inputs
+        path = folder / f"{record['forget_set']}-{record['method']}-{record['seed']}.json"
+        path.write_text(json.dumps(record))
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tidy(metric_files) -> pd.DataFrame:
+    return collect(metric_files)
+
+
+@pytest.fixture(scope="module")
+def summary(tidy) -> pd.DataFrame:
+    return summarise(tidy)
+
+
+def pick(frame: pd.DataFrame, forget_set: str, method: str, metric: str) -> pd.DataFrame:
+    key = "forget_set_name" if "forget_set_name" in frame else "forget_set"
+    return frame[(frame[key] == forget_set) & (frame["method"] == method) & (frame["metric"] == metric)]
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def test_tidy_rows_drop_metrics_that_do_not_apply():
+    rows = tidy_rows(metrics_record("random10", "original", 0, 1.0))
+    metrics = [row["metric"] for row in rows]
+    assert metrics == ["acc_forget", "acc_retain", "acc_test", "acc_test_retained", "eval_seconds"]
+    assert all(set(row) == {*RUN_KEYS, "metric", "value"} for row in rows)
+    assert rows[0]["n_forget_classes"] == 0 and rows[0]["forget_kind"] == "random_samples"
+    assert all(isinstance(row["value"], float) for row in rows)
+    unlearned = tidy_rows(metrics_record("class3", "neggrad", 1, 0.05))
+    assert {row["metric"] for row in unlearned} >= {"acc_test_forgotten", "unlearn_seconds", "time_ratio_to_retrain"}
+    assert unlearned[0]["n_forget_classes"] == 1 and unlearned[0]["seed"] == 1
+
+
+def test_collect(tidy, records):
+    assert list(tidy.columns) == [*RUN_KEYS, "metric", "value"]
+    expected_rows = sum(len(tidy_rows(record)) for record in records)
+    assert len(tidy) == expected_rows
+    assert tidy.equals(tidy.sort_values([*RUN_KEYS, "metric"], kind="stable").reset_index(drop=True))
+    assert pick(tidy, "class3", "retrain", "acc_forget")["value"].tolist() == [0.0, 0.2]
+    assert pick(tidy, "class3", "original", "unlearn_seconds").empty
+    assert pick(tidy, "random10", "retrain", "acc_test_forgotten").empty
+
+
+def test_summarise_mean_std_n(summary):
+    assert list(summary.columns) == [*GROUP_KEYS, "metric", "mean", "std", "n"]
+    retrain = pick(summary, "class3", "retrain", "acc_forget").iloc[0]
+    assert retrain["mean"] == pytest.approx(0.1)
+    assert retrain["std"] == pytest.approx(math.sqrt(0.02))  # sample std (ddof 1) of 0.0 and 0.2
+    assert retrain["n"] == 2
+    neggrad = pick(summary, "class3", "neggrad", "acc_forget").iloc[0]
+    assert (neggrad["mean"], neggrad["std"]) == (pytest.approx(0.05), pytest.approx(0.0))
+    seconds = pick(summary, "class3", "finetune", "unlearn_seconds").iloc[0]
+    assert seconds["mean"] == pytest.approx(0.15) and seconds["n"] == 2
+    assert pick(summary, "class3", "original", "unlearn_seconds").empty  # None metrics are dropped
+    assert pick(summary, "random10", "neggrad", "acc_test_forgotten").empty
+    assert len(summary[summary["method"] == "original"]["forget_set_name"].unique()) == 2
+
+
+def test_summarise_single_run_has_zero_std():
+    one = summarise(pd.DataFrame(tidy_rows(metrics_record("class3", "retrain", 0, 0.3))))
+    row = pick(one, "class3", "retrain", "acc_forget").iloc[0]
+    assert (row["mean"], row["std"], row["n"]) == (pytest.approx(0.3), 0.0, 1)
+
+
+# --------------------------------------------------------------------------- LaTeX table
+
+
+def table_rows(table: str) -> list[str]:
+    """The method rows of a main_table (not rules, headers or scenario labels)."""
+    return [
+        line for line in table.splitlines() if line.endswith(r"\\") and not line.startswith((r"\multicolumn", "Method"))
+    ]
+
+
+def test_main_table_structure(summary):
+    table = main_table(summary)
+    lines = table.splitlines()
+    assert lines[0].startswith(r"\begin{tabular}") and lines[-1] == r"\end{tabular}"
+    assert lines[1] == r"\toprule" and lines[-2] == r"\bottomrule"
+    assert table.count(r"\midrule") == 2  # one block per scenario
+    assert r"\emph{digits / mlp / class3 (1 class)}" in table
+    assert r"\emph{digits / mlp / random10 (random samples)}" in table
+    assert "Method & $n$ &" in lines[2]
+    # Every row has as many cells as the header.
+    assert all(line.count("&") == lines[2].count("&") for line in table_rows(table))
+
+
+def test_main_table_rows_in_method_order(summary):
+    rows = [line.split(" & ")[0] for line in table_rows(main_table(summary))]
+    assert rows == [
+        "original", "retrain", "finetune", "neggrad", r"zero\_output",
+        "original", "retrain", "neggrad",
+    ]  # fmt: skip
+    assert "zero_output" not in main_table(summary)
+
+
+def test_main_table_values_and_missing_metrics(summary):
+    rows = {(i, line.split(" & ")[0]): line.split(" & ") for i, line in enumerate(table_rows(main_table(summary)))}
+    retrain = rows[(1, "retrain")]
+    assert retrain[1] == "2"  # n
+    assert retrain[2] == r"10.0 $\pm$ 14.1"  # acc_forget in percent
+    assert retrain[6] == r"150.0 $\pm$ 70.7"  # unlearn_seconds in ms
+    original = rows[(0, "original")]
+    assert original[6] == "--" and original[7].startswith("--")  # the original did not unlearn
+    random_retrain = rows[(6, "retrain")]
+    assert random_retrain[5] == "--"  # no forgotten classes for random samples
+
+
+def test_format_value_and_order():
+    assert format_value(0.5, 0.01, "pct") == r"50.0 $\pm$ 1.0"
+    assert format_value(0.0123, 0.001, "ms") == r"12.3 $\pm$ 1.0"
+    assert format_value(0.25, 0.0, "ratio") == "0.25"
+    assert format_value(float("nan"), 0.0, "pct") == "--"
+    assert format_value(None, None, "pct") == "--"
+    assert method_order(["zero_output", "neggrad", "original", "retrain", "mine"]) == [
+        "original", "retrain", "neggrad", "zero_output", "mine",
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def test_number_macros(summary):
+    text = number_macros(summary, {"seeds": [0, 1]})
+    assert text.startswith("% Generated")
+    assert r"\newcommand{\lethenum}[1]" in text
+    assert r"\expandafter\def\csname lethe@digits/mlp/class3/retrain/acc_forget\endcsname{10.0}" in text
+    assert r"\expandafter\def\csname lethe@digits/mlp/class3/retrain/acc_forget/std\endcsname{14.1}" in text
+    assert r"\expandafter\def\csname lethe@digits/mlp/class3/retrain/acc_forget/n\endcsname{2}" in text
+    assert r"\expandafter\def\csname lethe@digits/mlp/class3/neggrad/time_ratio_to_retrain\endcsname{0.25}" in text
+    for macro in (
+        r"\newcommand{\HeadDataset}{digits}",
+        r"\newcommand{\HeadArch}{mlp}",
+        r"\newcommand{\HeadScenario}{class3}",
+        r"\newcommand{\HeadNum}[2]{\lethenum{digits/mlp/class3/#1/#2}}",
+        r"\newcommand{\NumSeeds}{2}",
+        r"\newcommand{\NumRuns}{2}",
+        r"\newcommand{\IfRan}[3]",
+        r"\expandafter\def\csname lethe@ran@zero_output\endcsname{}",
+    ):
+        assert macro in text, macro
+    assert text.count(r"\makeatletter") == text.count(r"\makeatother")
+
+
+def test_headline_is_a_class_forgetting_scenario(summary):
+    random_first = summary[summary["forget_kind"] == "random_samples"]
+    reordered = pd.concat([random_first, summary[summary["forget_kind"] != "random_samples"]])
+    assert r"\newcommand{\HeadScenario}{class3}" in number_macros(reordered, {"seeds": [0]})
+
+
+def test_escape():
+    assert escape("zero_output") == r"zero\_output"
+    assert escape(r"a\b") == r"a\textbackslash{}b"
+    assert escape("&%$#_{}~^") == r"\&\%\$\#\_\{\}\textasciitilde{}\textasciicircum{}"
+    assert escape("plain text 1.5") == "plain text 1.5"
+    assert escape(3) == "3"
+
+
+# --------------------------------------------------------------------------- paper
+
+
+def test_latex_errors_picks_bang_and_file_line_lines():
+    log = "\n".join(
+        [
+            "This is pdfTeX, Version 3.141592653",
+            "(./main.tex",
+            "./main.tex:7: Undefined control sequence.",
+            r"l.7 \oops",
+            "",
+            "more",
+            "! Emergency stop.",
+            "<*> main.tex",
+            "No pages of output.",
+        ]
+    )
+    errors = latex_errors(log)
+    assert "./main.tex:7: Undefined control sequence." in errors
+    assert r"l.7 \oops" in errors
+    assert "! Emergency stop." in errors
+    assert "This is pdfTeX" not in errors
+
+
+def test_latex_errors_without_errors_gives_the_tail():
+    log = "\n".join(f"line {i}" for i in range(100))
+    errors = latex_errors(log)
+    assert errors.splitlines() == [f"line {i}" for i in range(60, 100)]
+
+
+MINIMAL_DOCUMENT = r"""\documentclass{article}
+\usepackage{booktabs}
+\usepackage{graphicx}
+\input{generated/numbers.tex}
+\begin{document}
+Original \HeadNum{original}{acc_forget}\,\%, retrained \lethenum{digits/mlp/class3/retrain/acc_forget}\,\%
+over \NumSeeds{} seeds; \IfRan{zero_output}{zero\_output ran}{zero\_output did not run}.
+\begin{table}[h]
+\resizebox{\linewidth}{!}{\input{generated/table.tex}}
+\end{table}
+\end{document}
+"""
+
+
+@pytest.mark.latex
+@needs_latexmk
+def test_generated_latex_compiles(summary, tmp_path):
+    source, generated = tmp_path / "paper", tmp_path / "generated"
+    source.mkdir()
+    generated.mkdir()
+    (source / "main.tex").write_text(MINIMAL_DOCUMENT)
+    (generated / "table.tex").write_text(main_table(summary))
+    (generated / "numbers.tex").write_text(number_macros(summary, {"seeds": [0, 1]}))
+    pdf = build_paper(source, generated, tmp_path / "build", tmp_path / "out" / "paper.pdf")
+    assert pdf == tmp_path / "out" / "paper.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert sorted(p.name for p in source.iterdir()) == ["main.tex"]  # nothing written into the sources
+    if shutil.which("pdftotext"):  # the macros resolved to the summary's numbers
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Original 99.0" in text and "retrained 10.0" in text and "over 2 seeds" in text
+        assert "zero output ran" in text.replace("_", " ")
+
+
+@pytest.mark.latex
+@needs_latexmk
+def test_build_paper_failure_reports_latex_error_and_leaves_no_pdf(tmp_path):
+    source, generated = tmp_path / "paper", tmp_path / "generated"
+    source.mkdir()
+    generated.mkdir()
+    (source / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\nHello \\undefinedlethemacro\n\\end{document}\n"
+    )
+    out = tmp_path / "out" / "paper.pdf"
+    with pytest.raises(LatexError) as info:
+        build_paper(source, generated, tmp_path / "build", out)
+    message = str(info.value)
+    assert "Undefined control sequence" in message
+    assert r"\undefinedlethemacro" in message
+    assert not out.exists()
+    assert not (out.parent.exists() and any(out.parent.iterdir()))
+
+
+def test_build_paper_without_latexmk(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(LatexError, match="latexmk is not installed"):
+        build_paper(tmp_path, tmp_path, tmp_path / "build", tmp_path / "paper.pdf")

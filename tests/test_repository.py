@@ -1,0 +1,61 @@
+"""Repository hygiene: formatting and lint, and pins that agree across files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ("ruff", "check", "workflow", "tests"),
+        ("ruff", "format", "--check", "workflow", "tests"),
+        ("snakefmt", "--check", "Snakefile", "workflow/rules"),
+    ],
+    ids=["ruff-check", "ruff-format", "snakefmt"],
+)
+def test_code_is_clean(cmd):
+    proc = run(str(BIN / cmd[0]), *cmd[1:])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def pins(lines) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)==([^\s;#]+)\s*", line)
+        if match:
+            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return found
+
+
+def test_pins_agree():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = pins(project["dependencies"] + project["optional-dependencies"]["dev"])
+    locked = pins((REPO / "requirements.lock").read_text().splitlines())
+    env = yaml.safe_load((REPO / "envs/lethe.yaml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_pins = pins(pip_section)
+    assert len(declared) >= 10 and conda_pins
+    for name, version in declared.items():
+        assert locked.get(name) == version, f"{name}: pyproject {version}, requirements.lock {locked.get(name)}"
+    for name, version in conda_pins.items():
+        assert declared.get(name) == version, f"{name}: envs/lethe.yaml {version}, pyproject {declared.get(name)}"
+
+
+def test_results_are_not_tracked():
+    tracked = run("git", "ls-files", "results").stdout.split()
+    assert tracked == []

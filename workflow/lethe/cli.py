@@ -1,0 +1,176 @@
+"""Command line: every stage of the workflow without Snakemake.
+
+    lethe list-methods
+    lethe prepare-data digits --out results/data
+    lethe make-forget-set results/data/digits --id class3 --spec '{"kind": "classes", "classes": [3]}' --out fs.json
+    lethe train results/data/digits --arch mlp --seed 0 --out original.safetensors
+    lethe unlearn results/data/digits --forget-set fs.json --original original.safetensors --method finetune --out ft.safetensors
+    lethe evaluate results/data/digits --forget-set fs.json --model ft.safetensors --run ft.run.json --out ft.metrics.json
+
+A dataset is named by its prefix: ``results/data/digits`` means ``digits.npz`` and
+``digits.json``. Hyperparameters not given on the command line come from the method
+registry (``--params`` takes JSON overrides) and the schema's training defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lethe.log import setup_logging
+
+TRAIN_DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
+
+
+def _dataset(prefix: str) -> tuple[Path, Path]:
+    base = Path(prefix)
+    npz, manifest = base.with_suffix(".npz"), base.with_suffix(".json")
+    for path in (npz, manifest):
+        if not path.is_file():
+            raise SystemExit(f"lethe: {path} not found (prepare it with `lethe prepare-data`)")
+    return npz, manifest
+
+
+def _json_arg(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lethe", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--log", help="also write progress to this file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list-methods", help="the method registry with defaults and data needs")
+
+    p = sub.add_parser("prepare-data", help="write DATASET.npz and its manifest")
+    p.add_argument("dataset")
+    p.add_argument("--out", default="results/data", help="output folder")
+    p.add_argument("--root", default="data", help="torchvision download folder")
+    p.add_argument("--idx-folder", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--no-download", action="store_true")
+
+    p = sub.add_parser("make-forget-set", help="materialise one forget set as JSON")
+    p.add_argument("dataset", help="dataset prefix, e.g. results/data/digits")
+    p.add_argument("--id", required=True, help="forget-set id, e.g. class3 or two-0")
+    p.add_argument("--spec", required=True, type=_json_arg, help="the config entry, as JSON")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("train", help="train an original model")
+    p.add_argument("dataset")
+    p.add_argument("--arch", default="mlp")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recipe", type=_json_arg, default={}, help="overrides of the training recipe, JSON")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("unlearn", help="apply one method")
+    p.add_argument("dataset")
+    p.add_argument("--forget-set", required=True)
+    p.add_argument("--original", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--params", type=_json_arg, default={}, help="hyperparameter overrides, JSON")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="model path; the run record goes beside it as .run.json")
+
+    p = sub.add_parser("evaluate", help="metrics of one model on one forget set")
+    p.add_argument("dataset")
+    p.add_argument("--forget-set", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--run", help="the model's run record (time, steps)")
+    p.add_argument("--retrain-run", help="retrain's run record, for the time ratio")
+    p.add_argument("--method", help="label in the output (default: from the model's sidecar)")
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log)
+    from lethe import stages
+    from lethe.methods.catalog import METHODS, merge_params
+
+    if args.command == "list-methods":
+        for info in METHODS.values():
+            needs = [
+                n
+                for n, on in (
+                    ("forget", info.needs_forget),
+                    ("retain", info.needs_retain),
+                    ("original", info.needs_original),
+                )
+                if on
+            ]
+            print(f"{info.name:14s} {info.summary}")
+            print(
+                f"{'':14s} needs: {', '.join(needs) or 'nothing'}{'; class forgetting only' if info.class_only else ''}"
+            )
+            print(
+                f"{'':14s} defaults: {json.dumps(info.defaults) if info.name != 'retrain' else 'the training recipe'}"
+            )
+        return 0
+    if args.command == "prepare-data":
+        from lethe.data.datasets import prepare_dataset
+
+        out = Path(args.out)
+        prepare_dataset(
+            args.dataset,
+            out / f"{args.dataset}.npz",
+            out / f"{args.dataset}.json",
+            args.root,
+            args.idx_folder,
+            not args.no_download,
+        )
+        return 0
+    npz, manifest = _dataset(args.dataset)
+    if args.command == "make-forget-set":
+        stages.write_forget_set(manifest, npz, args.id, args.spec, args.out)
+    elif args.command == "train":
+        unknown = sorted(set(args.recipe) - set(TRAIN_DEFAULTS))
+        if unknown:
+            raise SystemExit(f"lethe train: unknown recipe key(s) {unknown}; known: {sorted(TRAIN_DEFAULTS)}")
+        stages.train_original(
+            npz, manifest, args.arch, args.seed, {**TRAIN_DEFAULTS, **args.recipe}, args.out, device=args.device
+        )
+    elif args.command == "unlearn":
+        try:
+            params = merge_params(args.method, args.params, TRAIN_DEFAULTS)
+        except (KeyError, ValueError) as error:
+            raise SystemExit(f"lethe unlearn: {error.args[0]}") from None
+        out = Path(args.out)
+        stages.unlearn(
+            args.method,
+            npz,
+            manifest,
+            args.forget_set,
+            args.original,
+            params,
+            args.seed,
+            out,
+            out.with_suffix(".run.json"),
+            device=args.device,
+        )
+    elif args.command == "evaluate":
+        stages.evaluate(
+            args.model,
+            npz,
+            manifest,
+            args.forget_set,
+            args.out,
+            args.run,
+            args.retrain_run,
+            args.method,
+            device=args.device,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Datasets, in-memory tensor splits and forget sets."""

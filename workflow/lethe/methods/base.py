@@ -1,0 +1,43 @@
+"""What every unlearning method receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from lethe.data.tensors import Split
+
+
+@dataclass
+class UnlearningData:
+    """The data a method may see. Fields a method did not declare a need for are None.
+
+    ``forget``: training samples to forget; ``retain``: the other training samples;
+    ``test``: the test set; ``forget_classes``: the forgotten class ids, or None for
+    random-sample forgetting.
+    """
+
+    forget: Split | None
+    retain: Split | None
+    test: Split
+    num_classes: int
+    forget_classes: tuple[int, ...] | None
+    shape: tuple[int, int, int]
+
+
+@dataclass
+class Context:
+    """Run context: device, seed, architecture name, and cost counters filled by the method."""
+
+    device: torch.device
+    seed: int
+    arch: str
+    steps: int = 0  # optimiser (gradient) steps
+    samples: int = 0  # samples that went through a forward pass with gradients
+    notes: dict = field(default_factory=dict)
+
+    def count(self, fit_result) -> None:
+        """Add a :class:`lethe.train.FitResult`'s steps and samples to the counters."""
+        self.steps += fit_result.steps
+        self.samples += fit_result.samples

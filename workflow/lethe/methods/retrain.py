@@ -1,0 +1,24 @@
+"""Retrain: the gold standard of exact unlearning.
+
+A fresh model (same architecture, initialised from the run's seed) trained on the
+retain set with exactly the recipe of the original model. Every other method's time is
+reported as a ratio to this one's.
+"""
+
+from __future__ import annotations
+
+from lethe.methods.base import Context, UnlearningData
+from lethe.models.registry import Classifier, build_model
+from lethe.train import fit
+
+
+def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
+    fresh = build_model(ctx.arch, data.shape, data.num_classes, seed=ctx.seed).to(ctx.device)
+    result = fit(
+        fresh, data.retain,
+        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
+        optimizer=params["optimizer"], momentum=params["momentum"],
+        weight_decay=params["weight_decay"], seed=ctx.seed, name="retrain",
+    )  # fmt: skip
+    ctx.count(result)
+    return fresh

@@ -1,0 +1,1 @@
+"""Metrics: accuracy on forget/retain/test splits; evaluation of one model."""

@@ -1,0 +1,52 @@
+"""Tidy results: one row per (run, metric), and their mean ± std summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from lethe.io import atomic_path, read_json
+
+RUN_KEYS = ["dataset", "arch", "seed", "forget_set", "forget_set_name", "forget_kind", "n_forget_classes", "method"]
+GROUP_KEYS = ["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes", "method"]
+
+
+def tidy_rows(metrics: dict) -> list[dict]:
+    """The tidy rows of one metrics JSON; metrics that do not apply (None) are left out."""
+    classes = metrics["forget_classes"]
+    base = {
+        "dataset": metrics["dataset"], "arch": metrics["arch"], "seed": metrics["seed"],
+        "forget_set": metrics["forget_set"], "forget_set_name": metrics["forget_set_name"],
+        "forget_kind": metrics["forget_kind"],
+        "n_forget_classes": 0 if classes is None else len(classes),
+        "method": metrics["method"],
+    }  # fmt: skip
+    rows = [
+        {**base, "metric": name, "value": float(value)}
+        for name, value in metrics["metrics"].items()
+        if value is not None
+    ]
+    rows.append({**base, "metric": "eval_seconds", "value": float(metrics["eval_seconds"])})
+    return rows
+
+
+def collect(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Read metrics JSONs into one tidy frame, sorted for stable output."""
+    rows = [row for path in paths for row in tidy_rows(read_json(path))]
+    frame = pd.DataFrame(rows, columns=[*RUN_KEYS, "metric", "value"])
+    return frame.sort_values([*RUN_KEYS, "metric"], kind="stable").reset_index(drop=True)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample std and count over seeds and forget-set draws, per scenario, method, metric."""
+    grouped = tidy.groupby([*GROUP_KEYS, "metric"], sort=False)["value"]
+    summary = grouped.agg(mean="mean", std="std", n="count").reset_index()
+    summary["std"] = summary["std"].fillna(0.0)
+    return summary

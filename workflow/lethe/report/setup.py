@@ -1,0 +1,61 @@
+"""The paper's experimental-setup section, generated from the config that actually ran."""
+
+from __future__ import annotations
+
+import json
+
+from lethe.report.latex import escape
+
+
+def _params(params: dict) -> str:
+    if not params:
+        return "no hyperparameters"
+    return ", ".join(f"{escape(k)}={escape(json.dumps(v))}" for k, v in sorted(params.items()))
+
+
+def setup_section(
+    config: dict, method_params: dict, manifests: list[dict], forget_sets: list[dict], originals: list[dict]
+) -> str:
+    """LaTeX body (no \\section) describing datasets, models, seeds, forget sets, methods, hardware."""
+    out = [r"\paragraph{Datasets.}"]
+    out.append(r"\begin{itemize}")
+    for m in manifests:
+        shape = r"$\times$".join(str(s) for s in m["shape"])
+        out.append(
+            rf"\item \texttt{{{escape(m['name'])}}}: {m['n_train']} training and {m['n_test']} test images "
+            rf"of shape {shape}, {m['num_classes']} classes; "
+            rf"source: {escape(m['source'])}; sha256 \texttt{{{m['sha256'][:12]}}}\ldots"
+        )
+    out.append(r"\end{itemize}")
+
+    recipe = config["train"]
+    archs = ", ".join(rf"\texttt{{{escape(a)}}}" for a in config["archs"])
+    out.append(
+        rf"\paragraph{{Models and training.}} Architectures: {archs}. "
+        rf"Seeds: {', '.join(str(s) for s in config['seeds'])}; each seed trains its own original model and, per forget set, "
+        rf"its own retrained model. Training recipe (original and retrain): {_params(recipe)}."
+    )
+    devices = sorted({o.get("device", "?") for o in originals})
+    if originals:
+        seconds = [o["train_seconds"] for o in originals]
+        out.append(
+            rf"Original models were trained on {escape(', '.join(devices))} in "
+            rf"{min(seconds):.2f}--{max(seconds):.2f}\,s each."
+        )
+
+    out.append(r"\paragraph{Forget sets.}")
+    out.append(r"\begin{itemize}")
+    for f in forget_sets:
+        if f["classes"] is None:
+            what = f"{f['size']} random training samples"
+        else:
+            what = f"class{'es' if len(f['classes']) > 1 else ''} {', '.join(map(str, f['classes']))} ({f['size']} training samples)"
+        out.append(rf"\item \texttt{{{escape(f['dataset'])}}} / \texttt{{{escape(f['id'])}}}: {what}")
+    out.append(r"\end{itemize}")
+
+    out.append(r"\paragraph{Methods and hyperparameters.}")
+    out.append(r"\begin{itemize}")
+    for method in config["methods"]:
+        out.append(rf"\item \texttt{{{escape(method)}}}: {_params(method_params[method])}")
+    out.append(r"\end{itemize}")
+    return "\n".join(out) + "\n"

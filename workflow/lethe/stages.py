@@ -1,0 +1,207 @@
+"""One function per pipeline stage: what a Snakemake rule (or the CLI) calls.
+
+Each takes file paths and plain parameters, writes its outputs atomically, and returns
+what it wrote. Nothing here knows about Snakemake.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from lethe.data.datasets import load_arrays, read_manifest
+from lethe.data.forget_sets import make_forget_set, retain_indices
+from lethe.data.tensors import load_dataset
+from lethe.device import resolve_device, seed_everything, set_threads, synchronize, warm_up
+from lethe.io import read_json, write_json
+from lethe.metrics.evaluate import cost_metrics, evaluate_model
+from lethe.models.checkpoint import load_checkpoint, save_checkpoint, sidecar_path
+from lethe.models.registry import build_model
+from lethe.train import fit
+from lethe.unlearn import run_unlearning
+
+log = logging.getLogger(__name__)
+
+
+def write_forget_set(
+    manifest_path: str | Path, npz_path: str | Path, forget_set_id: str, spec: dict, out: str | Path
+) -> dict:
+    manifest = read_manifest(manifest_path)
+    y_train = load_arrays(npz_path)["y_train"]
+    record = make_forget_set(forget_set_id, spec, y_train, int(manifest["num_classes"]), manifest["name"])
+    write_json(out, record)
+    log.info("forget set %s: %d training samples, classes %s", forget_set_id, record["size"], record["classes"])
+    return record
+
+
+def train_original(
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    arch: str,
+    seed: int,
+    recipe: dict,
+    out: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Train the original model on the whole training set; save checkpoint and sidecar."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    seed_everything(seed)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed).to(dev)
+    warm_up(dev)
+    started = time.perf_counter()
+    result = fit(
+        model, dataset.train,
+        epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+        optimizer=recipe["optimizer"], momentum=recipe["momentum"],
+        weight_decay=recipe["weight_decay"], seed=seed, name=f"original {arch} seed {seed}",
+        monitor=dataset.test,
+    )  # fmt: skip
+    synchronize(dev)
+    meta = {
+        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
+        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
+        "seed": seed, "recipe": recipe, "device": str(dev), "train_seconds": time.perf_counter() - started,
+        "steps": result.steps, "history": result.history,
+    }  # fmt: skip
+    save_checkpoint(model, out, meta)
+    return meta
+
+
+def unlearn(
+    method: str,
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    forget_path: str | Path,
+    original_path: str | Path,
+    params: dict,
+    seed: int,
+    out_model: str | Path,
+    out_record: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Run ``method``; save the unlearned model and its run record (time, steps)."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    forget = read_json(forget_path)
+    original, meta = load_checkpoint(original_path, dev)
+    model, record = run_unlearning(method, original, dataset, forget, params, arch=meta["arch"], seed=seed, device=dev)
+    record.update({"dataset": dataset.name, "original": str(original_path)})
+    save_checkpoint(
+        model,
+        out_model,
+        {
+            **{k: meta[k] for k in ("arch", "shape", "num_classes", "classes", "dataset", "seed")},
+            "method": method,
+            "forget_set": forget["id"],
+            "params": params,
+        },
+    )
+    write_json(out_record, record)
+    return record
+
+
+def evaluate(
+    model_path: str | Path,
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    forget_path: str | Path,
+    out: str | Path,
+    run_path: str | Path | None = None,
+    retrain_run_path: str | Path | None = None,
+    method: str = "original",
+    batch_size: int = 1024,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Evaluate one model on one forget set; write the metrics JSON.
+
+    ``method`` defaults to the one named in the model's sidecar (``original`` if none).
+    """
+    if Path(out).resolve() == sidecar_path(model_path).resolve():
+        raise ValueError(f"metrics output {out} would overwrite the model's sidecar; choose another name")
+    set_threads(threads)
+    dev = resolve_device(device)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    forget = read_json(forget_path)
+    model, meta = load_checkpoint(model_path, dev)
+    method = method or meta.get("method", "original")
+    result = evaluate_model(model, dataset, forget, batch_size)
+    run = read_json(run_path) if run_path else None
+    retrain_run = read_json(retrain_run_path) if retrain_run_path else None
+    result["metrics"].update(cost_metrics(run, retrain_run))
+    result.update({
+        "method": method, "dataset": dataset.name, "arch": meta["arch"], "seed": meta["seed"],
+        "forget_set": forget["id"], "forget_set_name": forget["name"], "forget_kind": forget["kind"],
+        "forget_classes": forget["classes"], "forget_size": forget["size"],
+        "retain_size": int(len(retain_indices(forget, len(dataset.train)))),
+        "model": str(model_path),
+    })  # fmt: skip
+    write_json(out, result)
+    m = result["metrics"]
+    log.info(
+        "%s on %s: acc_forget %s acc_retain %s acc_test %s",
+        method,
+        forget["id"],
+        m["acc_forget"],
+        m["acc_retain"],
+        m["acc_test"],
+    )
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def aggregate(metrics_paths: list[str | Path], out_tidy: str | Path, out_summary: str | Path) -> None:
+    """Tidy CSV (one row per run and metric) and its mean/std/n summary."""
+    from lethe.report.aggregate import collect, summarise, write_csv
+
+    tidy = collect(metrics_paths)
+    write_csv(tidy, out_tidy)
+    write_csv(summarise(tidy), out_summary)
+    log.info("aggregated %d metrics files into %d rows", len(metrics_paths), len(tidy))
+
+
+def paper_inputs(
+    summary_csv: str | Path,
+    config: dict,
+    method_params: dict,
+    manifest_paths: list,
+    forget_paths: list,
+    original_meta_paths: list,
+    out_table: str | Path,
+    out_numbers: str | Path,
+    out_setup: str | Path,
+) -> None:
+    """The generated LaTeX the paper inputs: main table, number macros, setup section."""
+    import pandas as pd
+
+    from lethe.io import atomic_path
+    from lethe.report.latex import main_table, number_macros
+    from lethe.report.setup import setup_section
+
+    summary = pd.read_csv(summary_csv)
+    for path, text in (
+        (out_table, main_table(summary)),
+        (out_numbers, number_macros(summary, config)),
+        (out_setup, setup_section(
+            config, method_params, [read_json(p) for p in manifest_paths],
+            [read_json(p) for p in forget_paths], [read_json(p) for p in original_meta_paths],
+        )),
+    ):  # fmt: skip
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(text)
+
+
+def compile_paper(
+    source_dir: str | Path, generated_dir: str | Path, build_dir: str | Path, pdf_out: str | Path
+) -> Path:
+    from lethe.report.paper import build_paper
+
+    return build_paper(source_dir, generated_dir, build_dir, pdf_out)

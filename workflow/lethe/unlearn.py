@@ -1,0 +1,85 @@
+"""Run one unlearning method on one forget set: build the data view, time, record cost."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+
+import numpy as np
+import torch
+
+from lethe.data.forget_sets import retain_indices
+from lethe.data.tensors import Dataset
+from lethe.device import seed_everything, synchronize, warm_up
+from lethe.methods import get_method, method_info
+from lethe.methods.base import Context, UnlearningData
+from lethe.models.registry import Classifier
+
+log = logging.getLogger(__name__)
+
+
+def data_view(dataset: Dataset, forget: dict, method: str) -> UnlearningData:
+    """The data ``method`` may see: what it did not declare is structurally absent (None)."""
+    info = method_info(method)
+    forget_idx = np.asarray(forget["indices"], dtype=np.int64)
+    classes = None if forget["classes"] is None else tuple(forget["classes"])
+    if info.class_only and classes is None:
+        raise ValueError(
+            f"method {method!r} applies to class forgetting only; forget set {forget['id']!r} is {forget['kind']}"
+        )
+    return UnlearningData(
+        forget=dataset.train.subset(forget_idx) if info.needs_forget else None,
+        retain=dataset.train.subset(retain_indices(forget, len(dataset.train))) if info.needs_retain else None,
+        test=dataset.test,
+        num_classes=dataset.num_classes,
+        forget_classes=classes,
+        shape=tuple(dataset.manifest["shape"]),
+    )
+
+
+def run_unlearning(
+    method: str,
+    original: Classifier | None,
+    dataset: Dataset,
+    forget: dict,
+    params: dict,
+    *,
+    arch: str,
+    seed: int,
+    device: torch.device,
+) -> tuple[Classifier, dict]:
+    """Apply ``method`` to a copy of ``original``; return the model and its run record.
+
+    The record holds wall-clock seconds (CUDA synchronised; data already on the device;
+    torch's one-time start-up paid before the clock, see :func:`lethe.device.warm_up`),
+    gradient steps and samples touched.
+    """
+    info = method_info(method)
+    if info.needs_original and original is None:
+        raise ValueError(f"method {method!r} needs the original model")
+    data = data_view(dataset, forget, method)
+    model = copy.deepcopy(original) if original is not None else None
+    ctx = Context(device=device, seed=seed, arch=arch)
+    warm_up(device)
+    seed_everything(seed)
+    log.info("unlearning with %s on forget set %s (%d samples)", method, forget["id"], forget["size"])
+    synchronize(device)
+    started = time.perf_counter()
+    model = get_method(method)(model, data, params, ctx)
+    synchronize(device)
+    seconds = time.perf_counter() - started
+    log.info("%s done in %.3fs, %d gradient steps", method, seconds, ctx.steps)
+    record = {
+        "method": method,
+        "forget_set": forget["id"],
+        "seed": seed,
+        "arch": arch,
+        "device": str(device),
+        "seconds": seconds,
+        "steps": ctx.steps,
+        "samples": ctx.samples,
+        "params": params,
+        "notes": ctx.notes,
+    }
+    return model.eval(), record

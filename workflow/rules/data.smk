@@ -1,0 +1,43 @@
+rule prepare_dataset:
+    input:
+        code("data/datasets.py"),
+    output:
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+    log:
+        "results/logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        root=config["data"]["root"],
+        idx_folder=config["data"]["fashion_mnist_idx"],
+        download=config["data"]["download"],
+    script:
+        "../scripts/prepare_dataset.py"
+
+
+rule make_forget_set:
+    input:
+        code("data/forget_sets.py"),
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+    output:
+        "results/forget_sets/{dataset}/{forget_set}.json",
+    log:
+        "results/logs/make_forget_set/{dataset}/{forget_set}.log",
+    benchmark:
+        "results/benchmarks/make_forget_set/{dataset}/{forget_set}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        spec=forget_spec,
+    script:
+        "../scripts/make_forget_set.py"

@@ -1,0 +1,92 @@
+localrules:
+    aggregate,
+    paper_inputs,
+    compile_paper,
+
+
+GENERATED = "results/paper/generated"
+
+
+rule aggregate:
+    input:
+        code("report/aggregate.py"),
+        metrics=metrics_files(),
+    output:
+        tidy="results/tables/metrics.csv",
+        summary="results/tables/summary.csv",
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/aggregate.py"
+
+
+rule paper_inputs:
+    input:
+        code("report/latex.py", "report/setup.py"),
+        summary="results/tables/summary.csv",
+        manifests=expand("results/data/{dataset}.json", dataset=config["datasets"]),
+        forget_sets=expand(
+            "results/forget_sets/{dataset}/{forget_set}.json",
+            dataset=config["datasets"],
+            forget_set=PLAN.forget_sets,
+        ),
+        originals=expand(
+            f"{MODELS}/original.json",
+            dataset=config["datasets"],
+            arch=config["archs"],
+            seed=config["seeds"],
+        ),
+    output:
+        table=f"{GENERATED}/main_table.tex",
+        numbers=f"{GENERATED}/numbers.tex",
+        setup=f"{GENERATED}/setup.tex",
+    log:
+        "results/logs/paper_inputs.log",
+    benchmark:
+        "results/benchmarks/paper_inputs.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        config={
+            k: config[k]
+            for k in ("datasets", "archs", "seeds", "train", "methods", "paper")
+        },
+        method_params={m: PLAN.params[m] for m in config["methods"]},
+    script:
+        "../scripts/paper_inputs.py"
+
+
+rule compile_paper:
+    input:
+        code("report/paper.py"),
+        main=str(REPO / "paper" / "main.tex"),
+        sources=sorted(str(p) for p in (REPO / "paper").rglob("*") if p.is_file()),
+        numbers=rules.paper_inputs.output.numbers,
+        generated=rules.paper_inputs.output,
+    output:
+        report("results/paper/paper.pdf", category="Paper"),
+    log:
+        "results/logs/compile_paper.log",
+    benchmark:
+        "results/benchmarks/compile_paper.tsv"
+    conda:
+        "../../envs/latex.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        source_dir=lambda wildcards, input: Path(input.main).parent,
+        generated_dir=lambda wildcards, input: Path(input.numbers).parent,
+        build_dir=lambda wildcards, output: Path(output[0]).parent / "build",
+    script:
+        "../scripts/compile_paper.py"

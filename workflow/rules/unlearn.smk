@@ -1,0 +1,29 @@
+# One rule for every method, `retrain` included: the gold standard is the `retrain`
+# method's output, trained from scratch on the retain set with the original recipe.
+rule unlearn:
+    input:
+        code("unlearn.py", "train.py", "methods/base.py"),
+        method_code,
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+        forget_set="results/forget_sets/{dataset}/{forget_set}.json",
+        original=f"{MODELS}/original.safetensors",
+    output:
+        model=f"{MODELS}/{{forget_set}}/{{method}}.safetensors",
+        meta=f"{MODELS}/{{forget_set}}/{{method}}.json",
+        run=f"{MODELS}/{{forget_set}}/{{method}}.run.json",
+    log:
+        "results/logs/unlearn/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.log",
+    benchmark:
+        "results/benchmarks/unlearn/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+    params:
+        hyper=method_params,
+        device=DEVICE,
+    script:
+        "../scripts/unlearn.py"

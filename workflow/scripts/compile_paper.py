@@ -1,0 +1,17 @@
+"""Rule compile_paper: latexmk over paper/ with the generated files, to paper.pdf."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from lethe.log import logged
+from lethe.stages import compile_paper
+
+with logged(snakemake.log[0]):
+    compile_paper(
+        snakemake.params.source_dir,
+        snakemake.params.generated_dir,
+        snakemake.params.build_dir,
+        snakemake.output[0],
+    )

@@ -1,0 +1,18 @@
+"""Rule make_forget_set: materialise one forget set as JSON (classes and indices)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from lethe.log import logged
+from lethe.stages import write_forget_set
+
+with logged(snakemake.log[0]):
+    write_forget_set(
+        snakemake.input.manifest,
+        snakemake.input.npz,
+        snakemake.wildcards.forget_set,
+        snakemake.params.spec,
+        snakemake.output[0],
+    )

@@ -1,0 +1,21 @@
+"""Rule train_original: train the original model of one dataset/arch/seed."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from lethe.log import logged
+from lethe.stages import train_original
+
+with logged(snakemake.log[0]):
+    train_original(
+        snakemake.input.npz,
+        snakemake.input.manifest,
+        snakemake.wildcards.arch,
+        int(snakemake.wildcards.seed),
+        snakemake.params.recipe,
+        snakemake.output.model,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+    )
