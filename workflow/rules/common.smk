@@ -9,6 +9,7 @@ REPO = Path(workflow.basedir)
 PACKAGE = REPO / "workflow" / "lethe"
 sys.path.insert(0, str(REPO / "workflow"))
 
+from lethe.methods.catalog import METHODS  # noqa: E402
 from lethe.plan import REFERENCE, Plan, canonical  # noqa: E402
 
 validate(config, str(REPO / "config" / "schema.yaml"))
@@ -38,7 +39,8 @@ def code(*modules):
 
 
 def method_code(wildcards):
-    return code(f"methods/{wildcards.method}.py")
+    info = METHODS[wildcards.method]
+    return code(f"methods/{wildcards.method}.py", *info.modules)
 
 
 def method_params(wildcards):

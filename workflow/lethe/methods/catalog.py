@@ -21,6 +21,9 @@ class MethodInfo:
     needs_retain: bool = True  # receives retain data (PBU and GA do not)
     needs_original: bool = True  # starts from the original weights (retrain does not)
     class_only: bool = False  # only defined for class forgetting
+    # Package modules (besides methods/{name}.py) whose code shapes the result; the
+    # workflow lists them as inputs so that editing one reruns this method's jobs.
+    modules: tuple[str, ...] = ()
 
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9}
@@ -66,6 +69,9 @@ METHODS: dict[str, MethodInfo] = {
             needs_retain=False,
             class_only=True,
         ),
+        # --- impair-repair family: unsir, usifr, dnf ---
+        # --- forgetting neural networks: fnn ---
+        # --- forget-data-only and teacher-student: pbu, bad_teaching, neggrad_plus ---
     )
 }
 
