@@ -92,7 +92,8 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_mlp, original_metr
 
 
 def test_every_method_was_run(unlearned_class3):
-    assert set(unlearned_class3) == set(METHODS) == {"retrain", "finetune", "neggrad", "zero_output"}
+    assert set(unlearned_class3) == set(METHODS)
+    assert {"retrain", "finetune", "neggrad", "zero_output"} <= set(METHODS)
 
 
 @pytest.mark.parametrize("method", FORGETTING_METHODS)

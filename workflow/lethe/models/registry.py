@@ -38,7 +38,7 @@ def build_mlp(shape: Shape, num_classes: int, hidden: int = 128) -> Classifier:
     return Classifier(body, hidden, num_classes)
 
 
-def build_cnn(shape: Shape, num_classes: int, width: int = 32, hidden: int = 128) -> Classifier:
+def build_cnn(shape: Shape, num_classes: int, width: int = 16, hidden: int = 128) -> Classifier:
     """A small CNN: two 3×3 conv blocks (width, 2·width) with max-pooling, then a hidden FC layer."""
     c, h, w = shape
     body = nn.Sequential(
