@@ -22,4 +22,4 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/paper/paper.pdf",
+        f"results/paper/{config['name']}/paper.pdf",

@@ -13,7 +13,7 @@ import pytest
 from lethe.methods.catalog import METHODS
 from lethe.plan import REFERENCE, Plan, Run
 
-# config/config.yaml after the schema's defaults are filled in.
+# A config like config/config.yaml, after the schema's defaults are filled in.
 CONFIG = {
     "device": "auto",
     "datasets": ["digits"],
@@ -59,7 +59,7 @@ def test_runs(plan):
     by_forget_set = {fs: {r.method for r in runs if r.forget_set == fs} for fs in FORGET_IDS}
     assert by_forget_set["random10"] == {REFERENCE, "retrain", "finetune", "neggrad"}
     for forget_set in FORGET_IDS[:-1]:
-        assert by_forget_set[forget_set] == {REFERENCE, *METHODS}
+        assert by_forget_set[forget_set] == {REFERENCE, *CONFIG["methods"]}
     assert Counter(r.seed for r in runs) == {0: 24, 1: 24, 2: 24}
     assert runs[0].wildcards == {
         "dataset": "digits",

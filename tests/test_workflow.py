@@ -69,9 +69,9 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 def test_tiny_run_produces_paper_and_tables(tiny_run: Path):
-    pdf = tiny_run / "results/paper/paper.pdf"
+    pdf = tiny_run / "results/paper/tiny/paper.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    tidy = pd.read_csv(tiny_run / "results/tables/metrics.csv")
+    tidy = pd.read_csv(tiny_run / "results/tables/tiny/metrics.csv")
     # original + 4 methods on class3, original + 3 methods on random10 (zero_output is class-only)
     runs = tidy[["forget_set", "method"]].drop_duplicates()
     assert len(runs) == 9

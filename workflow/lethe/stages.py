@@ -169,32 +169,44 @@ def aggregate(metrics_paths: list[str | Path], out_tidy: str | Path, out_summary
 
 
 def paper_inputs(
+    tidy_csv: str | Path,
     summary_csv: str | Path,
     config: dict,
     method_params: dict,
     manifest_paths: list,
     forget_paths: list,
     original_meta_paths: list,
-    out_table: str | Path,
-    out_numbers: str | Path,
-    out_setup: str | Path,
+    outputs: dict[str, str | Path],
 ) -> None:
-    """The generated LaTeX the paper inputs: main table, number macros, setup section."""
+    """The generated LaTeX the paper inputs.
+
+    ``outputs`` maps ``table`` (all methods), ``families`` (a subsection and table per
+    method family), ``costs`` (time against the number of forgotten classes), ``numbers``
+    (macros) and ``setup`` (the experimental-setup section) to paths.
+    """
     import pandas as pd
 
     from lethe.io import atomic_path
-    from lethe.report.latex import main_table, number_macros
+    from lethe.report.latex import cost_table, family_sections, main_table, number_macros
     from lethe.report.setup import setup_section
 
+    tidy = pd.read_csv(tidy_csv)
     summary = pd.read_csv(summary_csv)
-    for path, text in (
-        (out_table, main_table(summary)),
-        (out_numbers, number_macros(summary, config)),
-        (out_setup, setup_section(
+    texts = {
+        "table": lambda: main_table(summary),
+        "families": lambda: family_sections(summary),
+        "costs": lambda: cost_table(tidy),
+        "numbers": lambda: number_macros(summary, config),
+        "setup": lambda: setup_section(
             config, method_params, [read_json(p) for p in manifest_paths],
             [read_json(p) for p in forget_paths], [read_json(p) for p in original_meta_paths],
-        )),
-    ):  # fmt: skip
+        ),
+    }  # fmt: skip
+    unknown = set(outputs) - set(texts)
+    if unknown:
+        raise ValueError(f"paper_inputs: unknown outputs {sorted(unknown)}; known: {sorted(texts)}")
+    for key, path in outputs.items():
+        text = texts[key]()
         with atomic_path(path) as tmp:
             Path(tmp).write_text(text)
 

@@ -62,11 +62,12 @@ def run_unlearning(
     model = copy.deepcopy(original) if original is not None else None
     ctx = Context(device=device, seed=seed, arch=arch)
     warm_up(device)
+    unlearn_fn = get_method(method)  # import the module (and its libraries) before the clock
     seed_everything(seed)
     log.info("unlearning with %s on forget set %s (%d samples)", method, forget["id"], forget["size"])
     synchronize(device)
     started = time.perf_counter()
-    model = get_method(method)(model, data, params, ctx)
+    model = unlearn_fn(model, data, params, ctx)
     synchronize(device)
     seconds = time.perf_counter() - started
     log.info("%s done in %.3fs, %d gradient steps", method, seconds, ctx.steps)

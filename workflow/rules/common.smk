@@ -26,6 +26,9 @@ DEVICE = config["device"]
 GPU = 0 if DEVICE == "cpu" else 1  # requested only where a rule can use it
 
 MODELS = "results/models/{dataset}/{arch}/seed{seed}"
+# Tables and paper are per config (its `name`); data, models and metrics are shared.
+TABLES = f"results/tables/{config['name']}"
+PAPER = f"results/paper/{config['name']}"
 METRICS = "results/metrics/{dataset}/{arch}/seed{seed}/{forget_set}/{evaluated}.json"
 
 

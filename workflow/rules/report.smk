@@ -4,7 +4,7 @@ localrules:
     compile_paper,
 
 
-GENERATED = "results/paper/generated"
+GENERATED = f"{PAPER}/generated"
 
 
 rule aggregate:
@@ -12,12 +12,12 @@ rule aggregate:
         code("report/aggregate.py"),
         metrics=metrics_files(),
     output:
-        tidy="results/tables/metrics.csv",
-        summary="results/tables/summary.csv",
+        tidy=f"{TABLES}/metrics.csv",
+        summary=f"{TABLES}/summary.csv",
     log:
-        "results/logs/aggregate.log",
+        f"results/logs/{config['name']}/aggregate.log",
     benchmark:
-        "results/benchmarks/aggregate.tsv"
+        f"results/benchmarks/{config['name']}/aggregate.tsv"
     conda:
         "../../envs/lethe.yaml"
     threads: 1
@@ -30,7 +30,8 @@ rule aggregate:
 rule paper_inputs:
     input:
         code("report/latex.py", "report/setup.py"),
-        summary="results/tables/summary.csv",
+        tidy=f"{TABLES}/metrics.csv",
+        summary=f"{TABLES}/summary.csv",
         manifests=expand("results/data/{dataset}.json", dataset=config["datasets"]),
         forget_sets=expand(
             "results/forget_sets/{dataset}/{forget_set}.json",
@@ -45,12 +46,14 @@ rule paper_inputs:
         ),
     output:
         table=f"{GENERATED}/main_table.tex",
+        families=f"{GENERATED}/families.tex",
+        costs=f"{GENERATED}/cost_table.tex",
         numbers=f"{GENERATED}/numbers.tex",
         setup=f"{GENERATED}/setup.tex",
     log:
-        "results/logs/paper_inputs.log",
+        f"results/logs/{config['name']}/paper_inputs.log",
     benchmark:
-        "results/benchmarks/paper_inputs.tsv"
+        f"results/benchmarks/{config['name']}/paper_inputs.tsv"
     conda:
         "../../envs/lethe.yaml"
     threads: 1
@@ -74,11 +77,11 @@ rule compile_paper:
         numbers=rules.paper_inputs.output.numbers,
         generated=rules.paper_inputs.output,
     output:
-        report("results/paper/paper.pdf", category="Paper"),
+        report(f"{PAPER}/paper.pdf", category="Paper"),
     log:
-        "results/logs/compile_paper.log",
+        f"results/logs/{config['name']}/compile_paper.log",
     benchmark:
-        "results/benchmarks/compile_paper.tsv"
+        f"results/benchmarks/{config['name']}/compile_paper.tsv"
     conda:
         "../../envs/latex.yaml"
     threads: 1

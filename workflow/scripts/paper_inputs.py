@@ -10,13 +10,12 @@ from lethe.stages import paper_inputs
 
 with logged(snakemake.log[0]):
     paper_inputs(
+        snakemake.input.tidy,
         snakemake.input.summary,
         snakemake.params.config,
         snakemake.params.method_params,
         snakemake.input.manifests,
         snakemake.input.forget_sets,
         snakemake.input.originals,
-        snakemake.output.table,
-        snakemake.output.numbers,
-        snakemake.output.setup,
+        dict(snakemake.output.items()),
     )

@@ -24,7 +24,19 @@ class MethodInfo:
     # Package modules (besides methods/{name}.py) whose code shapes the result; the
     # workflow lists them as inputs so that editing one reruns this method's jobs.
     modules: tuple[str, ...] = ()
+    family: str = "other"  # the paper groups methods by family (see FAMILIES)
 
+
+# Paper sections, in order: family key -> heading.
+FAMILIES = {
+    "baseline": "Exact and naive baselines",
+    "finetuning": "Fine-tuning and gradient ascent",
+    "impair_repair": "Noise: impair and repair",
+    "teacher": "Teacher and student",
+    "forgetting_layers": "Forgetting layers",
+    "forget_only": "Forget data only",
+    "other": "Other methods",
+}
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9}
 
@@ -38,6 +50,7 @@ METHODS: dict[str, MethodInfo] = {
             defaults={},  # the workflow passes the config's training recipe
             needs_forget=False,
             needs_original=False,
+            family="baseline",
         ),
         MethodInfo(
             "finetune",
@@ -45,6 +58,7 @@ METHODS: dict[str, MethodInfo] = {
             "golatkar2020eternal",
             defaults={**_SGD, "epochs": 5, "lr": 0.02, "weight_decay": 5e-4, "batch_size": 64},
             needs_forget=False,
+            family="finetuning",
         ),
         MethodInfo(
             "neggrad",
@@ -59,6 +73,7 @@ METHODS: dict[str, MethodInfo] = {
                 "target_forget_acc": "auto",
             },  # fmt: skip
             needs_retain=False,
+            family="finetuning",
         ),
         MethodInfo(
             "zero_output",
@@ -68,10 +83,155 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,
             needs_retain=False,
             class_only=True,
+            family="baseline",
         ),
         # --- impair-repair family: unsir, usifr, dnf ---
+        MethodInfo(
+            "unsir",
+            "Error-maximising noise per forget class, impair on noise + retain subset, repair (UNSIR).",
+            "tarun2023fast",
+            defaults={
+                "noise_batch": 256,
+                "noise_steps": 40,
+                "noise_lr": 0.1,
+                "noise_l2": 0.1,
+                "noise_copies": 20,
+                "retain_per_class": 1000,
+                "batch_size": 256,
+                "optimizer": "adam",
+                "impair_lr": 0.02,
+                "impair_epochs": 1,
+                "repair_lr": 0.01,
+                "repair_epochs": 1,
+            },  # fmt: skip
+            needs_forget=False,
+            class_only=True,
+            modules=("methods/impair_repair.py",),
+            family="impair_repair",
+        ),
+        MethodInfo(
+            "usifr",
+            "One mixed error-maximising noise batch for all forget classes, then impair and repair (USI(F)R).",
+            "fastaccurate_classmu",
+            defaults={
+                "noise_batch": 250,
+                "noise_per_class": False,
+                "noise_steps": 40,
+                "noise_lr": 0.1,
+                "noise_l2": 0.1,
+                "noise_copies": 1,
+                "retain_samples": 1000,
+                "batch_size": 250,
+                "optimizer": "adam",
+                "impair_lr": 0.02,
+                "impair_epochs": 1,
+                "repair_lr": 0.01,
+                "repair_epochs": 1,
+            },  # fmt: skip
+            needs_forget=False,
+            class_only=True,
+            modules=("methods/impair_repair.py",),
+            family="impair_repair",
+        ),
+        MethodInfo(
+            "dnf",
+            "Impair with drawn N(0,1) noise labelled as the forget classes, then repair (DNF).",
+            "fastaccurate_classmu",
+            defaults={
+                "noise_batch": 250,
+                "noise_per_class": False,
+                "noise_copies": 1,
+                "retain_samples": 1000,
+                "batch_size": 250,
+                "optimizer": "adam",
+                "impair_lr": 0.02,
+                "impair_epochs": 1,
+                "repair_lr": 0.01,
+                "repair_epochs": 1,
+            },  # fmt: skip
+            needs_forget=False,
+            class_only=True,
+            modules=("methods/impair_repair.py",),
+            family="impair_repair",
+        ),
         # --- forgetting neural networks: fnn ---
+        MethodInfo(
+            "fnn",
+            "Forgetting layers h·exp(−t/τ) with τ ranked on D_f; learning–unlearning turns on D_r (FNN).",
+            "hatua2024forgetting",
+            defaults={
+                "layers": "2L",
+                "scheme": "rank",
+                "tau": 5.0,
+                "tau_min": 1.0,
+                "tau_max": 10.0,
+                "tau_rest": 1e6,
+                "top_k": 30,
+                "turns": 5,
+                "learn_epochs": 2,
+                "unlearn_epochs": 4,
+                "reset_t_each_turn": True,
+                "optimizer": "adam",
+                "lr": 1e-3,
+                "momentum": 0.9,
+                "weight_decay": 0.0,
+                "batch_size": 32,
+                "early_stop": True,
+                "acc_threshold": 0.95,
+                "mia_tolerance": 0.1,
+                "accept_on": "test",
+                "mia_samples": 1000,
+                "mia_attack": "rf",
+                "fold": True,
+            },  # fmt: skip
+            needs_forget=True,  # D_f only ranks the neurons and is the MIA's target; never trained on
+            needs_retain=True,
+            modules=("models/forgetting.py", "metrics/mia.py"),
+            family="forgetting_layers",
+        ),
         # --- forget-data-only and teacher-student: pbu, bad_teaching, neggrad_plus ---
+        MethodInfo(
+            "pbu",
+            "Lower the forget data's likelihood, held near θ* by a Fisher (on D_f) and an L2 penalty; no retain data (PBU).",
+            "panda2025pbu",
+            defaults={
+                "epochs": 5,
+                "lr": 1e-4,
+                "batch_size": 64,
+                "alpha": 631.0,
+                "beta": 100.0,
+                "gamma": 4001.0,
+                "fisher": "expected",
+                "target_forget_acc": "auto",
+            },
+            needs_retain=False,
+            modules=("methods/fisher.py", "methods/neggrad.py"),
+            family="forget_only",
+        ),
+        MethodInfo(
+            "bad_teaching",
+            "Distil a random-init teacher on D_f and θ* on 30% of D_r into the student (Bad Teaching).",
+            "chundawat2023bad",
+            defaults={"epochs": 1, "lr": 1e-4, "batch_size": 256, "temperature": 1.0, "retain_fraction": 0.3},
+            modules=("models/registry.py",),
+            family="teacher",
+        ),
+        MethodInfo(
+            "neggrad_plus",
+            "Descend on a D_r batch and ascend on a cycled D_f batch in each step (NegGrad+).",
+            "kurmanji2023towards",
+            defaults={
+                "alpha": 0.95,
+                "epochs": 10,
+                "optimizer": "sgd",
+                "lr": 0.01,
+                "momentum": 0.0,
+                "weight_decay": 0.0,
+                "batch_size": 128,
+                "forget_batch_size": 64,
+            },
+            family="finetuning",
+        ),
     )
 }
 
