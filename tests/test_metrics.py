@@ -51,7 +51,7 @@ def test_predictions_are_batched_consistently(original_mlp, digits):
 
 
 def test_evaluate_original_on_class3(original_mlp, digits, forget_class3):
-    result = evaluate_model(original_mlp, digits, forget_class3)
+    result = evaluate_model(original_mlp, digits, forget_class3, full=False)
     metrics = result["metrics"]
     assert set(metrics) == METRIC_KEYS
     # Measured: acc_forget 1.000, acc_retain 0.998, acc_test 0.978, retained 0.978, forgotten 0.978.
@@ -71,17 +71,57 @@ def test_evaluate_original_on_class3(original_mlp, digits, forget_class3):
 
 def test_zero_output_lowers_forgotten_class_test_accuracy(unlearned_class3, digits, forget_class3, original_metrics):
     model, _ = unlearned_class3["zero_output"]
-    metrics = evaluate_model(model, digits, forget_class3)["metrics"]
+    metrics = evaluate_model(model, digits, forget_class3, full=False)["metrics"]
     # Measured: 0.109 after zeroing, 0.978 before.
     assert metrics["acc_test_forgotten"] < original_metrics["acc_test_forgotten"] - 0.5
     assert metrics["acc_test_forgotten"] < 0.35
 
 
 def test_random_samples_have_no_forgotten_classes(original_mlp, digits, forget_random):
-    metrics = evaluate_model(original_mlp, digits, forget_random)["metrics"]
+    metrics = evaluate_model(original_mlp, digits, forget_random, full=False)["metrics"]
     assert metrics["acc_test_forgotten"] is None
     assert metrics["acc_test_retained"] == metrics["acc_test"]
     assert metrics["acc_forget"] >= 0.98  # measured 1.000: the original trained on them
+
+
+def test_full_evaluation_tells_hiding_from_forgetting(unlearned_class3, original_mlp, digits, forget_class3):
+    """Every metric family is computed from one evaluation; zero_output hides, retrain forgot.
+
+    Measured on digits class 3 (seed 0): few-shot probe on the forgotten class 0.926 for
+    zero_output (exactly the original's: same hidden layers) vs 0.857 for retrain; relearn
+    11 epochs vs 30; JS to retrain 0 for retrain itself.
+    """
+    retrain, _ = unlearned_class3["retrain"]
+    zero, _ = unlearned_class3["zero_output"]
+    from lethe.metrics.distance import random_model
+
+    reference = random_model("mlp", (1, 8, 8), 10, 0)
+    results = {
+        name: evaluate_model(model, digits, forget_class3, original=original_mlp, retrain=retrain, random=reference)
+        for name, model in (("original", original_mlp), ("zero_output", zero), ("retrain", retrain))
+    }
+    m = {name: r["metrics"] for name, r in results.items()}
+    for family in (
+        "mia_entropy",
+        "mia_efficacy",
+        "mia_loss_auc",
+        "probe_fewshot_acc_forgotten",
+        "relearn_epochs",
+        "js_to_retrain",
+        "zrf",
+    ):
+        assert all(m[name][family] is not None for name in m), family
+    assert set(results["zero_output"]["eval_seconds_by_family"]) == {"mia", "probe", "distance", "relearn"}
+    # Hidden, not forgotten: zero_output's hidden layers are the original's.
+    assert m["zero_output"]["probe_fewshot_acc_forgotten"] == pytest.approx(
+        m["original"]["probe_fewshot_acc_forgotten"]
+    )
+    assert m["zero_output"]["probe_fewshot_acc_forgotten"] > m["retrain"]["probe_fewshot_acc_forgotten"] + 0.03
+    assert m["zero_output"]["acc_test_forgotten"] < 0.35
+    assert m["original"]["relearn_epochs"] == 0
+    assert m["retrain"]["relearn_epochs"] > m["zero_output"]["relearn_epochs"]
+    assert m["retrain"]["js_to_retrain"] == pytest.approx(0.0, abs=1e-9)
+    assert m["retrain"]["agreement_with_retrain"] == 1.0
 
 
 # --------------------------------------------------------------------------- cost

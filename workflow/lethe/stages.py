@@ -114,15 +114,23 @@ def evaluate(
     out: str | Path,
     run_path: str | Path | None = None,
     retrain_run_path: str | Path | None = None,
-    method: str = "original",
+    method: str | None = None,
     batch_size: int = 1024,
     device: str = "auto",
     threads: int | None = None,
+    original_path: str | Path | None = None,
+    retrain_path: str | Path | None = None,
+    settings: dict | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Evaluate one model on one forget set; write the metrics JSON.
 
     ``method`` defaults to the one named in the model's sidecar (``original`` if none).
+    ``original_path`` (relearn target) and ``retrain_path`` (distance reference) enable
+    those metrics; the random reference model is built from the run's seed.
     """
+    from lethe.metrics.distance import random_model
+
     if Path(out).resolve() == sidecar_path(model_path).resolve():
         raise ValueError(f"metrics output {out} would overwrite the model's sidecar; choose another name")
     set_threads(threads)
@@ -131,40 +139,56 @@ def evaluate(
     forget = read_json(forget_path)
     model, meta = load_checkpoint(model_path, dev)
     method = method or meta.get("method", "original")
-    result = evaluate_model(model, dataset, forget, batch_size)
+    seed = int(meta["seed"] if seed is None else seed)
+    original = load_checkpoint(original_path, dev)[0] if original_path else None
+    retrain = load_checkpoint(retrain_path, dev)[0] if retrain_path else None
+    reference = random_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), seed).to(dev)
+    warm_up(dev)
+    result = evaluate_model(
+        model, dataset, forget, batch_size, seed=seed, original=original, retrain=retrain,
+        random=reference, settings=settings,
+    )  # fmt: skip
     run = read_json(run_path) if run_path else None
     retrain_run = read_json(retrain_run_path) if retrain_run_path else None
     result["metrics"].update(cost_metrics(run, retrain_run))
     result.update({
-        "method": method, "dataset": dataset.name, "arch": meta["arch"], "seed": meta["seed"],
+        "method": method, "dataset": dataset.name, "arch": meta["arch"], "seed": seed,
         "forget_set": forget["id"], "forget_set_name": forget["name"], "forget_kind": forget["kind"],
         "forget_classes": forget["classes"], "forget_size": forget["size"],
         "retain_size": int(len(retain_indices(forget, len(dataset.train)))),
-        "model": str(model_path),
+        "model": str(model_path), "settings": settings or {},
     })  # fmt: skip
     write_json(out, result)
     m = result["metrics"]
     log.info(
-        "%s on %s: acc_forget %s acc_retain %s acc_test %s",
-        method,
-        forget["id"],
-        m["acc_forget"],
-        m["acc_retain"],
-        m["acc_test"],
-    )
+        "%s on %s: acc_forget %s acc_retain %s acc_test %s (evaluated in %.1fs)",
+        method, forget["id"], m["acc_forget"], m["acc_retain"], m["acc_test"], result["eval_seconds"],
+    )  # fmt: skip
     return result
 
 
 # --------------------------------------------------------------------------- report
 
 
-def aggregate(metrics_paths: list[str | Path], out_tidy: str | Path, out_summary: str | Path) -> None:
-    """Tidy CSV (one row per run and metric) and its mean/std/n summary."""
+def aggregate(
+    metrics_paths: list[str | Path], out_tidy: str | Path, out_summary: str | Path, out_paired: str | Path | None = None
+) -> None:
+    """Tidy CSV (one row per run and metric, plus each run's avg gap to retrain), its
+    mean/std/n summary, and paired comparisons with retrain (per seed and draw)."""
+    import pandas as pd
+
+    from lethe.metrics.stats import avg_gap, paired_vs_retrain
     from lethe.report.aggregate import collect, summarise, write_csv
 
     tidy = collect(metrics_paths)
+    tidy = pd.concat([tidy, avg_gap(tidy)], ignore_index=True)
     write_csv(tidy, out_tidy)
     write_csv(summarise(tidy), out_summary)
+    if out_paired is not None:
+        metrics = ["acc_forget", "acc_retain", "acc_test_retained", "mia_entropy", "avg_gap"]
+        present = [m for m in metrics if m in set(tidy["metric"])]
+        paired = [paired_vs_retrain(tidy, m).assign(metric=m) for m in present]
+        write_csv(pd.concat(paired, ignore_index=True) if paired else pd.DataFrame(), out_paired)
     log.info("aggregated %d metrics files into %d rows", len(metrics_paths), len(tidy))
 
 
@@ -187,13 +211,14 @@ def paper_inputs(
     import pandas as pd
 
     from lethe.io import atomic_path
-    from lethe.report.latex import cost_table, family_sections, main_table, number_macros
+    from lethe.report.latex import HIDING_COLUMNS, cost_table, family_sections, main_table, number_macros
     from lethe.report.setup import setup_section
 
     tidy = pd.read_csv(tidy_csv)
     summary = pd.read_csv(summary_csv)
     texts = {
         "table": lambda: main_table(summary),
+        "hiding": lambda: main_table(summary, columns=HIDING_COLUMNS),
         "families": lambda: family_sections(summary),
         "costs": lambda: cost_table(tidy),
         "numbers": lambda: number_macros(summary, config),

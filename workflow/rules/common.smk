@@ -59,11 +59,16 @@ def metrics_files():
 
 
 def evaluated_inputs(wildcards):
-    """The model to evaluate, and for unlearned models their run record and retrain's."""
-    if wildcards.evaluated == REFERENCE:
-        return {"model": f"{MODELS}/original.safetensors".format(**wildcards)}
+    """The model to evaluate, the original (relearn target) and retrain (distance
+    reference) of its forget set, and for unlearned models their run record and retrain's.
+    """
+    original = f"{MODELS}/original.safetensors".format(**wildcards)
     base = f"{MODELS}/{{forget_set}}".format(**wildcards)
+    inputs = {"original": original, "retrain": f"{base}/retrain.safetensors"}
+    if wildcards.evaluated == REFERENCE:
+        return {**inputs, "model": original}
     return {
+        **inputs,
         "model": f"{base}/{wildcards.evaluated}.safetensors",
         "run": f"{base}/{wildcards.evaluated}.run.json",
         "retrain_run": f"{base}/retrain.run.json",

@@ -1,7 +1,15 @@
 rule evaluate:
     input:
         unpack(evaluated_inputs),
-        code("metrics/evaluate.py", "metrics/accuracy.py", "metrics/predict.py"),
+        code(
+            "metrics/evaluate.py",
+            "metrics/accuracy.py",
+            "metrics/predict.py",
+            "metrics/mia.py",
+            "metrics/probe.py",
+            "metrics/relearn.py",
+            "metrics/distance.py",
+        ),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
         forget_set="results/forget_sets/{dataset}/{forget_set}.json",
@@ -19,6 +27,7 @@ rule evaluate:
         mem_mb=8000,
     params:
         batch_size=config["evaluation"]["batch_size"],
+        settings={k: v for k, v in config["evaluation"].items() if k != "batch_size"},
         device=DEVICE,
     script:
         "../scripts/evaluate.py"

@@ -9,11 +9,12 @@ GENERATED = f"{PAPER}/generated"
 
 rule aggregate:
     input:
-        code("report/aggregate.py"),
+        code("report/aggregate.py", "metrics/stats.py"),
         metrics=metrics_files(),
     output:
         tidy=f"{TABLES}/metrics.csv",
         summary=f"{TABLES}/summary.csv",
+        paired=f"{TABLES}/paired_vs_retrain.csv",
     log:
         f"results/logs/{config['name']}/aggregate.log",
     benchmark:
@@ -47,6 +48,7 @@ rule paper_inputs:
     output:
         table=f"{GENERATED}/main_table.tex",
         families=f"{GENERATED}/families.tex",
+        hiding=f"{GENERATED}/hiding_table.tex",
         costs=f"{GENERATED}/cost_table.tex",
         numbers=f"{GENERATED}/numbers.tex",
         setup=f"{GENERATED}/setup.tex",

@@ -9,4 +9,4 @@ from lethe.log import logged
 from lethe.stages import aggregate
 
 with logged(snakemake.log[0]):
-    aggregate(snakemake.input.metrics, snakemake.output.tidy, snakemake.output.summary)
+    aggregate(snakemake.input.metrics, snakemake.output.tidy, snakemake.output.summary, snakemake.output.paired)

@@ -19,6 +19,9 @@ with logged(snakemake.log[0]):
         retrain_run_path=snakemake.input.get("retrain_run"),
         method=snakemake.wildcards.evaluated,
         batch_size=snakemake.params.batch_size,
+        original_path=snakemake.input.original,
+        retrain_path=snakemake.input.retrain,
+        settings=snakemake.params.settings,
         device=snakemake.params.device,
         threads=snakemake.threads,
     )

@@ -1,5 +1,9 @@
 """Evaluate one model against one forget set (one JSON per model).
 
+One forward pass per split: the penultimate features of the training and test sets are
+computed once (batched), the logits are the output layer applied to them, and every
+metric below reuses them (except relearning, which trains a copy of the model).
+
 Accuracies (fractions in [0, 1]):
 
 * ``acc_forget``: training samples of the forget set (D_f);
@@ -9,6 +13,15 @@ Accuracies (fractions in [0, 1]):
   forgotten classes (class forgetting; for random-sample forgetting the forgotten-class
   split does not exist and ``acc_test_retained`` equals ``acc_test``);
 * ``confusion_test``: the test confusion matrix.
+
+Forgetting versus hiding (each family documented in its module):
+
+* membership inference, every variant named (:mod:`lethe.metrics.mia`);
+* the linear probe of the penultimate features (:mod:`lethe.metrics.probe`);
+* relearn time on part of D_f until the original's forget accuracy returns
+  (:mod:`lethe.metrics.relearn`);
+* distance to the retrained model on D_f and ZRF against a randomly initialised model
+  (:mod:`lethe.metrics.distance`).
 """
 
 from __future__ import annotations
@@ -18,40 +31,130 @@ import time
 import numpy as np
 import torch
 
-from lethe.data.tensors import Dataset
+from lethe.data.tensors import Dataset, Split, index_batches
+from lethe.device import synchronize
 from lethe.metrics.accuracy import accuracy, confusion_matrix
-from lethe.metrics.predict import predictions
+from lethe.metrics.distance import distance_metrics, probabilities
+from lethe.metrics.mia import membership_metrics
+from lethe.metrics.predict import logits as model_logits
+from lethe.metrics.probe import probe_metrics
+from lethe.metrics.relearn import relearn_time
 from lethe.models.registry import Classifier
+from lethe.train import accuracy as train_accuracy
+
+DEFAULT_SETTINGS = {"mia_samples": 1000, "relearn": {}, "probe": {}}
 
 
-def evaluate_model(model: Classifier, dataset: Dataset, forget: dict, batch_size: int = 1024) -> dict:
-    """Accuracy metrics of ``model`` for ``forget``; also the evaluation's own time."""
-    started = time.perf_counter()
+@torch.no_grad()
+def features_and_logits(model: Classifier, split: Split, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features (on the model's device) and logits (on CPU) of every sample, batched."""
+    model.eval()
+    device = next(model.parameters()).device
+    feats = [
+        model.features(split.x[index.to(split.x.device)].to(device)).flatten(1).float()
+        for index in index_batches(len(split), batch_size, shuffle=False)
+    ]
+    feats = torch.cat(feats)
+    return feats, model.head(feats).float().cpu()
+
+
+def accuracy_metrics(dataset: Dataset, forget: dict, pred_train: np.ndarray, pred_test: np.ndarray) -> dict:
     y_train = dataset.train.y.cpu().numpy()
     y_test = dataset.test.y.cpu().numpy()
-    pred_train = predictions(model, dataset.train, batch_size)
-    pred_test = predictions(model, dataset.test, batch_size)
-
     in_forget = np.zeros(len(y_train), dtype=bool)
     in_forget[np.asarray(forget["indices"], dtype=np.int64)] = True
     if forget["classes"] is not None:
         test_forgotten = np.isin(y_test, forget["classes"])
     else:
         test_forgotten = np.zeros(len(y_test), dtype=bool)
-
-    metrics = {
+    return {
         "acc_forget": accuracy(y_train[in_forget], pred_train[in_forget]),
         "acc_retain": accuracy(y_train[~in_forget], pred_train[~in_forget]),
         "acc_test": accuracy(y_test, pred_test),
         "acc_test_retained": accuracy(y_test[~test_forgotten], pred_test[~test_forgotten]),
         "acc_test_forgotten": accuracy(y_test[test_forgotten], pred_test[test_forgotten]),
     }
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+
+
+def evaluate_model(
+    model: Classifier,
+    dataset: Dataset,
+    forget: dict,
+    batch_size: int = 1024,
+    *,
+    seed: int = 0,
+    original: Classifier | None = None,
+    retrain: Classifier | None = None,
+    random: Classifier | None = None,
+    settings: dict | None = None,
+    full: bool = True,
+) -> dict:
+    """Metrics of ``model`` for ``forget``, and the evaluation's own time.
+
+    ``original`` gives the relearn target (its forget accuracy); ``retrain`` and
+    ``random`` (a randomly initialised model of the same architecture) are the
+    references of the distance metrics. ``full=False`` computes accuracies only.
+    ``settings``: ``mia_samples``, ``relearn`` (overrides of
+    :data:`lethe.metrics.relearn.DEFAULT_RELEARN`) and ``probe`` (keyword arguments of
+    :func:`lethe.metrics.probe.probe_metrics`).
+    """
+    settings = {**DEFAULT_SETTINGS, **(settings or {})}
+    device = next(model.parameters()).device
+    synchronize(device)
+    started = time.perf_counter()
+    f_train, z_train = features_and_logits(model, dataset.train, batch_size)
+    f_test, z_test = features_and_logits(model, dataset.test, batch_size)
+    pred_train, pred_test = z_train.argmax(1).numpy(), z_test.argmax(1).numpy()
+    metrics = accuracy_metrics(dataset, forget, pred_train, pred_test)
+    timings = {}
+
+    if full:
+        forget_idx = torch.as_tensor(np.asarray(forget["indices"], dtype=np.int64))
+
+        def timed(name, fn):
+            t0 = time.perf_counter()
+            metrics.update(fn())
+            synchronize(device)
+            timings[name] = time.perf_counter() - t0
+
+        timed("mia", lambda: membership_metrics(None, dataset, forget, z_train, z_test, seed, settings["mia_samples"]))
+        timed(
+            "probe",
+            lambda: probe_metrics(
+                model, dataset, forget, seed, batch_size, precomputed=(f_train, f_test), **settings["probe"]
+            ),
+        )
+
+        def distances():
+            forget_split = dataset.train.subset(forget_idx)
+            probs = probabilities(z_train[forget_idx])
+            ref = {
+                name: None if other is None else probabilities(model_logits(other, forget_split, batch_size))
+                for name, other in (("retrain", retrain), ("random", random))
+            }
+            return distance_metrics(probs, ref["retrain"], ref["random"])
+
+        timed("distance", distances)
+        if original is not None:
+            target = train_accuracy(original, dataset.train.subset(forget_idx), batch_size)
+            retain_idx = np.setdiff1d(np.arange(len(dataset.train)), forget_idx.numpy())
+            timed(
+                "relearn",
+                lambda: relearn_time(
+                    model,
+                    dataset.train.subset(forget_idx),
+                    target,
+                    settings["relearn"],
+                    seed,
+                    retain_split=dataset.train.subset(retain_idx),
+                ),
+            )
+    synchronize(device)
     return {
         "metrics": metrics,
-        "confusion_test": confusion_matrix(y_test, pred_test, dataset.num_classes).tolist(),
+        "confusion_test": confusion_matrix(dataset.test.y.cpu().numpy(), pred_test, dataset.num_classes).tolist(),
         "eval_seconds": time.perf_counter() - started,
+        "eval_seconds_by_family": timings,
     }
 
 

@@ -173,8 +173,12 @@ def probe_metrics(
     shots: int = 5,
     draws: int = 50,
     max_iter: int = 1000,
+    precomputed: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict:
     """Linear-probe readings of ``model`` for ``forget`` (see the module docstring).
+
+    ``precomputed``: the penultimate features of the training and test sets, when the
+    caller already has them (evaluation computes them once and derives the logits).
 
     ``forget`` is a forget-set record (:func:`lethe.data.forget_sets.make_forget_set`):
     its ``classes`` (None for random-sample forgetting) and training ``indices``.
@@ -182,8 +186,9 @@ def probe_metrics(
     every key of :data:`PROBE_KEYS` (floats in [0, 1], None where it does not apply) and
     the probe's settings (``probe_C``, ``probe_shots``, ``probe_draws``).
     """
-    f_train = features(model, dataset.train, batch_size)
-    f_test = features(model, dataset.test, batch_size)
+    if precomputed is None:
+        precomputed = features(model, dataset.train, batch_size), features(model, dataset.test, batch_size)
+    f_train, f_test = precomputed
     device = f_train.device
     mean = f_train.mean(0, keepdim=True)
     std = f_train.std(0, keepdim=True).clamp_min(1e-6)  # dead units: constant 0, kept at 0

@@ -35,6 +35,10 @@ def format_value(mean: float, std: float, kind: str) -> str:
         return "--"
     if kind == "pct":
         return f"{100 * mean:.1f} $\\pm$ {100 * std:.1f}"
+    if kind == "frac":
+        return f"{mean:.2f} $\\pm$ {std:.2f}"
+    if kind == "num":
+        return f"{mean:.1f} $\\pm$ {std:.1f}"
     if kind == "ms":
         return f"{1000 * mean:.1f} $\\pm$ {1000 * std:.1f}"
     return f"{mean:.3g}"
@@ -53,23 +57,37 @@ def scenario_label(row: pd.Series) -> str:
     return f"{row['forget_set_name']} ({k} class{'es' if k > 1 else ''})"
 
 
-def main_table(summary: pd.DataFrame, methods: list[str] | None = None) -> str:
+# Forgetting versus hiding: what accuracy alone cannot show.
+HIDING_COLUMNS = [
+    ("mia_entropy", r"MIA$_{ent}$", "pct"),
+    ("mia_efficacy", r"MIA$_{eff}$", "pct"),
+    ("mia_loss_auc", r"AUC$_{loss}$", "frac"),
+    ("probe_fewshot_acc_forgotten", r"Probe$_f$", "pct"),
+    ("relearn_epochs", r"$R_t$ (ep.)", "num"),
+    ("js_to_retrain", r"JS$_{rt}$", "frac"),
+    ("zrf", "ZRF", "frac"),
+    ("avg_gap", "Gap", "pct"),
+]
+
+
+def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns: list | None = None) -> str:
     """One booktabs table: a block per dataset/architecture/forget scenario, a row per method.
 
     ``methods`` restricts the rows (the original and retrain rows are always kept as
     references).
     """
+    columns = COLUMNS if columns is None else columns
     if methods is not None:
         summary = summary[summary["method"].isin([REFERENCE, "retrain", *methods])]
     wide = summary.pivot_table(
         index=["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes", "method"],
         columns="metric", values=["mean", "std", "n"], aggfunc="first", sort=False,
     )  # fmt: skip
-    ncols = 2 + len(COLUMNS)
+    ncols = 2 + len(columns)
     lines = [
-        r"\begin{tabular}{l r " + " ".join("r" for _ in COLUMNS) + "}",
+        r"\begin{tabular}{l r " + " ".join("r" for _ in columns) + "}",
         r"\toprule",
-        " & ".join(["Method", "$n$", *[header for _, header, _ in COLUMNS]]) + r" \\",
+        " & ".join(["Method", "$n$", *[header for _, header, _ in columns]]) + r" \\",
     ]
     blocks = wide.index.droplevel("method").unique()
     for block in blocks:
@@ -84,7 +102,7 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None) -> str:
             row = rows.loc[method]
             n = int(row[("n", "acc_forget")])
             cells = []
-            for metric, _, fmt in COLUMNS:
+            for metric, _, fmt in columns:
                 mean = row.get(("mean", metric), float("nan"))
                 std = row.get(("std", metric), float("nan"))
                 cells.append(format_value(mean, std, fmt))
@@ -168,7 +186,7 @@ def number_macros(summary: pd.DataFrame, config: dict) -> str:
     def define(key: str, value: str) -> None:
         lines.append(rf"\expandafter\def\csname lethe@{key}\endcsname{{{value}}}")
 
-    pct = {metric for metric, _, kind in COLUMNS if kind == "pct"}
+    pct = {metric for metric, _, kind in [*COLUMNS, *HIDING_COLUMNS] if kind == "pct"}
     for row in summary.itertuples(index=False):
         key = macro_key(row.dataset, row.arch, row.forget_set_name, row.method, row.metric)
         value = 100 * row.mean if row.metric in pct else row.mean
