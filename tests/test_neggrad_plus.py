@@ -30,6 +30,7 @@ import math
 
 import pytest
 import torch
+from conftest import forgetting_failures
 
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
@@ -42,15 +43,7 @@ KEPT = 0.03
 
 
 def failures(metrics: dict, original: dict) -> list[str]:
-    out = [
-        f"{k} {metrics[k]:.3f} > {FORGOTTEN}" for k in ("acc_forget", "acc_test_forgotten") if metrics[k] > FORGOTTEN
-    ]
-    out += [
-        f"{k} {metrics[k]:.3f} < {original[k]:.3f} - {KEPT}"
-        for k in ("acc_test_retained", "acc_retain")
-        if metrics[k] < original[k] - KEPT
-    ]
-    return out
+    return forgetting_failures(metrics, original, FORGOTTEN, KEPT)
 
 
 def run_neggrad_plus(original, dataset, forget, overrides, cpu):

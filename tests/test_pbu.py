@@ -29,6 +29,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from conftest import forgetting_failures
 from torch import nn
 
 from lethe.data.forget_sets import retain_indices
@@ -44,16 +45,7 @@ KEPT = 0.04
 
 
 def failures(metrics: dict, original: dict) -> list[str]:
-    """Why ``metrics`` does not show class-3 forgetting that keeps the rest (empty: it does)."""
-    out = [
-        f"{k} {metrics[k]:.3f} > {FORGOTTEN}" for k in ("acc_forget", "acc_test_forgotten") if metrics[k] > FORGOTTEN
-    ]
-    out += [
-        f"{k} {metrics[k]:.3f} < {original[k]:.3f} - {KEPT}"
-        for k in ("acc_test_retained", "acc_retain")
-        if metrics[k] < original[k] - KEPT
-    ]
-    return out
+    return forgetting_failures(metrics, original, FORGOTTEN, KEPT)
 
 
 def run_pbu(original, dataset, forget, overrides, cpu):
