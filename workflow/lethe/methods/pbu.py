@@ -47,9 +47,9 @@ import torch.nn.functional as F
 
 from lethe.methods.base import Context, UnlearningData
 from lethe.methods.fisher import diagonal_fisher
-from lethe.methods.neggrad import forget_target
+from lethe.methods.neggrad import forget_stop, forget_target
 from lethe.models.registry import Classifier
-from lethe.train import accuracy, fit
+from lethe.train import fit
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
@@ -71,7 +71,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         return -alpha * F.cross_entropy(m(x), y) + penalty
 
     target = forget_target(params["target_forget_acc"], model, data)
-    stop = None if target is None else (lambda m: accuracy(m, data.forget) <= target)
+    stop = forget_stop(target, data.forget, ctx.seed)
     result = fit(
         model, data.forget,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
