@@ -49,6 +49,11 @@ def forget_stop(target: float | None, forget: Split, seed: int):
     method itself; a fixed random subset of 1,024 samples (drawn with the run's seed)
     estimates the accuracy to within about ±3 points. Forget sets up to that size (every
     digits forget set) are checked whole.
+
+    The check also stops a run whose weights are no longer finite: gradient ascent can
+    diverge before it reaches the target (measured: Fashion-MNIST, 6 forgotten classes,
+    where the collapsed model predicts one forgotten class and scores 1/6 > 1/C on D_f),
+    and every further step would only spend time on a destroyed model.
     """
     if target is None:
         return None
@@ -56,7 +61,13 @@ def forget_stop(target: float | None, forget: Split, seed: int):
     if len(forget) > MONITOR_SAMPLES:
         rng = np.random.default_rng([seed, 11])
         monitor = forget.subset(np.sort(rng.choice(len(forget), size=MONITOR_SAMPLES, replace=False)))
-    return lambda m: accuracy(m, monitor) <= target
+
+    def stop(model) -> bool:
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            return True
+        return accuracy(model, monitor) <= target
+
+    return stop
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
