@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from lethe.metrics.accuracy import accuracy, confusion_matrix
 from lethe.metrics.evaluate import cost_metrics, evaluate_model
 from lethe.metrics.predict import logits, predictions
 
-METRIC_KEYS = {"acc_forget", "acc_retain", "acc_test", "acc_test_retained", "acc_test_forgotten"}
+METRIC_KEYS = {"acc_forget", "acc_retain", "acc_test", "acc_test_retained", "acc_test_forgotten", "outputs_finite"}
 
 
 # --------------------------------------------------------------------------- pure functions
@@ -122,6 +123,20 @@ def test_full_evaluation_tells_hiding_from_forgetting(unlearned_class3, original
     assert m["retrain"]["relearn_epochs"] > m["zero_output"]["relearn_epochs"]
     assert m["retrain"]["js_to_retrain"] == pytest.approx(0.0, abs=1e-9)
     assert m["retrain"]["agreement_with_retrain"] == 1.0
+
+
+def test_destroyed_model_gets_accuracies_only(original_mlp, digits, forget_class3):
+    """NaN weights (a diverged gradient ascent) must not crash evaluation."""
+    import copy
+
+    broken = copy.deepcopy(original_mlp)
+    with torch.no_grad():
+        broken.head.weight.fill_(float("nan"))
+    result = evaluate_model(broken, digits, forget_class3, original=original_mlp)
+    metrics = result["metrics"]
+    assert metrics["outputs_finite"] == 0.0
+    assert metrics["acc_retain"] < 0.2
+    assert "mia_entropy" not in metrics and result["eval_seconds_by_family"] == {}
 
 
 # --------------------------------------------------------------------------- cost

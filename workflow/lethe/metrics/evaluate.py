@@ -94,7 +94,8 @@ def evaluate_model(
     ``original`` gives the relearn target (its forget accuracy); ``retrain`` and
     ``random`` (a randomly initialised model of the same architecture) are the
     references of the distance metrics. ``full=False`` computes accuracies only.
-    ``settings``: ``mia_samples``, ``relearn`` (overrides of
+    A model whose outputs are not finite gets accuracies and ``outputs_finite = 0``
+    only. ``settings``: ``mia_samples``, ``relearn`` (overrides of
     :data:`lethe.metrics.relearn.DEFAULT_RELEARN`) and ``probe`` (keyword arguments of
     :func:`lethe.metrics.probe.probe_metrics`).
     """
@@ -106,9 +107,13 @@ def evaluate_model(
     f_test, z_test = features_and_logits(model, dataset.test, batch_size)
     pred_train, pred_test = z_train.argmax(1).numpy(), z_test.argmax(1).numpy()
     metrics = accuracy_metrics(dataset, forget, pred_train, pred_test)
+    # A method can destroy the model (gradient ascent diverging to NaN weights): its
+    # accuracies are still reported, but the attacks and probes cannot fit on NaN outputs.
+    finite = bool(torch.isfinite(z_train).all() and torch.isfinite(z_test).all())
+    metrics["outputs_finite"] = float(finite)
     timings = {}
 
-    if full:
+    if full and finite:
         forget_idx = torch.as_tensor(np.asarray(forget["indices"], dtype=np.int64))
 
         def timed(name, fn):
