@@ -31,11 +31,12 @@ import time
 import numpy as np
 import torch
 
-from lethe.data.tensors import Dataset, Split, index_batches
+from lethe.data.tensors import Dataset
 from lethe.device import synchronize
 from lethe.metrics.accuracy import accuracy, confusion_matrix
 from lethe.metrics.distance import distance_metrics, probabilities
 from lethe.metrics.mia import membership_metrics
+from lethe.metrics.predict import features_and_logits
 from lethe.metrics.predict import logits as model_logits
 from lethe.metrics.probe import probe_metrics
 from lethe.metrics.relearn import relearn_time
@@ -43,19 +44,6 @@ from lethe.models.registry import Classifier
 from lethe.train import accuracy as train_accuracy
 
 DEFAULT_SETTINGS = {"mia_samples": 1000, "relearn": {}, "probe": {}}
-
-
-@torch.no_grad()
-def features_and_logits(model: Classifier, split: Split, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Penultimate features (on the model's device) and logits (on CPU) of every sample, batched."""
-    model.eval()
-    device = next(model.parameters()).device
-    feats = [
-        model.features(split.x[index.to(split.x.device)].to(device)).flatten(1).float()
-        for index in index_batches(len(split), batch_size, shuffle=False)
-    ]
-    feats = torch.cat(feats)
-    return feats, model.head(feats).float().cpu()
 
 
 def accuracy_metrics(dataset: Dataset, forget: dict, pred_train: np.ndarray, pred_test: np.ndarray) -> dict:

@@ -22,3 +22,16 @@ def logits(model: nn.Module, split: Split, batch_size: int = 1024) -> torch.Tens
 
 def predictions(model: nn.Module, split: Split, batch_size: int = 1024) -> np.ndarray:
     return logits(model, split, batch_size).argmax(1).numpy()
+
+
+@torch.no_grad()
+def features_and_logits(model: nn.Module, split: Split, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Penultimate features (on the model's device) and logits (on CPU) of every sample: one batched pass."""
+    model.eval()
+    device = next(model.parameters()).device
+    feats = [
+        model.features(split.x[index.to(split.x.device)].to(device)).flatten(1).float()
+        for index in index_batches(len(split), batch_size, shuffle=False)
+    ]
+    feats = torch.cat(feats)
+    return feats, model.head(feats).float().cpu()

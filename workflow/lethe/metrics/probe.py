@@ -62,7 +62,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lethe.data.tensors import Dataset, Split, index_batches
+from lethe.data.tensors import Dataset, Split
+from lethe.metrics.predict import features_and_logits
 from lethe.models.registry import Classifier
 
 PROBE_KEYS = (
@@ -76,16 +77,9 @@ PROBE_KEYS = (
 )
 
 
-@torch.no_grad()
 def features(model: Classifier, split: Split, batch_size: int = 1024) -> torch.Tensor:
     """Penultimate features of every sample of ``split`` (eval mode, batched), on the model's device."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = [
-        model.features(split.x[index.to(split.x.device)].to(device)).flatten(1).float()
-        for index in index_batches(len(split), batch_size, shuffle=False)
-    ]
-    return torch.cat(out)
+    return features_and_logits(model, split, batch_size)[0]
 
 
 def fit_linear_probe(
