@@ -122,3 +122,13 @@ def forgetting_failures(metrics: dict, original: dict, forgotten: float, kept: f
         if metrics[k] < original[k] - kept
     ]
     return out
+
+
+@pytest.fixture(scope="session")
+def constant_model():
+    """An MLP whose output ignores the input (zero output weights, fixed bias): an MIA must be at chance."""
+    model = build_model("mlp", (1, 8, 8), 10, seed=0)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.arange(10.0) / 10)
+    return model.eval()

@@ -40,15 +40,6 @@ def memorised(digits):
     )
 
 
-@pytest.fixture(scope="module")
-def constant_model():
-    model = build_model("mlp", (1, 8, 8), 10, seed=0)
-    with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.copy_(torch.arange(10.0) / 10)
-    return model.eval()
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_memorised_members_score_far_above_non_members(memorised, seed):
     model, members, nonmembers, unseen_members, unseen_nonmembers = memorised

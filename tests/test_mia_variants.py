@@ -119,15 +119,6 @@ def _attacks(z, y, index, target: str, seed: int) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def constant_model():
-    model = build_model("mlp", (1, 8, 8), 10, seed=0)
-    with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.copy_(torch.arange(10.0) / 10)
-    return model.eval()
-
-
 def _metrics(model, dataset, forget, seed: int) -> dict:
     return membership_metrics(model, dataset, forget, logits(model, dataset.train), logits(model, dataset.test), seed)
 
