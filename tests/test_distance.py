@@ -128,3 +128,15 @@ def test_distances_on_digits_class3(unlearned_class3, original_mlp, digits, forg
     assert result["zero_output"]["agreement_with_retrain"] >= 0.5
     assert result["original"]["activation_distance"] > 2 * result["zero_output"]["activation_distance"]
     assert result["original"]["zrf"] < result["retrain"]["zrf"] < 0.9
+
+
+def test_capped_forget_sample_is_seeded_sorted_and_a_subset():
+    from lethe.metrics.evaluate import capped
+
+    indices = np.arange(100, 200)
+    assert np.array_equal(capped(indices, None, 0), indices)
+    assert np.array_equal(capped(indices, 500, 0), indices)
+    drawn = capped(indices, 10, seed=1)
+    assert len(drawn) == 10 and np.all(np.diff(drawn) > 0) and set(drawn) <= set(indices)
+    assert np.array_equal(drawn, capped(indices, 10, seed=1))
+    assert not np.array_equal(drawn, capped(indices, 10, seed=2))

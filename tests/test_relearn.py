@@ -109,3 +109,27 @@ def test_anamnesis_index():
     assert anamnesis_index(5, 0) is None
     assert anamnesis_index(None, 10) is None
     assert np.isclose(anamnesis_index(30, 28), 30 / 28)
+
+
+def test_max_eval_caps_the_scored_samples(forget_split):
+    params = relearn_params({"max_eval": 50})
+    train, evaluate = relearn_split(forget_split, params, seed=0)
+    assert len(evaluate) == 50
+    flat = lambda split: {tuple(row) for row in split.x.flatten(1).tolist()}  # noqa: E731
+    assert not flat(train) & flat(evaluate)
+    full_train, full_eval = relearn_split(forget_split, relearn_params({"max_eval": None}), seed=0)
+    assert torch.equal(train.x, full_train.x)  # the cap does not change the relearn samples
+    assert len(full_eval) == len(forget_split) - len(train)
+    assert flat(evaluate) <= flat(full_eval)
+    with pytest.raises(ValueError, match="max_eval"):
+        relearn_params({"max_eval": 0})
+
+
+def test_original_model_as_target_is_measured_on_the_scored_samples(original_mlp, unlearned_class3, forget_split):
+    result = relearn_time(unlearned_class3["zero_output"][0], forget_split, original_mlp, {"max_eval": 40}, seed=0)
+    assert result["relearn_n_eval"] == 40
+    _, evaluate = relearn_split(forget_split, relearn_params({"max_eval": 40}), seed=0)
+    from lethe.train import accuracy
+
+    expected = accuracy(original_mlp, evaluate) - DEFAULT_RELEARN["tolerance"]
+    assert result["relearn_target"] == pytest.approx(expected)

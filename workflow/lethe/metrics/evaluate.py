@@ -41,9 +41,16 @@ from lethe.metrics.predict import logits as model_logits
 from lethe.metrics.probe import probe_metrics
 from lethe.metrics.relearn import relearn_time
 from lethe.models.registry import Classifier
-from lethe.train import accuracy as train_accuracy
 
-DEFAULT_SETTINGS = {"mia_samples": 1000, "relearn": {}, "probe": {}}
+DEFAULT_SETTINGS = {"mia_samples": 1000, "forget_samples": 5000, "relearn": {}, "probe": {}}
+
+
+def capped(indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """``indices``, or a sorted random subset of ``cap`` of them (drawn from ``seed``) when there are more."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if cap is None or len(indices) <= int(cap):
+        return indices
+    return np.sort(np.random.default_rng(seed).choice(indices, size=int(cap), replace=False))
 
 
 def accuracy_metrics(dataset: Dataset, forget: dict, pred_train: np.ndarray, pred_test: np.ndarray) -> dict:
@@ -83,7 +90,8 @@ def evaluate_model(
     ``random`` (a randomly initialised model of the same architecture) are the
     references of the distance metrics. ``full=False`` computes accuracies only.
     A model whose outputs are not finite gets accuracies and ``outputs_finite = 0``
-    only. ``settings``: ``mia_samples``, ``relearn`` (overrides of
+    only. ``settings``: ``mia_samples``, ``forget_samples`` (at most this many forget
+    samples, drawn from ``seed``, are scored by the distance metrics), ``relearn`` (overrides of
     :data:`lethe.metrics.relearn.DEFAULT_RELEARN`) and ``probe`` (keyword arguments of
     :func:`lethe.metrics.probe.probe_metrics`).
     """
@@ -118,9 +126,13 @@ def evaluate_model(
             ),
         )
 
+        # The distances compare this model with retrain and the random model on D_f, which
+        # costs two more forward passes over it: at most forget_samples of D_f are scored.
+        scored = torch.as_tensor(capped(forget_idx.numpy(), settings["forget_samples"], seed))
+
         def distances():
-            forget_split = dataset.train.subset(forget_idx)
-            probs = probabilities(z_train[forget_idx])
+            forget_split = dataset.train.subset(scored)
+            probs = probabilities(z_train[scored])
             ref = {
                 name: None if other is None else probabilities(model_logits(other, forget_split, batch_size))
                 for name, other in (("retrain", retrain), ("random", random))
@@ -129,14 +141,14 @@ def evaluate_model(
 
         timed("distance", distances)
         if original is not None:
-            target = train_accuracy(original, dataset.train.subset(forget_idx), batch_size)
-            retain_idx = np.setdiff1d(np.arange(len(dataset.train)), forget_idx.numpy())
+            # The relearnt model's retain accuracy is a collapse check: a sample is enough.
+            retain_idx = capped(np.setdiff1d(np.arange(len(dataset.train)), forget_idx.numpy()), 5000, seed)
             timed(
                 "relearn",
                 lambda: relearn_time(
                     model,
                     dataset.train.subset(forget_idx),
-                    target,
+                    original,
                     settings["relearn"],
                     seed,
                     retain_split=dataset.train.subset(retain_idx),
