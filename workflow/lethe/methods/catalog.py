@@ -35,6 +35,9 @@ FAMILIES = {
     "teacher": "Teacher and student",
     "forgetting_layers": "Forgetting layers",
     "forget_only": "Forget data only",
+    "relabel": "Relabelling, saliency and sparsity",
+    "boundary": "Decision boundary",
+    "importance": "Parameter importance and second order",
     "other": "Other methods",
 }
 
@@ -232,6 +235,10 @@ METHODS: dict[str, MethodInfo] = {
             },
             family="finetuning",
         ),
+        # --- exact: sisa (helper A) ---
+        # --- relabel and distillation: scrub, salun, l1_sparse, random_label (helper B) ---
+        # --- importance and second order: ssd, fisher_forget, influence (helper C) ---
+        # --- decision boundary: boundary_shrink, boundary_expand (helper D) ---
     )
 }
 
