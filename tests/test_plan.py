@@ -103,8 +103,8 @@ def test_unknown_method_in_methods():
 
 def test_unknown_method_in_method_params():
     with pytest.raises(ValueError, match="method_params") as info:
-        Plan(config(method_params={"scrub": {"lr": 0.1}}))
-    assert "scrub" in str(info.value)
+        Plan(config(method_params={"forget_everything": {"lr": 0.1}}))
+    assert "forget_everything" in str(info.value)
 
 
 def test_unknown_parameter_in_method_params():
@@ -141,8 +141,8 @@ def test_wildcard_constraints(plan):
         "arch": ["vgg", "mlp2"],
         "seed": ["x", "-1", "1.5"],
         "forget_set": ["class-x", "a/b", "two-", ""],
-        "method": [REFERENCE, "scrub", "zero_output/x"],
-        "evaluated": ["scrub"],
+        "method": [REFERENCE, "erm_ktp", "zero_output/x"],
+        "evaluated": ["erm_ktp"],
     }
     for key, values in valid.items():
         for value in values:

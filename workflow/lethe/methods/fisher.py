@@ -18,6 +18,9 @@ The model is in eval mode throughout (BatchNorm uses its running statistics, as 
 code sets BatchNorm layers to eval for the Fisher; the registry's architectures have no
 dropout, so whole-model eval mode and BatchNorm-only eval mode agree) and its previous
 mode is restored afterwards. Only parameters with ``requires_grad`` get an entry.
+
+The same machinery gives plain per-sample loss gradients (:func:`per_sample_gradients`,
+:func:`flatten_gradients`), which influence unlearning's WoodFisher uses.
 """
 
 from __future__ import annotations
@@ -88,3 +91,28 @@ def _accumulate(fisher: dict, grads: dict, weights: torch.Tensor | None) -> None
             fisher[name].add_(squared.sum(0))
         else:
             fisher[name].add_(torch.tensordot(weights.to(squared.dtype), squared, dims=1))
+
+
+def per_sample_gradients(model: torch.nn.Module):
+    """A function ``(x, y) -> {name: ∇_θ CE(f_θ(x_b), y_b) for every b}`` at the current weights.
+
+    Each value has shape ``(B, *parameter.shape)``. Batched by ``vmap(grad(...))``, as in
+    :func:`diagonal_fisher`; the weights are read once, when this function is called, and
+    only parameters with ``requires_grad`` get an entry. The caller sets the model's mode
+    (eval mode makes BatchNorm use its running statistics, so samples do not interact).
+    """
+    params = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+    frozen = {name: p.detach() for name, p in model.named_parameters() if not p.requires_grad}
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+
+    def loss(trainable: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = functional_call(model, ({**trainable, **frozen}, buffers), (x.unsqueeze(0),))
+        return torch.nn.functional.cross_entropy(logits, y.unsqueeze(0))
+
+    batched = vmap(grad(loss), in_dims=(None, 0, 0))
+    return lambda x, y: batched(params, x, y)
+
+
+def flatten_gradients(grads: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-sample gradients ``{name: (B, *shape)}`` as one ``B × d`` matrix (columns in dict order)."""
+    return torch.cat([g.reshape(g.shape[0], -1) for g in grads.values()], dim=1)
