@@ -93,18 +93,35 @@ def original_metrics(original_mlp, digits, forget_class3) -> dict:
 
 
 @pytest.fixture(scope="session")
-def unlearned_class3(original_mlp, digits, forget_class3, cpu):
-    """Every registered method applied once to the class-3 forget set: {method: (model, record)}."""
+def unlearned_class3(original_mlp, digits, forget_class3, cpu, request):
+    """Every registered method applied once to the class-3 forget set: {method: (model, record)}.
+
+    Each starts from the model its catalogue entry names (``original``): the original MLP,
+    or SISA's own sharded ensemble (:func:`sisa_original_mlp`).
+    """
     from lethe.methods.catalog import METHODS, merge_params
     from lethe.unlearn import run_unlearning
 
     results = {}
     for method in METHODS:
         params = merge_params(method, METHOD_OVERRIDES.get(method), TRAIN_RECIPE)
-        results[method] = run_unlearning(
-            method, original_mlp, digits, forget_class3, params, arch="mlp", seed=0, device=cpu
+        start = (
+            original_mlp
+            if METHODS[method].original == "original"
+            else request.getfixturevalue(METHODS[method].original + "_mlp")
         )
+        results[method] = run_unlearning(method, start, digits, forget_class3, params, arch="mlp", seed=0, device=cpu)
     return results
+
+
+@pytest.fixture(scope="session")
+def sisa_original_mlp(digits):
+    """SISA's original: 5 MLPs on 5 shards of digits, 4 slices each, with the default run's sisa parameters, seed 0."""
+    from lethe.methods.catalog import merge_params
+    from lethe.sisa import train_sisa
+
+    params = merge_params("sisa", METHOD_OVERRIDES.get("sisa"))
+    return train_sisa(digits.train, "mlp", tuple(digits.manifest["shape"]), digits.num_classes, params, seed=0)[0]
 
 
 def forgetting_failures(metrics: dict, original: dict, forgotten: float, kept: float) -> list[str]:

@@ -203,10 +203,10 @@ def test_merge_params_rejects_unknown_keys(method, overrides, where):
 
 
 def test_unknown_method():
-    with pytest.raises(KeyError, match="sisa"):
-        method_info("sisa")
-    with pytest.raises(KeyError, match="sisa"):
-        get_method("sisa")
+    with pytest.raises(KeyError, match="no_such_method"):
+        method_info("no_such_method")
+    with pytest.raises(KeyError, match="no_such_method"):
+        get_method("no_such_method")
 
 
 # --------------------------------------------------------------------------- data views

@@ -5,6 +5,8 @@
     lethe make-forget-set results/data/digits --id class3 --spec '{"kind": "classes", "classes": [3]}' --out fs.json
     lethe train results/data/digits --arch mlp --seed 0 --out original.safetensors
     lethe unlearn results/data/digits --forget-set fs.json --original original.safetensors --method finetune --out ft.safetensors
+    lethe train-sisa results/data/digits --params '{"lr": 0.1}' --out sisa_original.safetensors
+    lethe unlearn results/data/digits --forget-set fs.json --original sisa_original.safetensors --method sisa --params '{"lr": 0.1}' --out sisa.safetensors
     lethe evaluate results/data/digits --forget-set fs.json --model ft.safetensors --run ft.run.json --out ft.metrics.json
 
 A dataset is named by its prefix: ``results/data/digits`` means ``digits.npz`` and
@@ -71,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", type=_json_arg, default={}, help="overrides of the training recipe, JSON")
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("train-sisa", help="train SISA's sharded original (the sisa method starts from it)")
+    p.add_argument("dataset")
+    p.add_argument("--arch", default="mlp")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--params", type=_json_arg, default={}, help="overrides of the sisa parameters, JSON")
+    p.add_argument("--out", required=True, help="model path; the stage checkpoints go beside it as .stages.safetensors")
+
     p = sub.add_parser("unlearn", help="apply one method")
     p.add_argument("dataset")
     p.add_argument("--forget-set", required=True)
@@ -104,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                 for n, on in (
                     ("forget", info.needs_forget),
                     ("retain", info.needs_retain),
-                    ("original", info.needs_original),
+                    (
+                        "original" if info.original == "original" else f"its own original ({info.original})",
+                        info.needs_original,
+                    ),
                 )
                 if on
             ]
@@ -138,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"lethe train: unknown recipe key(s) {unknown}; known: {sorted(TRAIN_DEFAULTS)}")
         stages.train_original(
             npz, manifest, args.arch, args.seed, {**TRAIN_DEFAULTS, **args.recipe}, args.out, device=args.device
+        )
+    elif args.command == "train-sisa":
+        try:
+            params = merge_params("sisa", args.params)
+        except ValueError as error:
+            raise SystemExit(f"lethe train-sisa: {error.args[0]}") from None
+        out = Path(args.out)
+        stages.train_sisa_original(
+            npz, manifest, args.arch, args.seed, params, out, out.with_suffix(".stages.safetensors"), device=args.device
         )
     elif args.command == "unlearn":
         try:

@@ -28,13 +28,18 @@ def data_view(dataset: Dataset, forget: dict, method: str) -> UnlearningData:
         raise ValueError(
             f"method {method!r} applies to class forgetting only; forget set {forget['id']!r} is {forget['kind']}"
         )
+    retain_idx = retain_indices(forget, len(dataset.train))
     return UnlearningData(
         forget=dataset.train.subset(forget_idx) if info.needs_forget else None,
-        retain=dataset.train.subset(retain_indices(forget, len(dataset.train))) if info.needs_retain else None,
+        retain=dataset.train.subset(retain_idx) if info.needs_retain else None,
         test=dataset.test,
         num_classes=dataset.num_classes,
         forget_classes=classes,
         shape=tuple(dataset.manifest["shape"]),
+        mean=tuple(float(m) for m in dataset.manifest["mean"]),
+        std=tuple(float(s) for s in dataset.manifest["std"]),
+        forget_indices=forget_idx if info.needs_forget else None,
+        retain_indices=retain_idx if info.needs_retain else None,
     )
 
 

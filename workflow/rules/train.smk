@@ -21,3 +21,31 @@ rule train_original:
         device=DEVICE,
     script:
         "../scripts/train_original.py"
+
+
+# SISA's own original: one model per shard, trained slice by slice with a checkpoint after
+# every stage. Only in the DAG when the `sisa` method runs (its unlearn jobs ask for it).
+rule train_sisa:
+    input:
+        code("sisa.py", "train.py", "models/registry.py", "models/ensemble.py"),
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+    output:
+        model=f"{MODELS}/sisa_original.safetensors",
+        meta=f"{MODELS}/sisa_original.json",
+        stages=f"{MODELS}/sisa_original.stages.safetensors",
+    log:
+        "results/logs/train_sisa/{dataset}/{arch}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_sisa/{dataset}/{arch}/seed{seed}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+    params:
+        hyper=PLAN.params["sisa"],
+        device=DEVICE,
+    script:
+        "../scripts/train_sisa.py"

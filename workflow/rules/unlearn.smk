@@ -1,13 +1,15 @@
 # One rule for every method, `retrain` included: the gold standard is the `retrain`
 # method's output, trained from scratch on the retain set with the original recipe.
+# A method starts from the original model, or from one of its own (SISA's sharded
+# ensemble from rule train_sisa): see original_inputs in common.smk.
 rule unlearn:
     input:
         code("unlearn.py", "train.py", "methods/base.py"),
         method_code,
+        unpack(original_inputs),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
         forget_set="results/forget_sets/{dataset}/{forget_set}.json",
-        original=f"{MODELS}/original.safetensors",
     output:
         model=f"{MODELS}/{{forget_set}}/{{method}}.safetensors",
         meta=f"{MODELS}/{{forget_set}}/{{method}}.json",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from lethe.data.tensors import Split
@@ -15,7 +16,9 @@ class UnlearningData:
 
     ``forget``: training samples to forget; ``retain``: the other training samples;
     ``test``: the test set; ``forget_classes``: the forgotten class ids, or None for
-    random-sample forgetting.
+    random-sample forgetting. ``mean``/``std``: the dataset's per-channel normalisation
+    (images are ``(pixel − mean) / std`` with pixels in [0, 1]), for methods that work in
+    pixel space (an FGSM bound); None where unknown.
     """
 
     forget: Split | None
@@ -24,6 +27,12 @@ class UnlearningData:
     num_classes: int
     forget_classes: tuple[int, ...] | None
     shape: tuple[int, int, int]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    # Training-set indices (rows of the dataset's train split) of ``forget`` / ``retain``,
+    # row for row; present exactly where the split is. SISA maps samples to its shards by them.
+    forget_indices: np.ndarray | None = None
+    retain_indices: np.ndarray | None = None
 
 
 @dataclass

@@ -25,6 +25,9 @@ class MethodInfo:
     # workflow lists them as inputs so that editing one reruns this method's jobs.
     modules: tuple[str, ...] = ()
     family: str = "other"  # the paper groups methods by family (see FAMILIES)
+    # The checkpoint the method starts from, results/models/{dataset}/{arch}/seed{seed}/{original}.safetensors:
+    # the pipeline's original, or a model of the method's own that its own rule trains (SISA's sharded ensemble).
+    original: str = "original"
 
 
 # Paper sections, in order: family key -> heading.
@@ -236,9 +239,153 @@ METHODS: dict[str, MethodInfo] = {
             family="finetuning",
         ),
         # --- exact: sisa (helper A) ---
+        MethodInfo(
+            "sisa",
+            "Retrain only the shards holding forgotten samples, from the checkpoint before their first slice (SISA).",
+            "bourtoule2021sisa",
+            defaults={
+                "shards": 5,
+                "slices": 4,
+                "epochs": 20,
+                "batch_size": 16,
+                "optimizer": "sgd",
+                "lr": 1e-3,
+                "momentum": 0.0,
+                "weight_decay": 0.0,
+                "aggregation": "mean",
+            },  # fmt: skip
+            needs_forget=False,  # the forgotten indices are those D_r lacks; SISA never sees the forget images
+            modules=("sisa.py", "models/ensemble.py", "models/registry.py"),
+            family="baseline",
+            original="sisa_original",
+        ),
         # --- relabel and distillation: scrub, salun, l1_sparse, random_label (helper B) ---
+        MethodInfo(
+            "scrub",
+            "Student leaves the teacher θ* on D_f (max-steps, first msteps epochs) and follows it on D_r (SCRUB).",
+            "kurmanji2023towards",
+            defaults={
+                "optimizer": "adam",
+                "lr": 5e-4,
+                "momentum": 0.9,
+                "weight_decay": 0.1,
+                "epochs": 10,
+                "msteps": 3,
+                "temperature": 2.0,
+                "gamma": 1.0,
+                "alpha": 0.5,
+                "lr_decay_epochs": [5, 8, 9],
+                "lr_decay_rate": 0.1,
+                "batch_size": 32,
+                "forget_batch_size": 64,
+            },  # fmt: skip
+            modules=("methods/passes.py",),
+            family="teacher",
+        ),
+        MethodInfo(
+            "salun",
+            "Random labels on D_f and fine-tuning on D_r, updating only the 50% of weights most salient for D_f (SalUn).",
+            "fan2024salun",
+            defaults={
+                "mask_ratio": 0.5,
+                "optimizer": "sgd",
+                "lr": 0.013,
+                "momentum": 0.9,
+                "weight_decay": 5e-4,
+                "epochs": 10,
+                "batch_size": 256,
+            },  # fmt: skip
+            modules=("methods/passes.py",),
+            family="relabel",
+        ),
+        MethodInfo(
+            "l1_sparse",
+            "Fine-tune on D_r with an ℓ1 penalty on the weights that decays linearly to zero (ℓ1-sparse).",
+            "jia2023sparse",
+            defaults={
+                "gamma": 1e-4,
+                "optimizer": "sgd",
+                "lr": 0.01,
+                "momentum": 0.9,
+                "weight_decay": 5e-4,
+                "epochs": 10,
+                "batch_size": 256,
+            },  # fmt: skip
+            needs_forget=False,
+            family="relabel",
+        ),
+        MethodInfo(
+            "random_label",
+            "Train on D_f relabelled with random wrong classes together with D_r (random labelling / Amnesiac).",
+            "graves2021amnesiac",
+            defaults={
+                "exclude_true": True,
+                "optimizer": "adam",
+                "lr": 1e-4,
+                "momentum": 0.9,
+                "weight_decay": 0.0,
+                "epochs": 3,
+                "batch_size": 256,
+            },  # fmt: skip
+            family="relabel",
+        ),
         # --- importance and second order: ssd, fisher_forget, influence (helper C) ---
+        MethodInfo(
+            "ssd",
+            "Dampen weights whose importance to D_f exceeds α times their importance to D (SSD); no training.",
+            "foster2024fast",
+            defaults={"alpha": 10.0, "lambda": 1.0, "batch_size": 64, "d_order": "shuffled"},
+            family="importance",
+        ),
+        MethodInfo(
+            "fisher_forget",
+            "Replace θ* by a sample of N(θ*, α·F_r⁻¹), Fisher F_r on D_r; forget-class head rows zeroed (Fisher forgetting).",
+            "golatkar2020eternal",
+            defaults={"alpha": 1e-6, "fisher": "expected", "retain_samples": None, "batch_size": 64},
+            needs_forget=False,  # the forget class ids only; the Fisher is computed on D_r
+            modules=("methods/fisher.py",),
+            family="importance",
+        ),
+        MethodInfo(
+            "influence",
+            "One Newton-like step θ* + α·F⁻¹v, v the forget-minus-retain gradient, F a WoodFisher on D_r (IU).",
+            "jia2023sparse",
+            defaults={
+                "alpha": 0.2,
+                "damping": 1.0,
+                "hessian_samples": 1000,
+                "batch_size": 128,
+                "gradient_memory_mb": 2048,
+            },
+            modules=("methods/fisher.py",),
+            family="importance",
+        ),
         # --- decision boundary: boundary_shrink, boundary_expand (helper D) ---
+        MethodInfo(
+            "boundary_shrink",
+            "Relabel D_f to the nearest-but-incorrect class found by FGSM on θ*, fine-tune on it (Boundary Shrink).",
+            "chen2023boundary",
+            defaults={
+                **_SGD,
+                "lr": 1e-5,
+                "weight_decay": 0.0,
+                "epochs": 10,
+                "batch_size": 64,
+                "bound": 0.1,
+                "drop_failed": False,
+            },  # fmt: skip
+            needs_retain=False,
+            modules=("methods/fgsm.py",),
+            family="boundary",
+        ),
+        MethodInfo(
+            "boundary_expand",
+            "Widen the head by a shadow class, fine-tune D_f into it, then prune the shadow row (Boundary Expanding).",
+            "chen2023boundary",
+            defaults={**_SGD, "lr": 1e-5, "weight_decay": 0.0, "epochs": 10, "batch_size": 64},
+            needs_retain=False,
+            family="boundary",
+        ),
     )
 }
 
