@@ -18,6 +18,18 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2"]
 
 pytestmark = pytest.mark.workflow
 
+# The figures drawn from the tidy metrics table: any evaluation change reruns them.
+TABLE_FIGURES = [
+    "figure_trade_off", "figure_membership_inference", "figure_cost_vs_classes",
+    "figure_hidden_vs_visible", "figure_relearn_time",
+]  # fmt: skip
+# Everything after the evaluations of a changed method: aggregation, the paper's tables,
+# the table figures, the paper. The FNN curves (FNN's run records), the GradCAM panels and
+# the confusion matrices (original, retrain and tiny.yaml's figures.methods: zero_output)
+# are not in it: they show none of finetune or neggrad.
+REPORT_CHAIN = {"aggregate": 1, "paper_inputs": 1, **dict.fromkeys(TABLE_FIGURES, 1), "compile_paper": 1, "all": 1}
+FIGURES = [*TABLE_FIGURES, "figure_fnn_curves", "figure_confusion", "figure_gradcam"]
+
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True)
@@ -84,6 +96,28 @@ def test_tiny_run_produces_paper_and_tables(tiny_run: Path):
         assert any((tiny_run / "results/benchmarks" / rule).rglob("*.tsv")), rule
 
 
+def test_tiny_run_draws_every_figure(tiny_run: Path):
+    figures = tiny_run / "results/paper/tiny/figures"
+    names = [rule.removeprefix("figure_") for rule in FIGURES]
+    for name in names:
+        assert (figures / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
+        assert (figures / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    logs = tiny_run / "results/logs/tiny"
+    # Nothing to show in the tiny run: no fnn, one number of forgotten classes; the figures say so.
+    assert "placeholder" in (logs / "figure_fnn_curves.log").read_text()
+    assert "placeholder" in (logs / "figure_cost_vs_classes.log").read_text()
+    assert "placeholder" not in (logs / "figure_trade_off.log").read_text()
+    assert "input-gradient saliency" in (logs / "figure_gradcam.log").read_text()  # the MLP has no conv layer
+
+
+def test_html_report(tiny_run: Path):
+    report = tiny_run / "results/report.html"
+    snakemake(tiny_run, "--configfile", str(TINY), "--report", str(report))
+    html = report.read_text()
+    for name in ("trade_off.png", "gradcam.png", "summary.csv", "paper.pdf", "Forgetting or hiding"):
+        assert name in html, name
+
+
 def test_rerun_has_nothing_to_do(tiny_run: Path):
     proc = snakemake(tiny_run, "--configfile", str(TINY))
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -93,10 +127,9 @@ def test_hyperparameter_edit_reruns_only_that_method(tiny_run: Path, tmp_path: P
     changed = write_config(tmp_path / "changed.yaml", lambda c: c["method_params"]["finetune"].update(epochs=2))
     proc = snakemake(tiny_run, "--configfile", str(changed), "--dry-run", "--quiet", "rules")
     counts = job_counts(proc.stdout + proc.stderr)
-    # finetune on both forget sets, its two evaluations, then the report chain.
-    assert counts == {
-        "unlearn": 2, "evaluate": 2, "aggregate": 1, "paper_inputs": 1, "compile_paper": 1, "all": 1, "total": 8,
-    }  # fmt: skip
+    # finetune on both forget sets, its two evaluations, then the report chain (8 -> 13 jobs
+    # when the five table figures came; the other three figures do not show finetune).
+    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 13}
 
 
 def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
@@ -112,9 +145,34 @@ def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
     finally:
         module.write_text(original)
     counts = job_counts(proc.stdout + proc.stderr)
+    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 13}
+
+
+def edited_dry_run(tiny_run: Path, module: str) -> dict[str, int]:
+    """Job counts of a dry run after appending a comment to ``module`` (restored afterwards)."""
+    path = tiny_run / module
+    original = path.read_text()
+    path.write_text(original + "\n# an edit\n")
+    try:
+        proc = snakemake(tiny_run, "--configfile", str(TINY), "--dry-run", "--quiet", "rules")
+    finally:
+        path.write_text(original)
+    return job_counts(proc.stdout + proc.stderr)
+
+
+def test_figure_method_edit_also_reruns_its_figures(tiny_run: Path):
+    """zero_output (class3 only) is in tiny.yaml's figures.methods: its GradCAM panel and
+    confusion matrix are redrawn too; the FNN curves are not."""
+    counts = edited_dry_run(tiny_run, "workflow/lethe/methods/zero_output.py")
     assert counts == {
-        "unlearn": 2, "evaluate": 2, "aggregate": 1, "paper_inputs": 1, "compile_paper": 1, "all": 1, "total": 8,
+        "unlearn": 1, "evaluate": 1, **REPORT_CHAIN, "figure_confusion": 1, "figure_gradcam": 1, "total": 13,
     }  # fmt: skip
+
+
+def test_figure_code_edit_redraws_figures_only(tiny_run: Path):
+    """Editing the figures' module redraws every figure and rebuilds the paper; nothing is re-evaluated."""
+    counts = edited_dry_run(tiny_run, "workflow/lethe/report/figures.py")
+    assert counts == {**dict.fromkeys(FIGURES, 1), "compile_paper": 1, "all": 1, "total": 10}
 
 
 def test_bad_config_names_the_key(tiny_run: Path, tmp_path: Path):
@@ -127,7 +185,29 @@ def test_bad_config_names_the_key(tiny_run: Path, tmp_path: Path):
     proc = snakemake(tiny_run, "--configfile", str(bad), "--dry-run", check=False)
     assert proc.returncode != 0 and "optimiser" in proc.stderr + proc.stdout
 
+    bad = write_config(tmp_path / "bad3.yaml", lambda c: c["figures"].update(methods=["unsir"]))
+    proc = snakemake(tiny_run, "--configfile", str(bad), "--dry-run", check=False)
+    output = proc.stderr + proc.stdout
+    assert proc.returncode != 0 and "figures.methods" in output and "unsir" in output
+
 
 def test_lint_passes(tiny_run: Path):
     proc = snakemake(tiny_run, "--configfile", str(TINY), "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sisa_trains_its_own_original_only_when_it_runs(tmp_path_factory, tmp_path: Path):
+    """Dry runs (no tiny run needed): `sisa` adds one train_sisa job per dataset/arch/seed, and its
+    unlearn jobs start from that model and its stage checkpoints; without it there is no such job."""
+    workdir = copy_repository(tmp_path_factory.mktemp("repo"))
+    counts = job_counts(snakemake(workdir, "--configfile", str(TINY), "--dry-run", "--quiet", "rules").stdout)
+    assert "train_sisa" not in counts
+    with_sisa = write_config(tmp_path / "sisa.yaml", lambda c: c["methods"].append("sisa"))
+    counts_sisa = job_counts(snakemake(workdir, "--configfile", str(with_sisa), "--dry-run", "--quiet", "rules").stdout)
+    assert counts_sisa["train_sisa"] == 1
+    assert counts_sisa["unlearn"] == counts["unlearn"] + 2 and counts_sisa["evaluate"] == counts["evaluate"] + 2
+    target = "results/models/digits/mlp/seed0/random10/sisa.safetensors"
+    proc = snakemake(workdir, "--configfile", str(with_sisa), "--dry-run", target)
+    unlearn_job = proc.stdout.split("rule unlearn:", 1)[1].split("rule ", 1)[0]
+    assert "seed0/sisa_original.safetensors" in unlearn_job and "seed0/sisa_original.stages.safetensors" in unlearn_job
+    assert "seed0/original.safetensors" not in unlearn_job.replace("sisa_original", "")

@@ -71,6 +71,51 @@ def train_original(
     return meta
 
 
+def train_sisa_original(
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    arch: str,
+    seed: int,
+    params: dict,
+    out: str | Path,
+    stages_out: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Train SISA's sharded ensemble on the whole training set (:func:`lethe.sisa.train_sisa`).
+
+    Writes the ensemble (safetensors + sidecar) and its shard assignment and per-stage
+    checkpoints (``stages_out``), from which the ``sisa`` method unlearns.
+    """
+    from lethe.sisa import train_sisa
+    from lethe.train import accuracy
+
+    set_threads(threads)
+    dev = resolve_device(device)
+    seed_everything(seed)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    warm_up(dev)
+    started = time.perf_counter()
+    ensemble, results = train_sisa(
+        dataset.train, arch, tuple(dataset.manifest["shape"]), dataset.num_classes, params, seed
+    )
+    synchronize(dev)
+    seconds = time.perf_counter() - started
+    meta = {
+        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
+        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
+        "seed": seed, "method": "sisa_original", "params": params, "device": str(dev), "train_seconds": seconds,
+        "steps": sum(r.steps for r in results), "samples": sum(r.samples for r in results),
+        "acc_test": accuracy(ensemble, dataset.test),
+        "acc_test_members": [accuracy(m, dataset.test) for m in ensemble.members],
+    }  # fmt: skip
+    log.info(
+        "SISA original: test accuracy %.4f (members %s), %.1fs", meta["acc_test"], meta["acc_test_members"], seconds
+    )
+    save_checkpoint(ensemble, out, meta, stages_path=stages_out)
+    return meta
+
+
 def unlearn(
     method: str,
     npz_path: str | Path,
@@ -237,8 +282,12 @@ def paper_inputs(
 
 
 def compile_paper(
-    source_dir: str | Path, generated_dir: str | Path, build_dir: str | Path, pdf_out: str | Path
+    source_dir: str | Path,
+    generated_dir: str | Path,
+    build_dir: str | Path,
+    pdf_out: str | Path,
+    figures_dir: str | Path | None = None,
 ) -> Path:
     from lethe.report.paper import build_paper
 
-    return build_paper(source_dir, generated_dir, build_dir, pdf_out)
+    return build_paper(source_dir, generated_dir, build_dir, pdf_out, figures_dir=figures_dir)

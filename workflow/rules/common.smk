@@ -50,6 +50,17 @@ def method_params(wildcards):
     return PLAN.params[wildcards.method]
 
 
+def original_inputs(wildcards):
+    """The model a method starts from (its catalogue's `original`): the pipeline's original,
+    or SISA's sharded ensemble with its stage checkpoints (rule train_sisa)."""
+    stem = METHODS[wildcards.method].original
+    base = f"{MODELS}/{stem}".format(**wildcards)
+    inputs = {"original": f"{base}.safetensors"}
+    if stem == "sisa_original":
+        inputs["original_stages"] = f"{base}.stages.safetensors"
+    return inputs
+
+
 def forget_spec(wildcards):
     return PLAN.forget_spec(wildcards.forget_set)
 
@@ -73,3 +84,72 @@ def evaluated_inputs(wildcards):
         "run": f"{base}/{wildcards.evaluated}.run.json",
         "retrain_run": f"{base}/retrain.run.json",
     }
+
+
+# Figures (figures.smk): the GradCAM panels and confusion matrices show one forget set,
+# the original, the methods of `figures.methods` and retrain; GradCAM the first seed only.
+def figure_forget_set():
+    """The forget set of the GradCAM and confusion figures: the first class-forgetting one, else the first."""
+    ids = list(PLAN.forget_sets)
+    classes = [fs for fs in ids if PLAN.forget_spec(fs)["kind"] != "random_samples"]
+    return (classes or ids)[0]
+
+
+FIGURE_FORGET_SET = figure_forget_set()
+
+
+def figure_methods():
+    """Columns of the GradCAM and confusion figures: original, the chosen methods, retrain.
+
+    Chosen methods that do not apply to the figures' forget set (class-only methods on
+    random samples) are left out.
+    """
+    chosen = config["figures"]["methods"]
+    unknown = [m for m in chosen if m not in config["methods"]]
+    if unknown:
+        raise WorkflowError(
+            f"config key figures.methods: {unknown} not in methods {config['methods']}"
+        )
+    shown = [
+        m
+        for m in chosen or config["methods"]
+        if m != "retrain" and PLAN.applies(m, FIGURE_FORGET_SET)
+    ]
+    return [REFERENCE, *(shown if chosen else shown[:2]), "retrain"]
+
+
+FIGURE_METHODS = figure_methods()
+FIGURE_SEED = config["seeds"][0]
+
+
+def fnn_run_records():
+    return [
+        f"{MODELS}/{{forget_set}}/fnn.run.json".format(**run.wildcards)
+        for run in RUNS
+        if run.method == "fnn"
+    ]
+
+
+def figure_metrics():
+    """Metrics JSONs of the confusion figure: every seed, the figure's forget set and methods."""
+    return [
+        METRICS.format(**run.wildcards, evaluated=run.method)
+        for run in RUNS
+        if run.forget_set == FIGURE_FORGET_SET and run.method in FIGURE_METHODS
+    ]
+
+
+def figure_checkpoints():
+    """Checkpoints of the GradCAM panels: first seed, the figure's forget set and methods."""
+    paths = []
+    for dataset in config["datasets"]:
+        for arch in config["archs"]:
+            base = MODELS.format(dataset=dataset, arch=arch, seed=FIGURE_SEED)
+            for method in FIGURE_METHODS:
+                name = (
+                    "original"
+                    if method == REFERENCE
+                    else f"{FIGURE_FORGET_SET}/{method}"
+                )
+                paths.append(f"{base}/{name}.safetensors")
+    return paths

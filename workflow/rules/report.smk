@@ -13,7 +13,11 @@ rule aggregate:
         metrics=metrics_files(),
     output:
         tidy=f"{TABLES}/metrics.csv",
-        summary=f"{TABLES}/summary.csv",
+        summary=report(
+            f"{TABLES}/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
         paired=f"{TABLES}/paired_vs_retrain.csv",
     log:
         f"results/logs/{config['name']}/aggregate.log",
@@ -78,8 +82,9 @@ rule compile_paper:
         sources=sorted(str(p) for p in (REPO / "paper").rglob("*") if p.is_file()),
         numbers=rules.paper_inputs.output.numbers,
         generated=rules.paper_inputs.output,
+        figures=PAPER_FIGURES,
     output:
-        report(f"{PAPER}/paper.pdf", category="Paper"),
+        report(f"{PAPER}/paper.pdf", caption="../report/paper.rst", category="Paper"),
     log:
         f"results/logs/{config['name']}/compile_paper.log",
     benchmark:
@@ -93,5 +98,6 @@ rule compile_paper:
         source_dir=lambda wildcards, input: Path(input.main).parent,
         generated_dir=lambda wildcards, input: Path(input.numbers).parent,
         build_dir=lambda wildcards, output: Path(output[0]).parent / "build",
+        figures_dir=lambda wildcards, input: Path(input.figures[0]).parent,
     script:
         "../scripts/compile_paper.py"

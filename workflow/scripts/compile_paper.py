@@ -1,4 +1,4 @@
-"""Rule compile_paper: latexmk over paper/ with the generated files, to paper.pdf."""
+"""Rule compile_paper: latexmk over paper/ with the generated files and figures, to paper.pdf."""
 
 import sys
 from pathlib import Path
@@ -14,4 +14,5 @@ with logged(snakemake.log[0]):
         snakemake.params.generated_dir,
         snakemake.params.build_dir,
         snakemake.output[0],
+        figures_dir=snakemake.params.figures_dir,
     )

@@ -1,4 +1,4 @@
-"""Build the paper: copy paper/ and the generated files into a build folder, run latexmk.
+"""Build the paper: copy paper/, the generated files and the figures into a build folder, run latexmk.
 
 Nothing is written into paper/. A failed build raises with LaTeX's own error lines and
 leaves no PDF behind.
@@ -38,8 +38,10 @@ def build_paper(
     build_dir: str | Path,
     pdf_out: str | Path,
     main: str = "main.tex",
+    figures_dir: str | Path | None = None,
 ) -> Path:
-    """Compile ``source_dir/main`` with the generated files beside it; copy the PDF to ``pdf_out``."""
+    """Compile ``source_dir/main`` with the generated files (``generated/``) and the figures
+    (``figures/``, when ``figures_dir`` is given) beside it; copy the PDF to ``pdf_out``."""
     if shutil.which("latexmk") is None:
         raise LatexError(
             "latexmk is not installed: run `make setup` (Debian: apt-get install latexmk texlive-latex-extra ...)"
@@ -50,6 +52,8 @@ def build_paper(
         shutil.rmtree(build_dir)
     shutil.copytree(source_dir, build_dir)
     shutil.copytree(generated_dir, build_dir / "generated")
+    if figures_dir is not None:
+        shutil.copytree(figures_dir, build_dir / "figures", ignore=shutil.ignore_patterns("*.png"))
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", main]
     log.info("running %s in %s", " ".join(cmd), build_dir)
     proc = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True)

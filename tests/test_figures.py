@@ -1,0 +1,281 @@
+"""Figures: each one is written from small synthetic results, and says so when there is nothing to show."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lethe.methods.catalog import METHODS
+from lethe.models.checkpoint import save_checkpoint
+from lethe.models.registry import build_model
+from lethe.report.aggregate import tidy_rows
+from lethe.report.figures import (
+    MIA_VARIANTS,
+    TABLE_FIGURES,
+    confusion_matrices,
+    cost_vs_classes,
+    fnn_curves,
+    hidden_vs_visible,
+    membership_inference,
+    relearn_time,
+    saliency_panels,
+    trade_off,
+)
+from lethe.report.saliency import GRAD_CAM, INPUT_GRADIENT, saliency_block, saliency_kind, saliency_maps
+from lethe.report.style import method_style, save
+
+PDF, PNG = b"%PDF-", b"\x89PNG"
+
+# forget-set id -> (name, kind, classes)
+FORGET_SETS = {
+    "class3": ("class3", "classes", [3]),
+    "classes2-0": ("classes2", "random_classes", [1, 5]),
+    "classes2-1": ("classes2", "random_classes", [0, 7]),
+    "random10": ("random10", "random_samples", None),
+}
+METHOD_VALUES = {  # method -> (acc_forget, seconds per forgotten class, probe, relearn epochs)
+    "original": (0.99, None, 0.95, 0),
+    "retrain": (0.0, 1.0, 0.85, 30),
+    "finetune": (0.6, 0.1, 0.93, 2),
+    "zero_output": (0.3, 0.001, 0.95, 10),
+    "unsir": (0.0, 0.05, 0.85, 50),
+}
+
+
+def metrics_record(forget_set: str, method: str, seed: int) -> dict:
+    """A metrics JSON as lethe.stages.evaluate writes it (the metrics the figures read)."""
+    name, kind, classes = FORGET_SETS[forget_set]
+    acc_f, seconds, probe, relearn = METHOD_VALUES[method]
+    k = len(classes) if classes else 0
+    noise = 0.01 * seed
+    metrics = {
+        "acc_forget": acc_f + noise if classes else 0.98,
+        "acc_retain": 0.99,
+        "acc_test": 0.9,
+        "acc_test_retained": 0.97 - noise,
+        "acc_test_forgotten": acc_f if classes else None,
+        "mia_entropy": 0.3 + noise,
+        "mia_efficacy": 0.7 - noise,
+        "mia_loss_auc": 0.5 + noise,
+        "probe_fewshot_acc_forgotten": probe if classes else None,
+        "relearn_epochs": relearn,
+        "relearn_reached": relearn < 50,
+        "unlearn_seconds": None if seconds is None else seconds * max(k, 1) * (1 + noise),
+    }
+    confusion = np.diag([10] * 10)
+    for c in classes or []:
+        confusion[c] = 0 if method in ("retrain", "unsir") else confusion[c]
+        confusion[c, (c + 1) % 10] += 10 if method in ("retrain", "unsir") else 0
+    return {
+        "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set, "forget_set_name": name,
+        "forget_kind": kind, "forget_classes": classes, "method": method, "metrics": metrics,
+        "confusion_test": confusion.tolist(), "eval_seconds": 0.01,
+    }  # fmt: skip
+
+
+def records(forget_sets=FORGET_SETS, methods=METHOD_VALUES) -> list[dict]:
+    return [
+        metrics_record(fs, m, seed)
+        for fs in forget_sets
+        for m in methods
+        for seed in (0, 1)
+        if not (m in ("zero_output", "unsir") and FORGET_SETS[fs][1] == "random_samples")
+    ]
+
+
+def tidy_of(recs: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([row for rec in recs for row in tidy_rows(rec)])
+
+
+@pytest.fixture(scope="module")
+def tidy() -> pd.DataFrame:
+    return tidy_of(records())
+
+
+def written(tmp_path, name: str) -> list:
+    return [tmp_path / f"{name}.pdf", tmp_path / f"{name}.png"]
+
+
+def assert_figure_files(paths) -> None:
+    pdf, png = paths
+    assert pdf.read_bytes().startswith(PDF) and pdf.stat().st_size > 1000
+    assert png.read_bytes().startswith(PNG) and png.stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- figures from the tidy table
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_FIGURES))
+def test_table_figures_write_pdf_and_png(name, tidy, tmp_path):
+    paths = written(tmp_path, name)
+    assert TABLE_FIGURES[name](tidy, paths) is True
+    assert_figure_files(paths)
+
+
+def test_placeholders_say_there_is_nothing_to_show(tidy, tmp_path):
+    one_count = tidy[tidy["n_forget_classes"] != 2]  # class3 (1 class) and random10 only
+    paths = written(tmp_path, "cost")
+    assert cost_vs_classes(one_count, paths) is False
+    assert_figure_files(paths)  # a figure that says so, not a missing file
+
+    random_only = tidy[tidy["forget_kind"] == "random_samples"]
+    assert hidden_vs_visible(random_only, written(tmp_path, "hidden")) is False
+    assert cost_vs_classes(random_only, written(tmp_path, "cost2")) is False
+
+    accuracies_only = tidy[tidy["metric"].str.startswith("acc_")]
+    assert membership_inference(accuracies_only, written(tmp_path, "mia")) is False
+    assert relearn_time(accuracies_only, written(tmp_path, "relearn")) is False
+    assert trade_off(accuracies_only, written(tmp_path, "trade")) is True
+    assert trade_off(tidy.iloc[0:0], written(tmp_path, "empty")) is False
+    for name in ("hidden", "cost2", "mia", "relearn", "empty"):
+        assert_figure_files(written(tmp_path, name))
+
+
+def test_mia_figure_uses_only_the_variants_present(tidy):
+    present = {m for m, _ in MIA_VARIANTS} & set(tidy["metric"])
+    assert present == {"mia_entropy", "mia_efficacy", "mia_loss_auc"}
+
+
+def test_pdf_is_reproducible(tidy, tmp_path):
+    trade_off(tidy, [tmp_path / "a.pdf"])
+    trade_off(tidy, [tmp_path / "b.pdf"])
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()  # no creation date
+
+
+def test_save_rejects_unknown_format(tmp_path):
+    from matplotlib.figure import Figure
+
+    with pytest.raises(ValueError, match="unknown format 'jpeg'"):
+        save(Figure(), [tmp_path / "figure.jpeg"])
+
+
+def test_every_method_has_its_own_look():
+    looks = [tuple(method_style(m).values()) for m in ["original", *METHODS]]
+    assert len(set(looks)) == len(looks)
+    assert method_style("retrain") == {"color": "#000000", "marker": "*"}
+    assert method_style("finetune") == method_style("finetune")
+    assert method_style("not_a_method")["color"].startswith("#")
+
+
+# --------------------------------------------------------------------------- FNN curves
+
+
+def fnn_run(seed: int, forget_set: str = "class3", scheme: str = "rank", accepted: bool = True) -> dict:
+    phases = ["learn", "learn", "unlearn", "unlearn", "unlearn"]
+    trajectory = [
+        {"turn": 1, "phase": p, "epoch": i + 1, "t": float(max(0, i - 1)), "loss": 0.1, "test_acc": 0.9,
+         "test_acc_retained": 0.97, "retain_acc": 0.99, "forget_acc": max(0.0, 0.9 - 0.3 * i),
+         "mia": 0.1 + 0.1 * i + 0.01 * seed, "attack_acc": 0.5}
+        for i, p in enumerate(phases)
+    ]  # fmt: skip
+    return {
+        "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set, "method": "fnn",
+        "params": {"scheme": scheme, "acc_threshold": 0.95, "mia_tolerance": 0.1, "accept_on": "test"},
+        "notes": {"trajectory": trajectory, "accepted": accepted},
+    }  # fmt: skip
+
+
+def test_fnn_curves(tmp_path):
+    runs = [fnn_run(0), fnn_run(1, accepted=False), fnn_run(0, "classes2-1", scheme="fixed")]
+    paths = written(tmp_path, "fnn")
+    assert fnn_curves(runs, paths) is True
+    assert_figure_files(paths)
+
+
+def test_fnn_curves_without_fnn_says_so(tmp_path):
+    paths = written(tmp_path, "fnn")
+    assert fnn_curves([], paths) is False
+    assert_figure_files(paths)
+
+
+# --------------------------------------------------------------------------- confusion matrices
+
+
+def test_confusion_matrices(tmp_path):
+    recs = [r for r in records(["class3"]) if r["method"] in ("original", "zero_output", "retrain")]
+    paths = written(tmp_path, "confusion")
+    assert confusion_matrices(recs, ["original", "zero_output", "retrain"], paths) is True
+    assert_figure_files(paths)
+    # A method without metrics gets an empty panel; none of the methods: a placeholder.
+    assert confusion_matrices(recs, ["original", "scrub", "retrain"], written(tmp_path, "c2")) is True
+    assert confusion_matrices(recs, ["scrub"], written(tmp_path, "c3")) is False
+
+
+# --------------------------------------------------------------------------- saliency
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    """20 random 8×8 'images' (uint8 and normalised) of classes 0..9, twice each."""
+    raw = np.random.default_rng(0).integers(0, 256, size=(20, 1, 8, 8), dtype=np.uint8)
+    x = torch.from_numpy(raw).float().div(255.0).sub(0.5).div(0.25)
+    return raw, x, np.arange(20) % 10
+
+
+@pytest.mark.parametrize("arch, kind", [("mlp", INPUT_GRADIENT), ("cnn", GRAD_CAM)])
+def test_saliency_maps(arch, kind, images):
+    _, x, y = images
+    model = build_model(arch, (1, 8, 8), 10, seed=0).eval()
+    assert saliency_kind(model) == kind
+    maps = saliency_maps(model, x[:4], torch.as_tensor(y[:4]))
+    assert maps.shape == (4, 8, 8)
+    assert maps.min() >= 0 and maps.max() <= 1 and maps.max() > 0.5  # each map scaled to [0, 1]
+    if arch == "mlp":  # input gradients only: the parameters' gradients are not touched
+        assert all(p.grad is None for p in model.parameters())
+
+
+def test_saliency_of_a_zeroed_output_row_is_blank(images):
+    _, x, y = images
+    model = build_model("mlp", (1, 8, 8), 10, seed=0).eval()
+    with torch.no_grad():
+        model.head.weight[3].zero_()
+        model.head.bias[3] = 0.0
+    maps = saliency_maps(model, x[:2], torch.tensor([3, 4]))
+    assert np.all(maps[0] == 0) and maps[1].max() == pytest.approx(1.0)
+
+
+def test_saliency_panels(images, tmp_path):
+    raw, x, y = images
+    models = {
+        "original": build_model("cnn", (1, 8, 8), 10, seed=0),
+        "zero_output": build_model("cnn", (1, 8, 8), 10, seed=1),
+        "retrain": build_model("cnn", (1, 8, 8), 10, seed=2),
+    }
+    block = saliency_block(models, raw, x, y, [3], 2, title="synthetic / cnn")
+    assert block["models"] == ["original", "zero_output", "retrain"]
+    assert [row["label"].split("\n")[0] for row in block["rows"]] == ["forgotten class 3"] * 2 + [
+        "retained class 0"
+    ] * 2
+    assert all(len(row["maps"]) == 3 and row["image"].shape == (8, 8) for row in block["rows"])
+    paths = written(tmp_path, "gradcam")
+    assert saliency_panels([block], paths) is True
+    assert_figure_files(paths)
+    assert saliency_panels([], written(tmp_path, "none")) is False
+    assert_figure_files(written(tmp_path, "none"))
+
+
+def test_saliency_figure_stage_reads_checkpoints(digits_files, forget_class3, tmp_path):
+    """The stage pairs checkpoints (by their sidecars) with the dataset and the forget set."""
+    from lethe.io import write_json
+    from lethe.report.make_figures import saliency_figure
+
+    npz, manifest_path, manifest = digits_files
+    shape, classes = tuple(manifest["shape"]), int(manifest["num_classes"])
+    meta = {"arch": "mlp", "shape": list(shape), "num_classes": classes, "dataset": "digits", "seed": 0}
+    paths = {}
+    for method in ("original", "zero_output", "retrain"):
+        model = build_model("mlp", shape, classes, seed=0)
+        paths[method] = tmp_path / f"{method}.safetensors"
+        extra = {} if method == "original" else {"method": method, "forget_set": "class3"}
+        save_checkpoint(model, paths[method], {**meta, **extra})
+    forget_path = tmp_path / "class3.json"
+    write_json(forget_path, forget_class3)
+    out = written(tmp_path, "gradcam")
+    shown = saliency_figure(
+        [paths["retrain"], paths["original"], paths["zero_output"]], [npz], [manifest_path], [forget_path],
+        ["original", "zero_output", "retrain"], 1, out,
+    )  # fmt: skip
+    assert shown is True
+    assert_figure_files(out)

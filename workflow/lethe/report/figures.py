@@ -1,0 +1,545 @@
+"""The paper's figures: one function per figure, from tidy results or records to PDF/PNG files.
+
+Every function takes the data (the tidy frame of :func:`lethe.report.aggregate.collect`,
+or plain records read from run records and metrics JSONs) and one or more output paths
+(format from the suffix), writes the figure and returns ``True``; when there is nothing
+to show (no FNN run, one number of forgotten classes, no class forgetting) it writes a
+small figure that says so instead and returns ``False``, so the paper and the report
+always build. Means and sample standard deviations are over seeds and forget-set draws,
+as in the tables (:func:`lethe.report.aggregate.summarise`). Colours and markers come
+from :mod:`lethe.report.style`: one per method, the same in every figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from lethe.report.aggregate import summarise
+from lethe.report.latex import method_order, scenario_label
+from lethe.report.style import (
+    RETRAIN_BAND,
+    SERIES,
+    PathLike,
+    legend_handles,
+    method_style,
+    new_figure,
+    placeholder,
+    save,
+    style,
+)
+
+Paths = PathLike | Iterable[PathLike]
+SCENARIO_KEYS = ["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes"]
+
+# Membership-inference variants (lethe.metrics.mia), in column order, with short titles.
+MIA_VARIANTS = [
+    ("mia_entropy", "Entropy (SVC)"),
+    ("mia_entropy_logreg", "Entropy (log. reg.)"),
+    ("mia_efficacy", "MIA-efficacy"),
+    ("mia_loss_auc", "Loss AUC"),
+    ("mia_loss_acc", "Loss attack acc."),
+    ("mia_art_blackbox", "ART black-box"),
+    ("mia_art_blackbox_aligned", "ART aligned"),
+    ("mia_art_rule", "ART rule-based"),
+]
+
+
+OVERLAY_MIN_SIZE = 16
+
+
+class Stat(NamedTuple):
+    mean: float
+    std: float
+    n: int
+
+
+Scenario = tuple  # (dataset, arch, forget_set_name, forget_kind, n_forget_classes)
+
+
+def _stats(tidy: pd.DataFrame, metrics: Sequence[str]) -> dict[tuple[Scenario, str, str], Stat]:
+    """{(scenario, method, metric): Stat} over seeds and draws."""
+    sub = tidy[tidy["metric"].isin(metrics)]
+    if sub.empty:
+        return {}
+    out = {}
+    for row in summarise(sub).itertuples(index=False):
+        scenario = tuple(getattr(row, key) for key in SCENARIO_KEYS)
+        out[(scenario, row.method, row.metric)] = Stat(float(row.mean), float(row.std), int(row.n))
+    return out
+
+
+def _scenarios(stats: dict) -> list[Scenario]:
+    """Scenarios in first-seen order (the tidy frame is sorted by dataset, arch, forget set)."""
+    return list(dict.fromkeys(scenario for scenario, _, _ in stats))
+
+
+def _methods(stats: dict, scenario: Scenario) -> list[str]:
+    return method_order(list(dict.fromkeys(m for s, m, _ in stats if s == scenario)))
+
+
+def _title(scenario: Scenario) -> str:
+    dataset, arch, name, kind, k = scenario
+    label = scenario_label(pd.Series({"forget_set_name": name, "forget_kind": kind, "n_forget_classes": k}))
+    return f"{dataset} / {arch} / {label}"
+
+
+def _grid(fig, n: int, ncols: int = 3):
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    return axes[:n]
+
+
+def _figure_legend(fig, methods: Sequence[str]) -> None:
+    if methods:
+        fig.legend(*legend_handles(methods), loc="outside lower center", ncols=min(len(methods), 7), frameon=False)
+
+
+def _present(methods: Iterable[str]) -> list[str]:
+    return method_order(list(dict.fromkeys(methods)))
+
+
+def _errorbar(ax, method: str, x: float, y: float, xerr: float | None = None, yerr: float | None = None, **kw):
+    style_ = method_style(method)
+    size = 8 if method == "retrain" else 5
+    ax.errorbar(
+        x, y, xerr=xerr, yerr=yerr, linestyle="none", color=style_["color"], marker=style_["marker"],
+        markersize=size, elinewidth=0.7, zorder=3 if method in ("retrain", "original") else 2, **kw,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- 1. trade-off
+
+
+def trade_off(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Forgetting against retention: Acc_f (x) and Acc_te,r (y), mean ± std per method, a panel per scenario.
+
+    The retrained model (star) is the target, with dotted lines through it; the original
+    model is the grey cross. For random-sample forgetting Acc_te,r is the whole test set.
+    """
+    stats = _stats(tidy, ["acc_forget", "acc_test_retained"])
+    scenarios = _scenarios(stats)
+    if not scenarios:
+        placeholder("Forgetting vs retention", "No accuracy results to plot.", paths)
+        return False
+    with style():
+        n = len(scenarios)
+        fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.4)
+        shown = []
+        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+            for method in _methods(stats, scenario):
+                f = stats.get((scenario, method, "acc_forget"))
+                r = stats.get((scenario, method, "acc_test_retained"))
+                if f is None or r is None:
+                    continue
+                _errorbar(ax, method, 100 * f.mean, 100 * r.mean, 100 * f.std, 100 * r.std)
+                shown.append(method)
+                if method == "retrain":
+                    ax.axvline(100 * f.mean, color="black", linestyle=":", linewidth=0.6)
+                    ax.axhline(100 * r.mean, color="black", linestyle=":", linewidth=0.6)
+            ax.set_title(_title(scenario))
+            ax.set_xlabel(r"Acc$_f$: forget set (%)")
+            ax.set_ylabel(r"Acc$_{te,r}$: test, retained classes (%)")
+            ax.margins(0.08)
+        _figure_legend(fig, _present(shown))
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- dot plots
+
+
+def _dot_panel(ax, stats: dict, scenario: Scenario, methods: list[str], metric: str, scale: float = 1.0) -> bool:
+    """A horizontal dot plot: one row per method (mean ± std), retrain's mean ± std as a band."""
+    drawn = False
+    for i, method in enumerate(methods):
+        s = stats.get((scenario, method, metric))
+        if s is None:
+            continue
+        _errorbar(ax, method, scale * s.mean, len(methods) - 1 - i, xerr=scale * s.std)
+        drawn = True
+    ref = stats.get((scenario, "retrain", metric))
+    if ref is not None:
+        lo, hi = scale * (ref.mean - ref.std), scale * (ref.mean + ref.std)
+        ax.axvspan(lo, hi, **RETRAIN_BAND)
+        ax.axvline(scale * ref.mean, color="black", linestyle=":", linewidth=0.6)
+    ax.set_yticks(range(len(methods)), labels=list(reversed(methods)))
+    ax.set_ylim(-0.7, len(methods) - 0.3)
+    ax.grid(axis="y", visible=False)
+    if not drawn:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="0.5")
+    return drawn
+
+
+# --------------------------------------------------------------------------- 2. membership inference
+
+
+def membership_inference(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Every membership-inference variant present (columns) per scenario (rows), one dot per method.
+
+    The shaded band is the retrained model's mean ± std: a method that forgot should fall
+    in it, not at an extreme. Directions differ by variant (entropy and ART: mean predicted
+    membership of D_f, lower = more forgetting; MIA-efficacy: fraction judged non-member,
+    higher = more forgetting; loss AUC and attack accuracy: 0.5 = indistinguishable).
+    """
+    variants = [(metric, title) for metric, title in MIA_VARIANTS if metric in set(tidy["metric"])]
+    stats = _stats(tidy, [metric for metric, _ in variants])
+    scenarios = _scenarios(stats)
+    if not scenarios:
+        placeholder("Membership inference", "No membership-inference results (evaluation ran without attacks).", paths)
+        return False
+    with style():
+        heights = [0.13 * len(_methods(stats, s)) + 0.55 for s in scenarios]
+        fig = new_figure(0.9 + 0.95 * len(variants), sum(heights) + 0.3)
+        rows = fig.subfigures(len(scenarios), 1, height_ratios=heights, squeeze=False).ravel()
+        for r, (sub, scenario) in enumerate(zip(rows, scenarios, strict=True)):
+            sub.suptitle(_title(scenario), fontsize=7, weight="bold")
+            methods = _methods(stats, scenario)
+            axes = sub.subplots(1, len(variants), squeeze=False).ravel()
+            for c, (ax, (metric, title)) in enumerate(zip(axes, variants, strict=True)):
+                _dot_panel(ax, stats, scenario, methods, metric)
+                ax.set_xlim(-0.05, 1.05)
+                ax.set_xticks([0, 0.5, 1])
+                if r == 0:
+                    ax.set_title(title)
+                if c:
+                    ax.tick_params(labelleft=False)
+                if r < len(scenarios) - 1:
+                    ax.tick_params(labelbottom=False)
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- 3. cost vs classes
+
+
+def cost_vs_classes(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Unlearning time (log scale) against the number of forgotten classes, a line per method.
+
+    Class-forgetting runs only (kinds classes and random_classes); mean ± std over seeds,
+    draws and the forget sets with the same number of classes. A panel per dataset and
+    architecture; it needs at least two class counts (otherwise the figure says so).
+    """
+    runs = tidy[(tidy["metric"] == "unlearn_seconds") & (tidy["forget_kind"] != "random_samples")]
+    grouped = runs.groupby(["dataset", "arch", "method", "n_forget_classes"], sort=False)["value"]
+    costs = grouped.agg(["mean", "std"]).fillna({"std": 0.0}).reset_index()
+    panels = [(key, block) for key, block in costs.groupby(["dataset", "arch"], sort=False)]
+    counts = {key: sorted(block["n_forget_classes"].unique()) for key, block in panels}
+    if not any(len(ks) >= 2 for ks in counts.values()):
+        found = sorted({int(k) for ks in counts.values() for k in ks})
+        placeholder(
+            "Cost vs number of forgotten classes",
+            "Needs class-forgetting runs with at least two numbers of forgotten classes; "
+            f"this run has {found or 'none'}.",
+            paths,
+        )
+        return False
+    with style():
+        fig = new_figure(2.6 * min(len(panels), 3), 2.2 * math.ceil(len(panels) / 3) + 0.4)
+        shown = []
+        for ax, ((dataset, arch), block) in zip(_grid(fig, len(panels)), panels, strict=True):
+            for method in method_order(list(block["method"].unique())):
+                line = block[block["method"] == method].sort_values("n_forget_classes")
+                st = method_style(method)
+                ax.errorbar(
+                    line["n_forget_classes"], line["mean"], yerr=line["std"], color=st["color"], marker=st["marker"],
+                    markersize=7 if method == "retrain" else 4, elinewidth=0.7,
+                    linestyle="--" if method == "retrain" else "-",
+                )  # fmt: skip
+                shown.append(method)
+            ks = counts[(dataset, arch)]
+            ax.set_yscale("log")
+            ax.set_xticks(ks, labels=[str(int(k)) for k in ks])
+            ax.set_xlabel("forgotten classes")
+            ax.set_ylabel("unlearning time (s, log)")
+            ax.set_title(f"{dataset} / {arch}")
+            if len(ks) < 2:
+                ax.text(0.5, 0.9, "one class count only", ha="center", transform=ax.transAxes, color="0.4")
+        _figure_legend(fig, _present(shown))
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- 4. FNN curves
+
+
+def fnn_curves(runs: Sequence[dict], paths: Paths) -> bool:
+    """FNN's learning–unlearning turns: accuracy per epoch, MIA on a second axis, acceptance shaded.
+
+    ``runs``: FNN run records (``lethe.stages.unlearn`` writes them) with ``dataset``,
+    ``arch``, ``seed``, ``forget_set``, ``params`` and ``notes["trajectory"]``; optional
+    ``forget_set_name`` (default: the id without its draw suffix). A panel per
+    forgetting-rate scheme (``params["scheme"]``) and scenario, a thin line per seed and
+    draw: the accuracy the acceptance rule uses (retained-class test accuracy, or retain
+    accuracy with ``accept_on: retain``, solid), accuracy on D_f (dotted) and the ART
+    black-box MIA on D_f (dashed, right axis). Shaded: the accuracy threshold and the
+    MIA band 0.5 ± tolerance, and the unlearning epochs (grey); a star marks accepted runs.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    from lethe.data.forget_sets import split_id
+
+    runs = [r for r in runs if r.get("notes", {}).get("trajectory")]
+    if not runs:
+        placeholder("FNN learning–unlearning curves", "fnn did not run in this configuration.", paths)
+        return False
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        name = run.get("forget_set_name") or split_id(run["forget_set"])[0]
+        key = (run["params"].get("scheme", "?"), run["dataset"], run["arch"], name)
+        groups.setdefault(key, []).append(run)
+    with style():
+        n = len(groups)
+        fig = new_figure(2.6 * min(n, 3), 2.0 * math.ceil(n / 3) + 0.45)
+        for ax, ((scheme, dataset, arch, name), members) in zip(_grid(fig, n), groups.items(), strict=True):
+            params = members[0]["params"]
+            acc_key = "retain_acc" if params.get("accept_on") == "retain" else "test_acc_retained"
+            threshold, tol = params.get("acc_threshold", 0.95), params.get("mia_tolerance", 0.1)
+            right = ax.twinx()
+            right.grid(False)
+            ax.axhspan(threshold, 1.0, color=SERIES["accuracy"], alpha=0.10, linewidth=0)
+            right.axhspan(0.5 - tol, 0.5 + tol, color=SERIES["mia"], alpha=0.10, linewidth=0)
+            longest = max(members, key=lambda r: len(r["notes"]["trajectory"]))
+            for i, entry in enumerate(longest["notes"]["trajectory"], start=1):
+                if entry["phase"] == "unlearn":
+                    ax.axvspan(i - 0.5, i + 0.5, color="0.5", alpha=0.08, linewidth=0)
+            for run in sorted(members, key=lambda r: (r["seed"], r["forget_set"])):
+                traj = run["notes"]["trajectory"]
+                epochs = np.arange(1, len(traj) + 1)
+                ax.plot(epochs, [e[acc_key] for e in traj], color=SERIES["accuracy"], alpha=0.8)
+                ax.plot(epochs, [e["forget_acc"] for e in traj], color=SERIES["forget"], linestyle=":", alpha=0.8)
+                right.plot(epochs, [e["mia"] for e in traj], color=SERIES["mia"], linestyle="--", alpha=0.8)
+                if run["notes"].get("accepted"):
+                    ax.plot(epochs[-1], traj[-1][acc_key], marker="*", color="black", markersize=7, zorder=4)
+            ax.set_ylim(-0.03, 1.03)
+            right.set_ylim(-0.03, 1.03)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("epoch (grey: unlearning)")
+            ax.set_ylabel("accuracy")
+            right.set_ylabel("MIA on $D_f$", color=SERIES["mia"])
+            right.spines["right"].set_visible(True)
+            ax.set_title(f"{dataset} / {arch} / {name}, scheme {scheme}")
+        from matplotlib.lines import Line2D
+
+        handles = [
+            Line2D([], [], color=SERIES["accuracy"], label="accuracy used for acceptance"),
+            Line2D([], [], color=SERIES["forget"], linestyle=":", label="accuracy on $D_f$"),
+            Line2D([], [], color=SERIES["mia"], linestyle="--", label="MIA on $D_f$ (right)"),
+            Line2D([], [], color="black", marker="*", linestyle="none", label="accepted"),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- 5. saliency panels
+
+
+def saliency_panels(blocks: Sequence[dict], paths: Paths) -> bool:
+    """Where the models look: input, then each model's map, for test images of a forgotten and a retained class.
+
+    ``blocks`` (from :func:`lethe.report.saliency.saliency_block`), one per dataset and
+    architecture: ``title``, ``saliency`` (how the maps were made), ``models`` (column
+    labels) and ``rows``, each with ``image`` (H×W or H×W×3 in [0, 1]), ``label``,
+    ``maps`` (one H×W map in [0, 1] per model), ``pred`` and ``p_true`` (per model).
+    Maps of images at least :data:`OVERLAY_MIN_SIZE` pixels high and wide are drawn over the
+    image; smaller ones (digits' 8×8) alone, bright where the gradient is large.
+    """
+    blocks = [b for b in blocks if b.get("rows")]
+    if not blocks:
+        placeholder("Saliency maps", "No class-forgetting forget set in this configuration.", paths)
+        return False
+    with style():
+        ncols = 1 + max(len(b["models"]) for b in blocks)
+        heights = [0.95 * len(b["rows"]) + 0.45 for b in blocks]
+        fig = new_figure(0.95 * ncols + 0.4, sum(heights))
+        subs = fig.subfigures(len(blocks), 1, height_ratios=heights, squeeze=False).ravel()
+        for sub, block in zip(subs, blocks, strict=True):
+            sub.suptitle(f"{block['title']} — {block['saliency']}", fontsize=7, weight="bold")
+            axes = sub.subplots(len(block["rows"]), ncols, squeeze=False)
+            for r, row in enumerate(block["rows"]):
+                image = np.asarray(row["image"])
+                gray = image.ndim == 2
+                axes[r, 0].imshow(image, cmap="gray" if gray else None, vmin=0, vmax=1)
+                axes[r, 0].set_ylabel(row["label"], fontsize=6)
+                if r == 0:
+                    axes[r, 0].set_title("input")
+                for c, model in enumerate(block["models"], start=1):
+                    ax = axes[r, c]
+                    saliency = np.asarray(row["maps"][c - 1])
+                    if min(saliency.shape) >= OVERLAY_MIN_SIZE:  # the map over the image, as Grad-CAM is shown
+                        ax.imshow(image.mean(-1) if not gray else image, cmap="gray", vmin=0, vmax=1)
+                        ax.imshow(saliency, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+                    else:  # a few pixels: an overlay hides both, so the map alone
+                        ax.imshow(saliency, cmap="magma", vmin=0, vmax=1)
+                    ax.set_xlabel(f"pred {row['pred'][c - 1]}, p$_y$={row['p_true'][c - 1]:.2f}", fontsize=5)
+                    if r == 0:
+                        ax.set_title(model)
+                for ax in axes[r, len(block["models"]) + 1 :]:
+                    ax.set_axis_off()
+            for ax in axes.ravel():
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- 6. confusion matrices
+
+
+def confusion_matrices(records: Sequence[dict], methods: Sequence[str], paths: Paths) -> bool:
+    """Test-set confusion matrices (rows: true class, normalised to 100 %) per model, before and after.
+
+    ``records``: metrics JSONs (``dataset``, ``arch``, ``forget_set``, ``forget_classes``,
+    ``method``, ``confusion_test``); ``methods``: the columns, in order. Matrices are summed
+    over the records of the same dataset, architecture and method (seeds); a row per
+    dataset and architecture; the forgotten classes' labels are red and their rows framed.
+    """
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for rec in records:
+        groups.setdefault((rec["dataset"], rec["arch"]), {}).setdefault(rec["method"], []).append(rec)
+    groups = {key: by_method for key, by_method in groups.items() if any(m in by_method for m in methods)}
+    if not groups:
+        placeholder("Confusion matrices", "No metrics of the chosen models.", paths)
+        return False
+    from matplotlib.patches import Rectangle
+
+    with style():
+        ncols = len(methods)
+        fig = new_figure(1.75 * ncols + 0.5, 2.0 * len(groups) + 0.1)
+        subs = fig.subfigures(len(groups), 1, squeeze=False).ravel()
+        for sub, ((dataset, arch), by_method) in zip(subs, groups.items(), strict=True):
+            first = next(iter(by_method.values()))[0]
+            forgotten = list(first.get("forget_classes") or [])
+            seeds = max(len(v) for v in by_method.values())
+            sub.suptitle(f"{dataset} / {arch} / {first['forget_set']} (sum over {seeds} seed(s))", fontsize=7)
+            axes = sub.subplots(1, ncols, squeeze=False).ravel()
+            image = None
+            for ax, method in zip(axes, methods, strict=True):
+                ax.grid(False)
+                if method not in by_method:
+                    ax.set_axis_off()
+                    ax.set_title(f"{method}: not run")
+                    continue
+                counts = np.sum([np.asarray(r["confusion_test"], dtype=float) for r in by_method[method]], axis=0)
+                totals = counts.sum(1, keepdims=True)
+                rates = 100 * np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+                k = len(rates)
+                image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=100)
+                if k <= 10:
+                    for i, j in zip(*np.nonzero(rates >= 5), strict=True):
+                        ax.text(j, i, f"{rates[i, j]:.0f}", ha="center", va="center", fontsize=3.5,
+                                color="white" if rates[i, j] > 60 else "black")  # fmt: skip
+                for c in forgotten:
+                    ax.add_patch(Rectangle((-0.5, c - 0.5), k, 1, fill=False, edgecolor="#d62728", linewidth=0.8))
+                ticks = range(k) if k <= 20 else []
+                ax.set_xticks(ticks, labels=[str(t) for t in ticks], fontsize=4.5)
+                ax.set_yticks(ticks, labels=[str(t) for t in ticks], fontsize=4.5)
+                for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
+                    if label.get_text().isdigit() and int(label.get_text()) in forgotten:
+                        label.set_color("#d62728")
+                hit = [rates[c, c] for c in forgotten if c < k and totals[c, 0] > 0]
+                note = f"\nforgotten classes: {np.mean(hit):.0f} % correct" if hit else ""
+                ax.set_title(f"{method}{note}", fontsize=6)
+                ax.set_xlabel("predicted", fontsize=5.5)
+                ax.set_ylabel("true", fontsize=5.5)
+            if image is not None:
+                sub.colorbar(image, ax=list(axes), shrink=0.8, label="% of the true class")
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- 7. hiding and relearning
+
+
+def hidden_vs_visible(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Hidden against visible forgetting on the forgotten classes: few-shot probe accuracy of the
+    penultimate features (y) against the model's own test accuracy (x), mean ± std per method.
+
+    Above the diagonal the features still separate the class the output no longer names
+    (hiding: zero_output); the retrained model (star, dotted lines) marks what a model
+    that never saw the class scores. Class forgetting only.
+    """
+    stats = _stats(tidy[tidy["forget_kind"] != "random_samples"], ["acc_test_forgotten", "probe_fewshot_acc_forgotten"])
+    scenarios = [
+        s for s in _scenarios(stats) if any((s, m, "probe_fewshot_acc_forgotten") in stats for m in _methods(stats, s))
+    ]
+    if not scenarios:
+        placeholder("Hidden vs visible forgetting", "No class-forgetting runs with probe results.", paths)
+        return False
+    with style():
+        n = len(scenarios)
+        fig = new_figure(2.3 * min(n, 3), 2.2 * math.ceil(n / 3) + 0.4)
+        shown = []
+        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+            ax.plot([0, 100], [0, 100], color="0.6", linewidth=0.6, linestyle="--")
+            for method in _methods(stats, scenario):
+                out = stats.get((scenario, method, "acc_test_forgotten"))
+                probe = stats.get((scenario, method, "probe_fewshot_acc_forgotten"))
+                if out is None or probe is None:
+                    continue
+                _errorbar(ax, method, 100 * out.mean, 100 * probe.mean, 100 * out.std, 100 * probe.std)
+                shown.append(method)
+                if method == "retrain":
+                    ax.axvline(100 * out.mean, color="black", linestyle=":", linewidth=0.6)
+                    ax.axhline(100 * probe.mean, color="black", linestyle=":", linewidth=0.6)
+            ax.set_xlim(-5, 105)
+            ax.set_ylim(-5, 105)
+            ax.set_aspect("equal")
+            ax.text(98, 2, "above the diagonal: hidden", ha="right", va="bottom", color="0.4", fontsize=6)
+            ax.set_title(_title(scenario))
+            ax.set_xlabel("output accuracy, forgotten classes (test, %)")
+            ax.set_ylabel("few-shot probe accuracy (%)")
+        _figure_legend(fig, _present(shown))
+        save(fig, paths)
+    return True
+
+
+def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Relearn time R_t (epochs of fine-tuning on part of D_f until the original's forget
+    accuracy returns) per method, mean ± std, retrain's mean ± std as a band; a panel per scenario.
+
+    Hollow markers: at least one run hit the epoch cap without relearning (the mean is then
+    a lower bound).
+    """
+    stats = _stats(tidy, ["relearn_epochs", "relearn_reached"])
+    scenarios = [s for s in _scenarios(stats) if any(key[0] == s and key[2] == "relearn_epochs" for key in stats)]
+    if not scenarios:
+        placeholder("Relearn time", "No relearn-time results (evaluation ran without an original model).", paths)
+        return False
+    with style():
+        n = len(scenarios)
+        height = max(0.13 * len(_methods(stats, s)) for s in scenarios) + 0.7
+        fig = new_figure(2.3 * min(n, 3), height * math.ceil(n / 3) + 0.1)
+        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+            methods = _methods(stats, scenario)
+            _dot_panel(ax, stats, scenario, methods, "relearn_epochs")
+            for i, method in enumerate(methods):  # hollow where a run did not relearn within the cap
+                reached, epochs = (stats.get((scenario, method, m)) for m in ("relearn_reached", "relearn_epochs"))
+                if reached is not None and epochs is not None and reached.mean < 1:
+                    st = method_style(method)
+                    ax.plot(epochs.mean, len(methods) - 1 - i, marker=st["marker"], markersize=8 if method == "retrain" else 5,
+                            markerfacecolor="white", markeredgecolor=st["color"], zorder=4)  # fmt: skip
+            ax.set_xlabel("relearn epochs")
+            ax.set_xlim(left=-1)
+            ax.set_title(_title(scenario))
+        save(fig, paths)
+    return True
+
+
+# The figures drawn from the tidy metrics table alone: name -> function(tidy, paths).
+TABLE_FIGURES = {
+    "trade_off": trade_off,
+    "membership_inference": membership_inference,
+    "cost_vs_classes": cost_vs_classes,
+    "hidden_vs_visible": hidden_vs_visible,
+    "relearn_time": relearn_time,
+}
