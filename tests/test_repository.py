@@ -42,18 +42,36 @@ def pins(lines) -> dict[str, str]:
     return found
 
 
+def conda_pip_pins(path: Path) -> dict[str, str]:
+    """The pip pins of a conda environment file (envs/*.yaml)."""
+    env = yaml.safe_load(path.read_text())
+    return pins(next((d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), []))
+
+
 def test_pins_agree():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = pins(project["dependencies"] + project["optional-dependencies"]["dev"])
     locked = pins((REPO / "requirements.lock").read_text().splitlines())
-    env = yaml.safe_load((REPO / "envs/lethe.yaml").read_text())
-    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    conda_pins = pins(pip_section)
-    assert len(declared) >= 10 and conda_pins
+    assert len(declared) >= 10 and conda_pip_pins(REPO / "envs/lethe.yaml")
     for name, version in declared.items():
         assert locked.get(name) == version, f"{name}: pyproject {version}, requirements.lock {locked.get(name)}"
-    for name, version in conda_pins.items():
-        assert declared.get(name) == version, f"{name}: envs/lethe.yaml {version}, pyproject {declared.get(name)}"
+    for env in sorted((REPO / "envs").glob("*.yaml")):
+        for name, version in conda_pip_pins(env).items():
+            assert declared.get(name) == version, f"{name}: envs/{env.name} {version}, pyproject {declared.get(name)}"
+
+
+def test_profile_executors_are_dependencies():
+    """A profile's `executor: NAME` needs snakemake-executor-plugin-NAME, pinned as a runtime dependency.
+
+    (Only in pyproject and the lock: the plugin runs in the Snakemake process, never inside the
+    rules' conda environments.)
+    """
+    declared = pins(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+    profiles = sorted((REPO / "workflow/profiles").glob("*/config.yaml"))
+    executors = {yaml.safe_load(p.read_text()).get("executor") for p in profiles} - {None, "local", "dryrun", "touch"}
+    assert "slurm" in executors
+    for executor in executors:
+        assert f"snakemake-executor-plugin-{executor}" in declared, f"executor {executor} has no pinned plugin"
 
 
 def test_results_are_not_tracked():
