@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from repository_copy import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = REPO / "tests" / "slurm"
@@ -211,19 +212,6 @@ def cluster():
                 proc.kill()
                 proc.wait()
         shutil.rmtree(state, ignore_errors=True)
-
-
-def copy_repository(dest: Path) -> Path:
-    """A copy of the working tree (tracked and untracked, not ignored files), as tests/test_workflow.py makes."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    return dest
 
 
 SLURM_ARGS = [

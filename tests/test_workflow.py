@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from repository_copy import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -55,19 +56,6 @@ def write_config(path: Path, edit) -> Path:
     edit(config)
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def copy_repository(dest: Path) -> Path:
-    """A copy of the working tree (tracked and untracked, not ignored files), so tests may touch it."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    return dest
 
 
 @pytest.fixture(scope="module")
