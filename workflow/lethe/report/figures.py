@@ -115,6 +115,24 @@ def _errorbar(ax, method: str, x: float, y: float, xerr: float | None = None, ye
     )  # fmt: skip
 
 
+def _scatter_panel(ax, stats: dict, scenario: Scenario, x_metric: str, y_metric: str) -> list[str]:
+    """One point per method (percent, mean ± std in both axes), dotted lines through retrain's point.
+
+    Returns the methods drawn (those with both metrics)."""
+    shown = []
+    for method in _methods(stats, scenario):
+        x = stats.get((scenario, method, x_metric))
+        y = stats.get((scenario, method, y_metric))
+        if x is None or y is None:
+            continue
+        _errorbar(ax, method, 100 * x.mean, 100 * y.mean, 100 * x.std, 100 * y.std)
+        shown.append(method)
+        if method == "retrain":
+            ax.axvline(100 * x.mean, color="black", linestyle=":", linewidth=0.6)
+            ax.axhline(100 * y.mean, color="black", linestyle=":", linewidth=0.6)
+    return shown
+
+
 # --------------------------------------------------------------------------- 1. trade-off
 
 
@@ -134,16 +152,7 @@ def trade_off(tidy: pd.DataFrame, paths: Paths) -> bool:
         fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.4)
         shown = []
         for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
-            for method in _methods(stats, scenario):
-                f = stats.get((scenario, method, "acc_forget"))
-                r = stats.get((scenario, method, "acc_test_retained"))
-                if f is None or r is None:
-                    continue
-                _errorbar(ax, method, 100 * f.mean, 100 * r.mean, 100 * f.std, 100 * r.std)
-                shown.append(method)
-                if method == "retrain":
-                    ax.axvline(100 * f.mean, color="black", linestyle=":", linewidth=0.6)
-                    ax.axhline(100 * r.mean, color="black", linestyle=":", linewidth=0.6)
+            shown += _scatter_panel(ax, stats, scenario, "acc_forget", "acc_test_retained")
             ax.set_title(_title(scenario))
             ax.set_xlabel(r"Acc$_f$: forget set (%)")
             ax.set_ylabel(r"Acc$_{te,r}$: test, retained classes (%)")
@@ -481,16 +490,7 @@ def hidden_vs_visible(tidy: pd.DataFrame, paths: Paths) -> bool:
         shown = []
         for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
             ax.plot([0, 100], [0, 100], color="0.6", linewidth=0.6, linestyle="--")
-            for method in _methods(stats, scenario):
-                out = stats.get((scenario, method, "acc_test_forgotten"))
-                probe = stats.get((scenario, method, "probe_fewshot_acc_forgotten"))
-                if out is None or probe is None:
-                    continue
-                _errorbar(ax, method, 100 * out.mean, 100 * probe.mean, 100 * out.std, 100 * probe.std)
-                shown.append(method)
-                if method == "retrain":
-                    ax.axvline(100 * out.mean, color="black", linestyle=":", linewidth=0.6)
-                    ax.axhline(100 * probe.mean, color="black", linestyle=":", linewidth=0.6)
+            shown += _scatter_panel(ax, stats, scenario, "acc_test_forgotten", "probe_fewshot_acc_forgotten")
             ax.set_xlim(-5, 105)
             ax.set_ylim(-5, 105)
             ax.set_aspect("equal")
