@@ -121,6 +121,10 @@ def test_full_evaluation_tells_hiding_from_forgetting(unlearned_class3, original
     assert m["zero_output"]["acc_test_forgotten"] < 0.35
     assert m["original"]["relearn_epochs"] == 0
     assert m["retrain"]["relearn_epochs"] > m["zero_output"]["relearn_epochs"]
+    # The per-epoch relearn curve sits beside the scalar metrics (tidy tables stay numeric).
+    assert all("relearn_curve" not in metrics for metrics in m.values())
+    for name, result in results.items():
+        assert len(result["relearn_curve"]) == m[name]["relearn_epochs"] + 1
     assert m["retrain"]["js_to_retrain"] == pytest.approx(0.0, abs=1e-9)
     assert m["retrain"]["agreement_with_retrain"] == 1.0
 
@@ -137,6 +141,7 @@ def test_destroyed_model_gets_accuracies_only(original_mlp, digits, forget_class
     assert metrics["outputs_finite"] == 0.0
     assert metrics["acc_retain"] < 0.2
     assert "mia_entropy" not in metrics and result["eval_seconds_by_family"] == {}
+    assert result["relearn_curve"] is None
 
 
 # --------------------------------------------------------------------------- cost

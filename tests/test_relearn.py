@@ -56,6 +56,7 @@ def test_original_relearns_in_zero_epochs(original_mlp, forget_split, target):
     result = relearn_time(original_mlp, forget_split, target, None, seed=0)
     assert result["relearn_epochs"] == 0
     assert result["relearn_steps"] == 0
+    assert result["relearn_curve"] == [result["relearn_acc_start"]]
     assert result["relearn_reached"] is True
     assert result["relearn_acc_start"] >= result["relearn_target"]
 
@@ -71,6 +72,11 @@ def test_zero_output_relearns_faster_than_retrain(unlearned_class3, forget_split
         assert result["relearn_acc_end"] >= target - DEFAULT_RELEARN["tolerance"]
         # One relearn batch per epoch (14 samples, batch 32).
         assert result["relearn_steps"] == result["relearn_epochs"]
+        # The curve: the start, then one accuracy per epoch, ending where the run stopped.
+        curve = result["relearn_curve"]
+        assert len(curve) == result["relearn_epochs"] + 1
+        assert curve[0] == result["relearn_acc_start"] and curve[-1] == result["relearn_acc_end"]
+        assert max(curve[:-1]) < result["relearn_target"] <= curve[-1]
     assert results["retrain"]["relearn_acc_start"] == 0.0
     assert 1 <= results["zero_output"]["relearn_epochs"] <= 16
     assert results["retrain"]["relearn_epochs"] >= 20
@@ -91,6 +97,7 @@ def test_capped_run_reports_the_cap(unlearned_class3, forget_split, target):
     assert result["relearn_epochs"] == 3
     assert result["relearn_steps"] == 3
     assert result["relearn_acc_end"] < result["relearn_target"]
+    assert len(result["relearn_curve"]) == 4
     assert result["relearn_acc_retain_end"] is None
     # The caller's model is untouched (relearning works on a copy).
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

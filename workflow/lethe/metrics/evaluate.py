@@ -12,7 +12,10 @@ Accuracies (fractions in [0, 1]):
 * ``acc_test_retained`` / ``acc_test_forgotten``: test samples of the retained /
   forgotten classes (class forgetting; for random-sample forgetting the forgotten-class
   split does not exist and ``acc_test_retained`` equals ``acc_test``);
-* ``confusion_test``: the test confusion matrix.
+* ``confusion_test``: the test confusion matrix;
+* ``relearn_curve``: accuracy on the scored forget samples before relearning and after
+  each relearn epoch (None where relearning did not run); a list, so it sits beside
+  ``metrics`` rather than in it.
 
 Forgetting versus hiding (each family documented in its module):
 
@@ -155,9 +158,11 @@ def evaluate_model(
                 ),
             )
     synchronize(device)
+    curve = metrics.pop("relearn_curve", None)
     return {
         "metrics": metrics,
         "confusion_test": confusion_matrix(dataset.test.y.cpu().numpy(), pred_test, dataset.num_classes).tolist(),
+        "relearn_curve": curve,
         "eval_seconds": time.perf_counter() - started,
         "eval_seconds_by_family": timings,
     }

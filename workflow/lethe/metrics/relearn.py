@@ -35,6 +35,9 @@ Reported: ``relearn_epochs`` (epochs run; the cap when not reached), ``relearn_s
 (optimiser steps), ``relearn_reached`` (bool), the accuracies before and after
 (``relearn_acc_start``, ``relearn_acc_end``), the target actually used
 (``relearn_target``) and the sample counts (``relearn_n_train``, ``relearn_n_eval``).
+``relearn_curve`` is the accuracy on the scored samples before relearning and after each
+epoch (length ``relearn_epochs + 1``); it is a list, so :mod:`lethe.metrics.evaluate`
+keeps it beside the scalar metrics, for the relearn-curve figure.
 With ``retain_split`` (D_r, optional) also ``relearn_acc_retain_end``, the relearnt
 model's accuracy on D_r.
 
@@ -151,6 +154,7 @@ def relearn_time(
         "relearn_n_train": len(train),
         "relearn_n_eval": len(evaluate),
         "relearn_acc_retain_end": None,
+        "relearn_curve": [start],
     }
     if start < target:
         _relearn(student, train, evaluate, target, params, seed, record)
@@ -165,6 +169,7 @@ def _relearn(student: Classifier, train: Split, evaluate: Split, target: float, 
 
     def reached(m) -> bool:
         last["acc"] = accuracy(m, evaluate)
+        record["relearn_curve"].append(last["acc"])
         return last["acc"] >= target
 
     result = fit(
