@@ -11,7 +11,16 @@ import pandas as pd
 import pytest
 
 from lethe.report.aggregate import GROUP_KEYS, RUN_KEYS, collect, summarise, tidy_rows
-from lethe.report.latex import escape, format_value, main_table, method_order, number_macros
+from lethe.report.latex import (
+    HIDING_COLUMNS,
+    best_methods,
+    cost_table,
+    escape,
+    format_value,
+    main_table,
+    method_order,
+    number_macros,
+)
 from lethe.report.paper import LatexError, build_paper, latex_errors
 
 needs_latexmk = pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed")
@@ -183,6 +192,70 @@ def test_main_table_values_and_missing_metrics(summary):
     assert random_retrain[5] == "--"  # no forgotten classes for random samples
 
 
+def test_best_methods_by_goal():
+    means = {"original": 1.0, "retrain": 0.10, "a": 0.05, "b": 0.13, "c": 0.90}
+    # Closest to retrain (10.0 %): b (3.0 points off) beats a (5.0 points off), not the lowest.
+    assert best_methods(means, "retrain", "pct") == {"b"}
+    assert best_methods(means, "max", "pct") == {"c"}  # the original's 100 % is a reference
+    assert best_methods(means, "min", "pct") == {"a"}
+    # Ties at the printed precision (50.01 and 49.99 % both print 50.0) are all bold.
+    assert best_methods({"retrain": 0.5, "a": 0.5001, "b": 0.4999, "c": 0.3}, "retrain", "pct") == {"a", "b"}
+    # Nothing to rank: one candidate, no retrain for a "retrain" goal, missing values skipped.
+    assert best_methods({"retrain": 0.1, "a": 0.2}, "retrain", "pct") == set()
+    assert best_methods({"original": 1.0, "a": 0.2, "b": 0.3}, "retrain", "pct") == set()
+    assert best_methods({"retrain": 0.1, "a": float("nan"), "b": 0.3, "c": None}, "min", "pct") == set()
+    with pytest.raises(ValueError, match="unknown goal 'best'"):
+        best_methods(means, "best", "pct")
+
+
+def bold_cells(table: str) -> dict[tuple[str, int], str]:
+    """{(method, column index), cell} of the bold cells, first block only."""
+    first_block = table.split(r"\midrule")[1]
+    cells = {}
+    for line in first_block.splitlines()[1:]:
+        parts = line.rstrip(" \\").split(" & ")
+        for i, part in enumerate(parts):
+            if part.startswith(r"\textbf{"):
+                cells[(parts[0], i)] = part
+    return cells
+
+
+def test_main_table_bolds_the_best_cells():
+    """Hand-made block: Acc_f closest to retrain, highest Acc_r, lowest time; references never bold."""
+    rows = []
+    values = {  # method: (acc_forget, acc_retain, unlearn_seconds)
+        "original": (1.00, 1.00, None),
+        "retrain": (0.00, 0.95, 2.0),
+        "finetune": (0.30, 0.97, 1.0),
+        "neggrad": (0.02, 0.90, 0.5),
+        "zero_output": (0.10, 0.97, 0.001),
+    }
+    for method, (acc_f, acc_r, seconds) in values.items():
+        for metric, value in (("acc_forget", acc_f), ("acc_retain", acc_r), ("unlearn_seconds", seconds)):
+            if value is not None:
+                rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
+                             "n_forget_classes": 1, "method": method, "metric": metric,
+                             "mean": value, "std": 0.0, "n": 3})  # fmt: skip
+    table = main_table(pd.DataFrame(rows))
+    assert bold_cells(table) == {
+        ("neggrad", 2): r"\textbf{2.0 $\pm$ 0.0}",  # Acc_f: 2 points from retrain's 0
+        ("finetune", 3): r"\textbf{97.0 $\pm$ 0.0}",  # Acc_r: the tie at 97.0 % ...
+        (r"zero\_output", 3): r"\textbf{97.0 $\pm$ 0.0}",  # ... bolds both
+        (r"zero\_output", 6): r"\textbf{1.0 $\pm$ 0.0}",  # time in ms: the fastest
+    }
+    # Columns without any value bold nothing (Acc_te,r etc. are "--" here).
+    assert table.count(r"\textbf") == 4
+
+
+def test_hiding_and_cost_tables_bold(summary, tidy):
+    # The synthetic summary has accuracies only: the hiding columns are empty, nothing bold.
+    assert r"\textbf" not in main_table(summary, columns=HIDING_COLUMNS)
+    costs = cost_table(tidy)
+    # All three class3 methods take the same time (100 ms and 200 ms over two seeds): a tie, all bold.
+    bold_rows = [line.split(" & ")[1] for line in costs.splitlines() if r"\textbf" in line]
+    assert bold_rows == ["finetune", "neggrad", r"zero\_output"]
+
+
 def test_format_value_and_order():
     assert format_value(0.5, 0.01, "pct") == r"50.0 $\pm$ 1.0"
     assert format_value(0.0123, 0.001, "ms") == r"12.3 $\pm$ 1.0"
@@ -284,7 +357,9 @@ def test_generated_latex_compiles(summary, tmp_path):
     source.mkdir()
     generated.mkdir()
     (source / "main.tex").write_text(MINIMAL_DOCUMENT)
-    (generated / "table.tex").write_text(main_table(summary))
+    table = main_table(summary)
+    assert r"\textbf{" in table  # the bold cells compile too
+    (generated / "table.tex").write_text(table)
     (generated / "numbers.tex").write_text(number_macros(summary, {"seeds": [0, 1]}))
     pdf = build_paper(source, generated, tmp_path / "build", tmp_path / "out" / "paper.pdf")
     assert pdf == tmp_path / "out" / "paper.pdf"

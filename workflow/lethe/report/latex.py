@@ -1,6 +1,21 @@
-"""LaTeX output: the main results table (booktabs) and the number macros.
+r"""LaTeX output: the main results table (booktabs) and the number macros.
 
 Values are mean ± sample std over seeds and forget-set draws; accuracies in percent.
+
+Best in bold: in each scenario block and column, the unlearning method(s) whose mean,
+as printed, is best by the column's goal (:data:`GOALS`): the highest for retention
+(Acc_r, Acc_te,r), the lowest for cost and for distances to retrain (time, ratio, JS,
+gap), and the closest to the retrained model's mean for every forgetting metric (Acc_f,
+Acc_te,f, the attacks, the probe, R_t, ZRF), because the target of unlearning is the
+retrained model, not an extreme (for random-sample forgetting retrain still classifies
+most of D_f correctly). The original and retrain rows are references and never bold;
+ties at the printed precision are all bold; a column with fewer than two candidates or
+(for "retrain" goals) no retrain row bolds nothing.
+
+The tables are written by this module rather than pandas' ``Styler.to_latex``: a block
+per scenario under a ``\multicolumn`` heading, "mean ± std" cells and the per-block
+bolding are each a line or two here, and the output is plain booktabs that
+:func:`lethe.report.paper.build_paper` compiles in the tests.
 """
 
 from __future__ import annotations
@@ -22,6 +37,25 @@ COLUMNS = [
     ("time_ratio_to_retrain", r"$t/t_{\mathrm{retrain}}$", "ratio"),
 ]
 
+# What "best" means per metric (see the module docstring): max, min, or closest to retrain.
+GOALS = {
+    "acc_forget": "retrain",
+    "acc_retain": "max",
+    "acc_test_retained": "max",
+    "acc_test_forgotten": "retrain",
+    "unlearn_seconds": "min",
+    "time_ratio_to_retrain": "min",
+    "mia_entropy": "retrain",
+    "mia_efficacy": "retrain",
+    "mia_loss_auc": "retrain",
+    "probe_fewshot_acc_forgotten": "retrain",
+    "relearn_epochs": "retrain",
+    "js_to_retrain": "min",
+    "zrf": "retrain",
+    "avg_gap": "min",
+}
+REFERENCES = (REFERENCE, "retrain")  # reference rows: never bold
+
 
 def escape(text: str) -> str:
     """Escape LaTeX's special characters in plain text."""
@@ -42,6 +76,48 @@ def format_value(mean: float, std: float, kind: str) -> str:
     if kind == "ms":
         return f"{1000 * mean:.1f} $\\pm$ {1000 * std:.1f}"
     return f"{mean:.3g}"
+
+
+def shown_mean(mean: float, kind: str) -> float | None:
+    """The mean as :func:`format_value` prints it (None when missing): ties are judged on what the reader sees."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return None
+    if kind == "pct":
+        return round(100 * mean, 1)
+    if kind == "frac":
+        return round(mean, 2)
+    if kind in ("num",):
+        return round(mean, 1)
+    if kind == "ms":
+        return round(1000 * mean, 1)
+    return float(f"{mean:.3g}")
+
+
+def best_methods(means: dict[str, float | None], goal: str, kind: str) -> set[str]:
+    """The methods to bold among ``means`` ({method: mean}, references included) under ``goal``.
+
+    References (original, retrain) are never candidates; ``goal`` "retrain" needs retrain's mean.
+    """
+    if goal not in ("max", "min", "retrain"):
+        raise ValueError(f"best_methods: unknown goal {goal!r}; known: max, min, retrain")
+    shown = {m: shown_mean(v, kind) for m, v in means.items()}
+    candidates = {m: v for m, v in shown.items() if m not in REFERENCES and v is not None}
+    if len(candidates) < 2:
+        return set()
+    if goal == "retrain":
+        if shown.get("retrain") is None:
+            return set()
+        score = {m: round(abs(v - shown["retrain"]), 6) for m, v in candidates.items()}
+    elif goal == "max":
+        score = {m: -v for m, v in candidates.items()}
+    else:
+        score = dict(candidates)
+    best = min(score.values())
+    return {m for m, v in score.items() if v == best}
+
+
+def bold(cell: str) -> str:
+    return rf"\textbf{{{cell}}}"
 
 
 def method_order(methods: list[str]) -> list[str]:
@@ -98,6 +174,13 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             rf"\multicolumn{{{ncols}}}{{l}}{{\emph{{{escape(dataset)} / {escape(arch)} / {escape(label)}}}}} \\",
         ]
         rows = wide.loc[block]
+        best = {
+            metric: best_methods(
+                {m: rows.loc[m].get(("mean", metric), float("nan")) for m in rows.index}, GOALS[metric], fmt
+            )
+            for metric, _, fmt in columns
+            if metric in GOALS
+        }
         for method in method_order(list(rows.index)):
             row = rows.loc[method]
             n = int(row[("n", "acc_forget")])
@@ -105,7 +188,8 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             for metric, _, fmt in columns:
                 mean = row.get(("mean", metric), float("nan"))
                 std = row.get(("std", metric), float("nan"))
-                cells.append(format_value(mean, std, fmt))
+                cell = format_value(mean, std, fmt)
+                cells.append(bold(cell) if method in best.get(metric, ()) else cell)
             lines.append(" & ".join([escape(method), str(n), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -131,7 +215,8 @@ def family_sections(summary: pd.DataFrame) -> str:
             main_table(summary, members).rstrip(),
             r"}",
             rf"\caption{{{escape(heading)}: forgetting and retention, mean $\pm$ std over $n$ runs (seeds $\times$ "
-            rf"forget-set draws); accuracies in percent, time in milliseconds.}}",
+            rf"forget-set draws); accuracies in percent, time in milliseconds. Bold: the best method of each block "
+            rf"and column (closest to retrain for Acc$_f$ and Acc$_{{te,f}}$, highest retention, lowest time).}}",
             rf"\label{{{label}}}",
             r"\end{table}",
             "",
@@ -154,13 +239,21 @@ def cost_table(tidy: pd.DataFrame) -> str:
         r"\midrule",
     ]
     for (dataset, arch), block in costs.groupby(level=["dataset", "arch"], sort=False):
-        for method in method_order(list(block.index.get_level_values("method").unique())):
+        methods = method_order(list(block.index.get_level_values("method").unique()))
+        fastest = {
+            k: best_methods(
+                {m: costs.loc[(dataset, arch, m, k), "mean"] for m in methods if (dataset, arch, m, k) in costs.index},
+                "min",
+                "ms",
+            )
+            for k in ks
+        }
+        for method in methods:
             cells = []
             for k in ks:
                 key = (dataset, arch, method, k)
-                cells.append(
-                    format_value(costs.loc[key, "mean"], costs.loc[key, "std"], "ms") if key in costs.index else "--"
-                )
+                cell = format_value(costs.loc[key, "mean"], costs.loc[key, "std"], "ms") if key in costs.index else "--"
+                cells.append(bold(cell) if method in fastest[k] else cell)
             lines.append(" & ".join([f"{escape(dataset)}/{escape(arch)}", escape(method), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
