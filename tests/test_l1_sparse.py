@@ -34,16 +34,13 @@ import copy
 import pytest
 import torch
 from conftest import forgetting_failures
-from relabel_checks import accuracies, destroyed_model, random_forgetting_failures, run_method
+from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 import lethe.methods.l1_sparse as l1_module
 from lethe.methods.catalog import METHODS
 from lethe.methods.l1_sparse import penalty_schedule
 from lethe.train import fit
 from lethe.unlearn import data_view
-
-FORGOTTEN = 0.25
-KEPT = 0.03
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +65,6 @@ def test_l1_sparse_forgets_class3_and_keeps_the_rest(sparse, digits, forget_clas
     metrics = accuracies(model, digits, forget_class3)
     assert forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.7
-
-
-def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, forget_class3):
-    assert forgetting_failures(original_metrics, original_metrics, FORGOTTEN, KEPT)
-    metrics = accuracies(destroyed_model(), digits, forget_class3)
-    assert any("acc_test_retained" in f for f in forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT))
 
 
 def test_the_penalty_sparsifies(sparse):

@@ -30,13 +30,10 @@ import math
 import pytest
 import torch
 from conftest import forgetting_failures
-from relabel_checks import accuracies, destroyed_model, random_forgetting_failures, run_method
+from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 from lethe.methods.catalog import METHODS
 from lethe.methods.random_label import random_labels
-
-FORGOTTEN = 0.25
-KEPT = 0.03
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +56,6 @@ def test_random_label_forgets_class3_and_keeps_the_rest(relabelled, digits, forg
     metrics = accuracies(model, digits, forget_class3)
     assert forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.7
-
-
-def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, forget_class3):
-    assert forgetting_failures(original_metrics, original_metrics, FORGOTTEN, KEPT)
-    metrics = accuracies(destroyed_model(), digits, forget_class3)
-    assert any("acc_test_retained" in f for f in forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT))
 
 
 def test_no_forget_sample_keeps_its_true_label(relabelled, forget_class3):

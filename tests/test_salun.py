@@ -31,14 +31,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures
-from relabel_checks import accuracies, destroyed_model, random_forgetting_failures, run_method
+from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 from lethe.methods.catalog import METHODS
 from lethe.methods.salun import saliency_mask
 from lethe.unlearn import data_view
-
-FORGOTTEN = 0.25
-KEPT = 0.03
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +63,6 @@ def test_salun_forgets_class3_and_keeps_the_rest(salun, digits, forget_class3, o
     metrics = accuracies(model, digits, forget_class3)
     assert forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.7
-
-
-def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, forget_class3):
-    assert forgetting_failures(original_metrics, original_metrics, FORGOTTEN, KEPT)
-    metrics = accuracies(destroyed_model(), digits, forget_class3)
-    assert any("acc_test_retained" in f for f in forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT))
 
 
 def test_mask_covers_the_configured_fraction(salun, original_mlp, forget3):

@@ -32,6 +32,8 @@ import pytest
 import torch
 from conftest import forgetting_failures
 from relabel_checks import (
+    FORGOTTEN,
+    KEPT,
     accuracies,
     destroyed_model,
     loss_ratio,
@@ -42,9 +44,6 @@ from relabel_checks import (
 from lethe.methods.catalog import METHODS
 from lethe.methods.scrub import distill_kl, epoch_lr
 from lethe.unlearn import data_view
-
-FORGOTTEN = 0.25
-KEPT = 0.03
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +69,6 @@ def test_scrub_forgets_class3_and_keeps_the_rest(scrubbed, digits, forget_class3
     metrics = accuracies(model, digits, forget_class3)
     assert forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.7
-
-
-def test_checks_reject_a_no_op_and_a_destroyed_model(original_mlp, original_metrics, digits, forget_class3):
-    assert forgetting_failures(original_metrics, original_metrics, FORGOTTEN, KEPT)
-    metrics = accuracies(destroyed_model(), digits, forget_class3)
-    assert any("acc_test_retained" in f for f in forgetting_failures(metrics, original_metrics, FORGOTTEN, KEPT))
 
 
 def test_max_steps_only_in_the_first_msteps_epochs(scrubbed, forget_class3, method_overrides):
