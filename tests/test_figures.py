@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lethe.methods.catalog import METHODS
+from lethe.metrics.stats import avg_gap
 from lethe.models.checkpoint import save_checkpoint
 from lethe.models.registry import build_model
 from lethe.report.aggregate import tidy_rows
@@ -17,8 +18,12 @@ from lethe.report.figures import (
     confusion_matrices,
     cost_vs_classes,
     fnn_curves,
+    frontier,
+    frontier_points,
     hidden_vs_visible,
     membership_inference,
+    relearn_curve_means,
+    relearn_curves,
     relearn_time,
     saliency_panels,
     trade_off,
@@ -63,6 +68,8 @@ def metrics_record(forget_set: str, method: str, seed: int) -> dict:
         "relearn_epochs": relearn,
         "relearn_reached": relearn < 50,
         "unlearn_seconds": None if seconds is None else seconds * max(k, 1) * (1 + noise),
+        "time_ratio_to_retrain": None if seconds is None else seconds * (1 + noise),  # retrain: 1 s per class
+        "relearn_target": 0.97,
     }
     confusion = np.diag([10] * 10)
     for c in classes or []:
@@ -72,6 +79,7 @@ def metrics_record(forget_set: str, method: str, seed: int) -> dict:
         "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set, "forget_set_name": name,
         "forget_kind": kind, "forget_classes": classes, "method": method, "metrics": metrics,
         "confusion_test": confusion.tolist(), "eval_seconds": 0.01,
+        "relearn_curve": np.linspace(metrics["acc_forget"], 0.97, relearn + 1).tolist(),
     }  # fmt: skip
 
 
@@ -86,7 +94,9 @@ def records(forget_sets=FORGET_SETS, methods=METHOD_VALUES) -> list[dict]:
 
 
 def tidy_of(recs: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([row for rec in recs for row in tidy_rows(rec)])
+    """The tidy frame as the aggregate rule writes it: every metric, and each run's avg gap to retrain."""
+    tidy = pd.DataFrame([row for rec in recs for row in tidy_rows(rec)])
+    return pd.concat([tidy, avg_gap(tidy)], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +137,10 @@ def test_placeholders_say_there_is_nothing_to_show(tidy, tmp_path):
     accuracies_only = tidy[tidy["metric"].str.startswith("acc_")]
     assert membership_inference(accuracies_only, written(tmp_path, "mia")) is False
     assert relearn_time(accuracies_only, written(tmp_path, "relearn")) is False
+    assert frontier(accuracies_only, written(tmp_path, "frontier")) is False  # no times, no gap
     assert trade_off(accuracies_only, written(tmp_path, "trade")) is True
     assert trade_off(tidy.iloc[0:0], written(tmp_path, "empty")) is False
-    for name in ("hidden", "cost2", "mia", "relearn", "empty"):
+    for name in ("hidden", "cost2", "mia", "relearn", "frontier", "empty"):
         assert_figure_files(written(tmp_path, name))
 
 
@@ -157,6 +168,92 @@ def test_every_method_has_its_own_look():
     assert method_style("retrain") == {"color": "#000000", "marker": "*"}
     assert method_style("finetune") == method_style("finetune")
     assert method_style("not_a_method")["color"].startswith("#")
+
+
+# --------------------------------------------------------------------------- frontier
+
+
+def test_frontier_points_speedup_gap_and_pareto_front(tidy):
+    points = frontier_points(tidy).set_index(["forget_set_name", "method"])
+    assert not {"retrain", "original"} & set(points.index.get_level_values("method"))  # the reference, not points
+    # Speed-up per run is 1 / time_ratio_to_retrain, then the mean over seeds (not 1 / mean ratio).
+    finetune = points.loc[("class3", "finetune")]
+    assert finetune["speedup"] == pytest.approx(np.mean([1 / 0.1, 1 / 0.101]))
+    assert finetune["speedup_std"] == pytest.approx(np.std([1 / 0.1, 1 / 0.101], ddof=1))
+    # Gap: mean |metric - retrain's| over Acc_f, Acc_r, Acc_te,r, MIA_ent; only Acc_f differs here.
+    assert finetune["gap"] == pytest.approx(0.6 / 4) and finetune["n"] == 2
+    assert points.loc[("class3", "unsir"), "gap"] == pytest.approx(0.0)
+    # zero_output: fastest; unsir: closest; finetune slower than both and farther than unsir.
+    class3 = points.loc["class3"]
+    assert class3["pareto"].to_dict() == {"finetune": False, "zero_output": True, "unsir": True}
+    assert points.loc[("random10", "finetune"), "pareto"]  # alone in its scenario
+
+
+def test_frontier_leaves_out_runs_without_a_time(tidy, tmp_path):
+    no_ratio = tidy[~((tidy["metric"] == "time_ratio_to_retrain") & (tidy["method"] == "finetune"))]
+    assert "finetune" not in set(frontier_points(no_ratio)["method"])
+    paths = written(tmp_path, "frontier")
+    assert frontier(no_ratio, paths) is True
+    assert_figure_files(paths)
+
+
+# --------------------------------------------------------------------------- relearn curves
+
+
+def curve_record(method: str, seed: int, curve, target: float | None = 0.9, forget_set: str = "class3") -> dict:
+    rec = metrics_record(forget_set, "finetune", seed)
+    rec["method"], rec["metrics"]["relearn_target"] = method, target
+    if curve == "absent":  # a JSON written before the curves were recorded
+        del rec["relearn_curve"]
+    else:
+        rec["relearn_curve"] = curve
+    return rec
+
+
+def test_relearn_curve_means_hold_the_last_value_of_runs_that_stopped_early():
+    recs = [
+        curve_record("neggrad", 0, [0.1, 0.5, 0.96]),  # reached the target after 2 epochs
+        curve_record("neggrad", 1, [0.1, 0.3, 0.6, 0.97], target=0.92),
+        curve_record("original", 0, [0.99]),
+        curve_record("unsir", 0, None),  # relearning did not run
+        curve_record("unsir", 1, "absent"),
+        curve_record("retrain", 0, [0.0, 0.2], forget_set="random10"),
+    ]
+    panels = relearn_curve_means(recs)
+    class3 = ("digits", "mlp", "class3", "classes", 1)
+    assert list(panels) == [class3, ("digits", "mlp", "random10", "random_samples", 0)]
+    panel = panels[class3]
+    assert list(panel.curves) == ["original", "neggrad"]  # method order; unsir has no curve
+    np.testing.assert_allclose(panel.curves["neggrad"], [0.1, 0.4, (0.96 + 0.6) / 2, (0.96 + 0.97) / 2])
+    np.testing.assert_allclose(panel.curves["original"], [0.99])
+    assert panel.runs == {"original": 1, "neggrad": 2}
+    assert panel.target == pytest.approx((0.9 + 0.92 + 0.9) / 3)  # runs with a curve only
+
+
+def test_relearn_curves(tmp_path):
+    paths = written(tmp_path, "relearn_curves")
+    assert relearn_curves(records(), paths) is True
+    assert_figure_files(paths)
+
+
+def test_relearn_curves_without_curves_say_so(tmp_path):
+    recs = [curve_record("finetune", 0, None), curve_record("retrain", 0, "absent")]
+    paths = written(tmp_path, "relearn_curves")
+    assert relearn_curves(recs, paths) is False
+    assert_figure_files(paths)
+
+
+def test_relearn_figure_stage_reads_metrics_files(tmp_path):
+    from lethe.io import write_json
+    from lethe.report.make_figures import relearn_figure
+
+    files = []
+    for i, rec in enumerate(records(["class3"])):
+        files.append(tmp_path / f"{i}.json")
+        write_json(files[-1], rec)
+    out = written(tmp_path, "relearn_curves")
+    assert relearn_figure(files, out) is True
+    assert_figure_files(out)
 
 
 # --------------------------------------------------------------------------- FNN curves

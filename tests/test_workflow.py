@@ -21,15 +21,18 @@ pytestmark = pytest.mark.workflow
 
 # The figures drawn from the tidy metrics table: any evaluation change reruns them.
 TABLE_FIGURES = [
-    "figure_trade_off", "figure_membership_inference", "figure_cost_vs_classes",
+    "figure_trade_off", "figure_frontier", "figure_membership_inference", "figure_cost_vs_classes",
     "figure_hidden_vs_visible", "figure_relearn_time",
 ]  # fmt: skip
 # Everything after the evaluations of a changed method: aggregation, the paper's tables,
-# the table figures, the paper. The FNN curves (FNN's run records), the GradCAM panels and
-# the confusion matrices (original, retrain and tiny.yaml's figures.methods: zero_output)
-# are not in it: they show none of finetune or neggrad.
-REPORT_CHAIN = {"aggregate": 1, "paper_inputs": 1, **dict.fromkeys(TABLE_FIGURES, 1), "compile_paper": 1, "all": 1}
-FIGURES = [*TABLE_FIGURES, "figure_fnn_curves", "figure_confusion", "figure_gradcam"]
+# the table figures, the relearn curves (every metrics JSON), the paper. The FNN curves
+# (FNN's run records), the GradCAM panels and the confusion matrices (original, retrain and
+# tiny.yaml's figures.methods: zero_output) are not in it: they show none of finetune or neggrad.
+REPORT_CHAIN = {
+    "aggregate": 1, "paper_inputs": 1, **dict.fromkeys(TABLE_FIGURES, 1), "figure_relearn_curves": 1,
+    "compile_paper": 1, "all": 1,
+}  # fmt: skip
+FIGURES = [*TABLE_FIGURES, "figure_relearn_curves", "figure_fnn_curves", "figure_confusion", "figure_gradcam"]
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -95,6 +98,8 @@ def test_tiny_run_draws_every_figure(tiny_run: Path):
     assert "placeholder" in (logs / "figure_fnn_curves.log").read_text()
     assert "placeholder" in (logs / "figure_cost_vs_classes.log").read_text()
     assert "placeholder" not in (logs / "figure_trade_off.log").read_text()
+    assert "placeholder" not in (logs / "figure_frontier.log").read_text()  # times and avg gap of 3 methods
+    assert "placeholder" not in (logs / "figure_relearn_curves.log").read_text()  # every evaluation relearns
     assert "input-gradient saliency" in (logs / "figure_gradcam.log").read_text()  # the MLP has no conv layer
 
 
@@ -102,7 +107,8 @@ def test_html_report(tiny_run: Path):
     report = tiny_run / "results/report.html"
     snakemake(tiny_run, "--configfile", str(TINY), "--report", str(report))
     html = report.read_text()
-    for name in ("trade_off.png", "gradcam.png", "summary.csv", "paper.pdf", "Forgetting or hiding"):
+    for name in ("trade_off.png", "frontier.png", "relearn_curves.png", "gradcam.png", "summary.csv", "paper.pdf",
+                 "Forgetting or hiding"):  # fmt: skip
         assert name in html, name
 
 
@@ -116,8 +122,9 @@ def test_hyperparameter_edit_reruns_only_that_method(tiny_run: Path, tmp_path: P
     proc = snakemake(tiny_run, "--configfile", str(changed), "--dry-run", "--quiet", "rules")
     counts = job_counts(proc.stdout + proc.stderr)
     # finetune on both forget sets, its two evaluations, then the report chain (8 -> 13 jobs
-    # when the five table figures came; the other three figures do not show finetune).
-    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 13}
+    # when the five table figures came, 15 with the frontier and the relearn curves; the other
+    # three figures do not show finetune).
+    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 15}
 
 
 def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
@@ -133,7 +140,7 @@ def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
     finally:
         module.write_text(original)
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 13}
+    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 15}
 
 
 def edited_dry_run(tiny_run: Path, module: str) -> dict[str, int]:
@@ -153,14 +160,14 @@ def test_figure_method_edit_also_reruns_its_figures(tiny_run: Path):
     confusion matrix are redrawn too; the FNN curves are not."""
     counts = edited_dry_run(tiny_run, "workflow/lethe/methods/zero_output.py")
     assert counts == {
-        "unlearn": 1, "evaluate": 1, **REPORT_CHAIN, "figure_confusion": 1, "figure_gradcam": 1, "total": 13,
+        "unlearn": 1, "evaluate": 1, **REPORT_CHAIN, "figure_confusion": 1, "figure_gradcam": 1, "total": 15,
     }  # fmt: skip
 
 
 def test_figure_code_edit_redraws_figures_only(tiny_run: Path):
     """Editing the figures' module redraws every figure and rebuilds the paper; nothing is re-evaluated."""
     counts = edited_dry_run(tiny_run, "workflow/lethe/report/figures.py")
-    assert counts == {**dict.fromkeys(FIGURES, 1), "compile_paper": 1, "all": 1, "total": 10}
+    assert counts == {**dict.fromkeys(FIGURES, 1), "compile_paper": 1, "all": 1, "total": 12}
 
 
 def test_bad_config_names_the_key(tiny_run: Path, tmp_path: Path):

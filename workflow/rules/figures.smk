@@ -1,17 +1,21 @@
 # Figures: each one a PDF for the paper and a PNG for `snakemake --report`, with a
 # caption in workflow/report/. A figure's inputs are what it draws from, so an edit
 # reruns only the figures that show it: the table figures read the tidy metrics table;
-# the FNN curves only FNN's run records; the GradCAM panels and confusion matrices only
-# the original, retrain and the methods chosen under `figures.methods`.
-# A figure with nothing to show (no FNN run, one class count) says so in the image.
+# the relearn curves every metrics JSON (they are not in the table); the FNN curves only
+# FNN's run records; the GradCAM panels and confusion matrices only the original,
+# retrain and the methods chosen under `figures.methods`.
+# A figure with nothing to show (no FNN run, one class count, no relearn curves) says
+# so in the image.
 
 
 localrules:
     figure_trade_off,
+    figure_frontier,
     figure_membership_inference,
     figure_cost_vs_classes,
     figure_hidden_vs_visible,
     figure_relearn_time,
+    figure_relearn_curves,
     figure_fnn_curves,
     figure_confusion,
     figure_gradcam,
@@ -44,6 +48,33 @@ rule figure_trade_off:
         mem_mb=2000,
     params:
         figure="trade_off",
+    script:
+        "../scripts/table_figure.py"
+
+
+rule figure_frontier:
+    input:
+        FIGURE_CODE,
+        tidy=f"{TABLES}/metrics.csv",
+    output:
+        pdf=f"{FIGURES}/frontier.pdf",
+        png=report(
+            f"{FIGURES}/frontier.png",
+            caption="../report/frontier.rst",
+            category="Figures",
+            subcategory="Cost",
+        ),
+    log:
+        f"results/logs/{config['name']}/figure_frontier.log",
+    benchmark:
+        f"results/benchmarks/{config['name']}/figure_frontier.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        figure="frontier",
     script:
         "../scripts/table_figure.py"
 
@@ -156,6 +187,31 @@ rule figure_relearn_time:
         "../scripts/table_figure.py"
 
 
+rule figure_relearn_curves:
+    input:
+        FIGURE_CODE,
+        metrics=metrics_files(),
+    output:
+        pdf=f"{FIGURES}/relearn_curves.pdf",
+        png=report(
+            f"{FIGURES}/relearn_curves.png",
+            caption="../report/relearn_curves.rst",
+            category="Figures",
+            subcategory="Forgetting or hiding",
+        ),
+    log:
+        f"results/logs/{config['name']}/figure_relearn_curves.log",
+    benchmark:
+        f"results/benchmarks/{config['name']}/figure_relearn_curves.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/relearn_figure.py"
+
+
 rule figure_fnn_curves:
     input:
         FIGURE_CODE,
@@ -214,11 +270,11 @@ rule figure_gradcam:
         FIGURE_CODE,
         code("report/saliency.py"),
         models=figure_checkpoints(),
-        npz=expand("results/data/{dataset}.npz", dataset=config["datasets"]),
-        manifests=expand("results/data/{dataset}.json", dataset=config["datasets"]),
+        npz=expand("results/data/{dataset}.npz", dataset=FIGURE_DATASETS),
+        manifests=expand("results/data/{dataset}.json", dataset=FIGURE_DATASETS),
         forget_sets=expand(
             "results/forget_sets/{dataset}/{forget_set}.json",
-            dataset=config["datasets"],
+            dataset=FIGURE_DATASETS,
             forget_set=FIGURE_FORGET_SET,
         ),
     output:
@@ -248,10 +304,12 @@ rule figure_gradcam:
 
 PAPER_FIGURES = [
     rules.figure_trade_off.output.pdf,
+    rules.figure_frontier.output.pdf,
     rules.figure_membership_inference.output.pdf,
     rules.figure_cost_vs_classes.output.pdf,
     rules.figure_hidden_vs_visible.output.pdf,
     rules.figure_relearn_time.output.pdf,
+    rules.figure_relearn_curves.output.pdf,
     rules.figure_fnn_curves.output.pdf,
     rules.figure_confusion.output.pdf,
     rules.figure_gradcam.output.pdf,

@@ -3,11 +3,11 @@
 Every function takes the data (the tidy frame of :func:`lethe.report.aggregate.collect`,
 or plain records read from run records and metrics JSONs) and one or more output paths
 (format from the suffix), writes the figure and returns ``True``; when there is nothing
-to show (no FNN run, one number of forgotten classes, no class forgetting) it writes a
-small figure that says so instead and returns ``False``, so the paper and the report
-always build. Means and sample standard deviations are over seeds and forget-set draws,
-as in the tables (:func:`lethe.report.aggregate.summarise`). Colours and markers come
-from :mod:`lethe.report.style`: one per method, the same in every figure.
+to show (no FNN run, one number of forgotten classes, no class forgetting, no relearn
+curves) it writes a small figure that says so instead and returns ``False``, so the paper
+and the report always build. Means and sample standard deviations are over seeds and
+forget-set draws, as in the tables (:func:`lethe.report.aggregate.summarise`). Colours and
+markers come from :mod:`lethe.report.style`: one per method, the same in every figure.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from lethe.plan import REFERENCE
 from lethe.report.aggregate import summarise
 from lethe.report.latex import method_order, scenario_label
 from lethe.report.style import (
@@ -535,6 +536,200 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
     return True
 
 
+def _record_scenario(rec: dict) -> Scenario:
+    k = len(rec.get("forget_classes") or [])
+    return (rec["dataset"], rec["arch"], rec["forget_set_name"], rec["forget_kind"], k)
+
+
+def _hold_last(curves: Sequence[Sequence[float]]) -> np.ndarray:
+    """Curves padded to the longest by repeating each one's last value (runs × epochs)."""
+    length = max(len(c) for c in curves)
+    return np.array([[*c, *[c[-1]] * (length - len(c))] for c in curves], dtype=float)
+
+
+class RelearnPanel(NamedTuple):
+    curves: dict[str, np.ndarray]  # method -> mean accuracy before relearning and after each epoch
+    runs: dict[str, int]  # method -> runs averaged
+    target: float | None  # mean relearn target of those runs
+
+
+def relearn_curve_means(records: Sequence[dict]) -> dict[Scenario, RelearnPanel]:
+    """Mean relearn curve per scenario and method, from metrics JSONs (``relearn_curve``).
+
+    Runs without a curve (``None``: relearning did not run; absent: a JSON written before
+    curves were recorded) are left out. Relearning stops at the first epoch whose accuracy
+    reaches the target, so a curve shorter than the longest of its method's runs is one
+    that got there early: its last value is held to that length before the mean over
+    seeds and draws is taken. Scenarios in the tables' order (dataset, arch, forget set),
+    methods in :func:`lethe.report.latex.method_order`.
+    """
+    ordered = sorted(records, key=lambda r: (r["dataset"], r["arch"], r["seed"], r["forget_set"]))
+    curves: dict[Scenario, dict[str, list[list[float]]]] = {}
+    targets: dict[Scenario, list[float]] = {}
+    for rec in ordered:
+        curve = rec.get("relearn_curve")
+        if not curve:
+            continue
+        scenario = _record_scenario(rec)
+        curves.setdefault(scenario, {}).setdefault(rec["method"], []).append([float(v) for v in curve])
+        target = (rec.get("metrics") or {}).get("relearn_target")
+        if target is not None:
+            targets.setdefault(scenario, []).append(float(target))
+    panels = {}
+    for scenario, by_method in curves.items():
+        methods = method_order(list(by_method))
+        panels[scenario] = RelearnPanel(
+            curves={m: _hold_last(by_method[m]).mean(axis=0) for m in methods},
+            runs={m: len(by_method[m]) for m in methods},
+            target=float(np.mean(targets[scenario])) if targets.get(scenario) else None,
+        )
+    return panels
+
+
+TARGET_LINE = {"color": "0.45", "linestyle": "--", "linewidth": 0.8}
+
+
+def relearn_curves(records: Sequence[dict], paths: Paths) -> bool:
+    """Forget accuracy during relearning: accuracy on the scored forget samples (by default
+    those held out from the relearn data) before relearning (epoch 0) and after each relearn
+    epoch, a line per method, a panel per scenario; the dashed line is the relearn target.
+
+    ``records``: metrics JSONs (``dataset``, ``arch``, ``seed``, ``forget_set``,
+    ``forget_set_name``, ``forget_kind``, ``forget_classes``, ``method``,
+    ``relearn_curve``, ``metrics["relearn_target"]``). Lines are the mean over seeds and
+    draws (:func:`relearn_curve_means`: a run that stopped early reached the target, and
+    its last value is held up to its method's longest run); each line ends where its
+    method's longest run stopped, marked with the method's marker. The target (the
+    original's accuracy on the same samples minus the tolerance) is the mean over the runs
+    with a curve.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    panels = relearn_curve_means(records)
+    if not panels:
+        placeholder(
+            "Relearn curves",
+            "No relearn curves in the metrics (relearning did not run, or the evaluations predate the curves).",
+            paths,
+        )
+        return False
+    with style():
+        n = len(panels)
+        fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.5)
+        shown = []
+        for ax, (scenario, panel) in zip(_grid(fig, n), panels.items(), strict=True):
+            if panel.target is not None:
+                ax.axhline(100 * panel.target, **TARGET_LINE, zorder=1)
+            for method, curve in panel.curves.items():
+                st = method_style(method)
+                epochs = np.arange(len(curve))
+                reference = method in ("retrain", REFERENCE)
+                ax.plot(epochs, 100 * curve, color=st["color"], linewidth=1.3 if reference else 0.9,
+                        zorder=3 if reference else 2)  # fmt: skip
+                ax.plot(epochs[-1], 100 * curve[-1], color=st["color"], marker=st["marker"], linestyle="none",
+                        markersize=7 if method == "retrain" else 4, zorder=4)  # fmt: skip
+                shown.append(method)
+            ax.set_ylim(-3, 103)
+            ax.set_xlim(left=-0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("relearn epoch")
+            ax.set_ylabel("forget accuracy (%)")
+            ax.set_title(_title(scenario))
+        methods = _present(shown)
+        handles = [Line2D([], [], markersize=6 if m == "retrain" else 4, **method_style(m)) for m in methods]
+        handles.append(Line2D([], [], **TARGET_LINE))
+        labels = [*methods, "relearn target"]
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 7), frameon=False)
+        save(fig, paths)
+    return True
+
+
+# --------------------------------------------------------------------------- 8. frontier
+
+FRONTIER_COLUMNS = [*SCENARIO_KEYS, "method", "speedup", "speedup_std", "gap", "gap_std", "n", "pareto"]
+
+
+def _pareto(xs: Sequence[float], ys: Sequence[float]) -> list[bool]:
+    """Which points no other point beats: larger or equal x and smaller or equal y, one strictly."""
+    return [
+        not any(x2 >= x and y2 <= y and (x2 > x or y2 < y) for x2, y2 in zip(xs, ys, strict=True))
+        for x, y in zip(xs, ys, strict=True)
+    ]
+
+
+def frontier_points(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario and method (retrain and the original left out): speed-up over retrain and
+    average gap to retrain, mean and sample std over seeds and draws, and Pareto membership.
+
+    Speed-up of a run: ``1 / time_ratio_to_retrain`` (retrain's time over the method's on
+    the same seed and forget set; runs with a ratio of 0 or none are left out). Gap: the
+    tidy ``avg_gap`` (:func:`lethe.metrics.stats.avg_gap`, SalUn's Avg. Gap: the mean of
+    |metric − retrain's| over Acc_f, Acc_r, Acc_te,r and MIA_ent, a fraction). A method
+    needs both. ``pareto``: no other method of the scenario is at least as fast and at
+    least as close (one of them strictly), on the means.
+    """
+    ratio = tidy[(tidy["metric"] == "time_ratio_to_retrain") & (tidy["value"] > 0)]
+    speedup = ratio.assign(metric="speedup", value=1.0 / ratio["value"])
+    rows = pd.concat([speedup, tidy[tidy["metric"] == "avg_gap"]], ignore_index=True)
+    rows = rows[~rows["method"].isin(["retrain", REFERENCE])]
+    stats = _stats(rows, ["speedup", "avg_gap"])
+    points = []
+    for scenario in _scenarios(stats):
+        block = []
+        for method in _methods(stats, scenario):
+            s, g = stats.get((scenario, method, "speedup")), stats.get((scenario, method, "avg_gap"))
+            if s is not None and g is not None:
+                block.append([*scenario, method, s.mean, s.std, g.mean, g.std, min(s.n, g.n)])
+        front = _pareto([p[6] for p in block], [p[8] for p in block])
+        points += [[*p, on] for p, on in zip(block, front, strict=True)]
+    return pd.DataFrame(points, columns=FRONTIER_COLUMNS)
+
+
+def frontier(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Quality against cost: average gap to retrain (y, percentage points) against speed-up
+    over retrain (x, log scale), one marker per method (mean ± std), a panel per scenario.
+
+    Values from :func:`frontier_points`. Retraining is the reference, not a point: it sits
+    at speed-up 1 and gap 0 (the dotted lines). The methods on the Pareto front (no other
+    method both faster and closer) are named and joined by a grey line. The lower end of
+    a speed-up error bar below 0 is cut at the axis (log scale).
+    """
+    points = frontier_points(tidy)
+    if points.empty:
+        placeholder(
+            "Gap to retrain against speed-up",
+            "Needs unlearning times relative to retrain and the average gap to retrain of a method besides retrain.",
+            paths,
+        )
+        return False
+    with style():
+        scenarios = list(dict.fromkeys(points[SCENARIO_KEYS].itertuples(index=False, name=None)))
+        n = len(scenarios)
+        fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.4)
+        shown = []
+        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+            block = points[[tuple(row) == scenario for row in points[SCENARIO_KEYS].itertuples(index=False)]]
+            ax.set_xscale("log")
+            ax.axvline(1.0, color="black", linestyle=":", linewidth=0.6)
+            ax.axhline(0.0, color="black", linestyle=":", linewidth=0.6)
+            front = block[block["pareto"]].sort_values("speedup")
+            ax.plot(front["speedup"], 100 * front["gap"], color="0.6", linewidth=0.6, zorder=1)
+            for row in block.itertuples(index=False):
+                _errorbar(ax, row.method, row.speedup, 100 * row.gap, xerr=row.speedup_std, yerr=100 * row.gap_std)
+                if row.pareto:
+                    ax.annotate(row.method, (row.speedup, 100 * row.gap), xytext=(3, 3), textcoords="offset points",
+                                fontsize=5, color="0.2")  # fmt: skip
+                shown.append(row.method)
+            ax.margins(0.1)
+            ax.set_title(_title(scenario))
+            ax.set_xlabel(r"speed-up over retrain ($t_{\mathrm{retrain}}/t$, log)")
+            ax.set_ylabel("avg gap to retrain (pp)")
+        _figure_legend(fig, _present(shown))
+        save(fig, paths)
+    return True
+
+
 # The figures drawn from the tidy metrics table alone: name -> function(tidy, paths).
 TABLE_FIGURES = {
     "trade_off": trade_off,
@@ -542,4 +737,5 @@ TABLE_FIGURES = {
     "cost_vs_classes": cost_vs_classes,
     "hidden_vs_visible": hidden_vs_visible,
     "relearn_time": relearn_time,
+    "frontier": frontier,
 }

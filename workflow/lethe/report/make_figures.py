@@ -48,6 +48,16 @@ def confusion_figure(metrics_paths: list[str | Path], methods: list[str], paths:
     return shown
 
 
+def relearn_figure(metrics_paths: list[str | Path], paths: list[str | Path]) -> bool:
+    """Relearn curves from metrics JSONs (none carrying a curve: a placeholder)."""
+    from lethe.report.figures import relearn_curves
+
+    shown = relearn_curves([read_json(p) for p in metrics_paths], paths)
+    what = "written" if shown else "placeholder"
+    log.info("figure relearn_curves from %d metrics JSONs: %s", len(metrics_paths), what)
+    return shown
+
+
 def saliency_figure(
     model_paths: list[str | Path],
     npz_paths: list[str | Path],
