@@ -10,7 +10,7 @@ PROFILE := --workflow-profile workflow/profiles/default
 LATEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended \
 	texlive-fonts-recommended texlive-latex-extra texlive-science
 
-.PHONY: setup latex run test lint report lock clean
+.PHONY: setup latex run test lint report lock clean bench
 
 setup: $(STAMP) latex
 
@@ -39,13 +39,17 @@ test: setup
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check workflow tests
-	$(BIN)/ruff format --check workflow tests
+	$(BIN)/ruff check workflow tests bench
+	$(BIN)/ruff format --check workflow tests bench
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint $(PROFILE)
 
 report: setup
 	$(BIN)/snakemake $(PROFILE) --report results/report.html
+
+# Benchmarks (BENCHMARKS.md): all three with their defaults, or one: make bench ARGS="loader --device cuda"
+bench: $(STAMP)
+	$(BIN)/python -m bench $(or $(ARGS),all)
 
 lock: $(STAMP)
 	(echo "# Full pinned environment for Python 3.11 (x86_64): pip install -r requirements.lock"; \

@@ -22,8 +22,8 @@ def run(*cmd: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "cmd",
     [
-        ("ruff", "check", "workflow", "tests"),
-        ("ruff", "format", "--check", "workflow", "tests"),
+        ("ruff", "check", "workflow", "tests", "bench"),
+        ("ruff", "format", "--check", "workflow", "tests", "bench"),
         ("snakefmt", "--check", "Snakefile", "workflow/rules"),
     ],
     ids=["ruff-check", "ruff-format", "snakefmt"],
