@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from lethe.data.tensors import Split
 from lethe.models.catalog import ARCHITECTURE_NAMES
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint, sidecar_path
 from lethe.models.registry import ARCHITECTURES, Classifier, build_model
@@ -40,6 +41,39 @@ def test_architecture_builds_and_outputs_logits(arch, shape, num_classes):
     assert logits.shape == (3, num_classes)
     assert features.shape == (3, model.head.in_features)
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28)])
+def test_allcnn_shape_and_training_step(shape):
+    """All-CNN-C: 192 pooled features, one logit per class, and the training loop fits it.
+
+    Three Adam steps (lr 1e-3) on one batch of 8 images, two classes told apart by their
+    mean, lower the training loss from 2.39 to 0.62 (32×32) and from 2.18 to 0.51 (28×28);
+    a no-op, or gradients that do not reach the body, would not.
+    """
+    model = build_model("allcnn", shape, 10, seed=0)
+    assert model.head.in_features == 192
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in model.modules()) == 8  # the ninth is the head
+    y = torch.arange(8) % 2
+    x = torch.randn(8, *shape, generator=torch.Generator().manual_seed(0)) + 2.0 * (2 * y - 1).view(-1, 1, 1, 1)
+    batch = Split(x, y)
+    model.eval()
+    with torch.no_grad():
+        assert model(batch.x).shape == (8, 10)
+        assert model.features(batch.x).shape == (8, 192)
+
+    def loss() -> float:  # what fit minimises: BatchNorm on the batch's statistics
+        model.train()
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(model(batch.x), batch.y).item()
+
+    before = loss()
+    body = [p.detach().clone() for p in model.body.parameters()]
+    result = fit(model, batch, epochs=3, batch_size=8, lr=1e-3, optimizer="adam", seed=0)
+    assert result.steps == 3
+    after = loss()
+    assert after < 0.5 * before, (before, after)
+    assert all(not torch.equal(a, b) for a, b in zip(body, model.body.parameters(), strict=True))
 
 
 def test_unknown_architecture():

@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import yaml
 
 from lethe.methods.catalog import METHODS
-from lethe.plan import REFERENCE, Plan, Run
+from lethe.plan import REFERENCE, Plan, Run, canonical
 
 # A config like config/config.yaml, after the schema's defaults are filled in.
 CONFIG = {
@@ -173,3 +175,260 @@ def test_every_run_matches_the_constraints(plan):
 def test_parse_time_modules_do_not_import_torch(modules):
     code = f"import sys, {modules}; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------- studies
+
+STUDIES_CONFIG = config(
+    datasets=["digits", "cifar100"],
+    archs=["mlp", "cnn", "resnet18"],
+    seeds=[0, 1],
+    forget_sets={
+        "class3": {"kind": "classes", "classes": [3]},
+        "classes20": {"kind": "random_classes", "k": 20, "draws": 2, "seed": 0},
+        "random10": {"kind": "random_samples", "fraction": 0.1, "seed": 0},
+    },
+    methods=["retrain", "finetune", "zero_output"],
+    studies={
+        "small": {"datasets": ["digits"], "archs": ["mlp", "cnn"], "forget_sets": ["class3", "random10"]},
+        "many_classes": {
+            "datasets": ["cifar100"],
+            "archs": ["resnet18"],
+            "forget_sets": ["class3", "classes20"],
+            "methods": ["retrain", "zero_output"],
+            "seeds": [1],
+        },
+    },
+)
+
+
+def studies_config(**study_changes) -> dict:
+    """STUDIES_CONFIG with study ``name`` replaced by ``study_changes[name]`` (None removes it)."""
+    result = copy.deepcopy(STUDIES_CONFIG)
+    for name, study in study_changes.items():
+        if study is None:
+            del result["studies"][name]
+        else:
+            result["studies"][name] = copy.deepcopy(study)
+    return result
+
+
+def test_studies_plan_the_union_and_nothing_else():
+    plan = Plan(STUDIES_CONFIG)
+    runs = plan.runs()
+    assert len(runs) == len(set(runs))
+    small = {
+        Run("digits", arch, seed, fs, method)
+        for arch in ("mlp", "cnn")
+        for seed in (0, 1)
+        for fs in ("class3", "random10")
+        for method in (REFERENCE, "retrain", "finetune", "zero_output")
+        if not (fs == "random10" and method == "zero_output")
+    }
+    many = {
+        Run("cifar100", "resnet18", 1, fs, method)
+        for fs in ("class3", "classes20-0", "classes20-1")
+        for method in (REFERENCE, "retrain", "zero_output")
+    }
+    assert set(runs) == small | many
+    # Combinations no study asks for: a study's arch or forget set on another study's dataset,
+    # a method or seed outside the study, a 20-class forget set on a 10-class dataset.
+    absent = [
+        Run("digits", "resnet18", 0, "class3", REFERENCE),
+        Run("cifar100", "mlp", 1, "class3", REFERENCE),
+        Run("digits", "mlp", 0, "classes20-0", REFERENCE),
+        Run("cifar100", "resnet18", 1, "random10", REFERENCE),
+        Run("cifar100", "resnet18", 1, "class3", "finetune"),
+        Run("cifar100", "resnet18", 0, "class3", REFERENCE),
+    ]
+    assert not set(absent) & set(runs)
+    assert plan.datasets == ["digits", "cifar100"]
+    assert plan.archs == ["mlp", "cnn", "resnet18"]
+    assert plan.seeds == [0, 1]
+    assert plan.methods == ["retrain", "finetune", "zero_output"]
+    assert plan.models() == [
+        ("digits", "mlp", 0), ("digits", "mlp", 1), ("digits", "cnn", 0), ("digits", "cnn", 1),
+        ("cifar100", "resnet18", 1),
+    ]  # fmt: skip
+    assert plan.dataset_forget_sets() == [
+        ("digits", "class3"), ("digits", "random10"),
+        ("cifar100", "class3"), ("cifar100", "classes20-0"), ("cifar100", "classes20-1"),
+    ]  # fmt: skip
+
+
+def test_overlapping_studies_share_runs():
+    """A combination in two studies runs once (the union is deduplicated)."""
+    twice = studies_config(again={"datasets": ["digits"], "archs": ["mlp"], "forget_sets": ["class3"]})
+    assert sorted(Plan(twice).runs(), key=repr) == sorted(Plan(STUDIES_CONFIG).runs(), key=repr)
+
+
+def test_no_studies_is_the_top_level_cross_product(plan):
+    """Without studies (absent or empty) the plan is exactly as before studies existed."""
+    expected = [
+        Run(d, a, s, fs, m)
+        for d in CONFIG["datasets"]
+        for a in CONFIG["archs"]
+        for s in CONFIG["seeds"]
+        for fs in FORGET_IDS
+        for m in [REFERENCE, *CONFIG["methods"]]
+        if not (fs == "random10" and m == "zero_output")
+    ]
+    assert plan.runs() == expected
+    assert Plan(config(studies={})).runs() == expected
+    assert (plan.datasets, plan.archs, plan.seeds, plan.methods) == (
+        CONFIG["datasets"], CONFIG["archs"], CONFIG["seeds"], CONFIG["methods"],
+    )  # fmt: skip
+    assert plan.forget_set_ids == FORGET_IDS
+    assert plan.models() == [("digits", "mlp", s) for s in CONFIG["seeds"]]
+    assert plan.dataset_forget_sets() == [("digits", fs) for fs in FORGET_IDS]
+    # What paper_inputs passes on: the keys and lists it passed before studies, no `studies`.
+    setup = Plan(config(studies={})).setup_config()
+    assert setup == {k: CONFIG[k] for k in ("datasets", "archs", "seeds", "train", "methods", "paper")}
+    assert list(setup) == ["datasets", "archs", "seeds", "train", "methods", "paper"]
+
+
+def test_one_study_of_the_top_level_lists_plans_the_same_runs(plan):
+    whole = {key: CONFIG[key] for key in ("datasets", "archs", "seeds", "methods")}
+    one = config(studies={"all": {**whole, "forget_sets": list(CONFIG["forget_sets"])}})
+    assert Plan(one).runs() == plan.runs()
+
+
+@pytest.mark.parametrize(
+    ("study", "key", "bad"),
+    [
+        ({"forget_sets": ["class3", "class9"]}, "studies.small.forget_sets", "class9"),
+        ({"datasets": ["digits", "mnist"]}, "studies.small.datasets", "mnist"),
+        ({"archs": ["mlp", "allcnn"]}, "studies.small.archs", "allcnn"),
+        ({"methods": ["retrain", "scrub"]}, "studies.small.methods", "scrub"),
+        ({"seeds": [0, 7]}, "studies.small.seeds", "7"),
+        ({"forget_set": ["class3"]}, "studies.small", "forget_set"),
+        ({"datasets": []}, "studies.small.datasets", "empty"),
+    ],
+)
+def test_study_naming_what_the_config_lacks(study, key, bad):
+    small = {**STUDIES_CONFIG["studies"]["small"], **study}
+    with pytest.raises(ValueError, match=re.escape(key)) as info:
+        Plan(studies_config(small=small))
+    assert bad in str(info.value)
+
+
+def test_study_missing_a_required_key():
+    small = {k: v for k, v in STUDIES_CONFIG["studies"]["small"].items() if k != "archs"}
+    with pytest.raises(ValueError, match=r"studies\.small\.archs is required"):
+        Plan(studies_config(small=small))
+
+
+def test_forget_set_that_does_not_fit_a_study_dataset():
+    # classes20 (k=20) on 10-class digits
+    small = {**STUDIES_CONFIG["studies"]["small"], "forget_sets": ["class3", "classes20"]}
+    with pytest.raises(ValueError, match=r"studies\.small") as info:
+        Plan(studies_config(small=small))
+    assert "classes20" in str(info.value) and "digits" in str(info.value) and "10 classes" in str(info.value)
+    # class 12 of a 10-class dataset; without studies the key is the forget set's
+    with pytest.raises(ValueError, match=r"config key forget_sets") as info:
+        Plan(config(forget_sets={"class12": {"kind": "classes", "classes": [12]}}))
+    assert "class12" in str(info.value) and "digits" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "unused"),
+    [
+        ("datasets", ["digits", "cifar100", "mnist"], "mnist"),
+        ("archs", ["mlp", "cnn", "resnet18", "allcnn"], "allcnn"),
+        ("seeds", [0, 1, 2], "2"),
+        ("methods", ["retrain", "finetune", "zero_output", "neggrad"], "neggrad"),
+        ("forget_sets", {**STUDIES_CONFIG["forget_sets"], "class4": {"kind": "classes", "classes": [4]}}, "class4"),
+    ],
+)
+def test_top_level_entry_in_no_study(key, value, unused):
+    bad = copy.deepcopy(STUDIES_CONFIG)
+    bad[key] = value
+    # Optional keys default to the whole top-level list: a study that names its own leaves some out.
+    bad["studies"]["small"].update(seeds=[0, 1], methods=["retrain", "finetune", "zero_output"])
+    with pytest.raises(ValueError, match=rf"config key {key}: .*in no study") as info:
+        Plan(bad)
+    assert unused in str(info.value)
+
+
+def test_unknown_top_level_dataset_or_arch():
+    with pytest.raises(ValueError, match=r"config key datasets") as info:
+        Plan(config(datasets=["digits", "svhn"]))
+    assert "svhn" in str(info.value)
+    with pytest.raises(ValueError, match=r"config key archs") as info:
+        Plan(config(archs=["vgg"]))
+    assert "vgg" in str(info.value)
+
+
+def test_setup_section_lists_the_studies():
+    from lethe.report.setup import setup_section
+
+    plan = Plan(STUDIES_CONFIG)
+    setup = plan.setup_config()
+    assert setup["seeds"] == [0, 1] and set(setup["studies"]) == {"small", "many_classes"}
+    assert setup["studies"]["small"]["methods"] == STUDIES_CONFIG["methods"]  # the default, filled in
+    assert setup["studies"]["many_classes"]["forget_sets"] == ["class3", "classes20"]
+    text = setup_section(setup, {m: plan.params[m] for m in plan.methods}, [], [], [])
+    assert r"\paragraph{Studies.}" in text
+    assert (
+        r"\item \texttt{many\_classes}: datasets \texttt{cifar100}; architectures \texttt{resnet18}; seeds 1;" in text
+    )
+    assert r"\paragraph{Studies.}" not in setup_section(Plan(config()).setup_config(), plan.params, [], [], [])
+
+
+# --------------------------------------------------------------------------- config files
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_config(path: str) -> dict:
+    """A config file as the workflow sees it: validated against the schema (defaults filled), keys sorted."""
+    from snakemake.utils import validate
+
+    loaded = yaml.safe_load((REPO / path).read_text())
+    validate(loaded, str(REPO / "config" / "schema.yaml"))
+    return canonical(loaded)
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/fashion.yaml", "config/fashion_baselines.yaml"])
+def test_config_files_without_studies_plan_their_cross_product(path):
+    loaded = load_config(path)
+    assert loaded["studies"] == {}
+    plan = Plan(loaded)
+    cross = [
+        (d, a, s, fs, m)
+        for d in loaded["datasets"]
+        for a in loaded["archs"]
+        for s in loaded["seeds"]
+        for fs in plan.forget_sets
+        for m in [REFERENCE, *loaded["methods"]]
+        if plan.applies(m, fs)
+    ]
+    assert [(r.dataset, r.arch, r.seed, r.forget_set, r.method) for r in plan.runs()] == cross
+
+
+def test_paper_config_plans_what_it_documents():
+    """config/paper.yaml validates, plans, and has the job counts its header and config/README.md state."""
+    plan = Plan(load_config("config/paper.yaml"))
+    runs = plan.runs()
+    assert len(runs) == 1608  # evaluate jobs
+    assert sum(r.method != REFERENCE for r in runs) == 1530  # unlearn jobs
+    assert len(plan.models()) == 27  # train_original jobs
+    assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "sisa"}) == 27  # train_sisa jobs
+    assert len(plan.dataset_forget_sets()) == 21  # make_forget_set jobs
+    assert len(plan.datasets) == 4  # prepare_dataset jobs
+    assert set(plan.studies) == {"mnist_single_class", "cifar10_single_class", "cifar100_classes", "fnn_random_samples"}
+    # What each study is for, and nothing more.
+    assert {r.arch for r in runs if r.dataset == "cifar10"} == {"resnet18", "allcnn"}
+    assert {r.arch for r in runs if r.dataset == "cifar100"} == {"resnet18"}
+    assert "allcnn" not in {r.arch for r in runs if r.dataset != "cifar10"}
+    assert {fs for d, fs in plan.dataset_forget_sets() if d == "cifar100"} == {
+        "class2",
+        *(f"classes{k}-{i}" for k in (20, 40, 60) for i in range(5)),
+    }
+    assert {fs for d, fs in plan.dataset_forget_sets() if d in ("mnist", "fashion_mnist")} == {"class2", "random10000"}
+    random = [r for r in runs if r.forget_set == "random10000"]
+    assert {(r.dataset, r.arch) for r in random} == {("mnist", "mlp"), ("fashion_mnist", "mlp")}
+    assert {r.method for r in random} == {REFERENCE, "retrain", "finetune", "fnn"}
+    assert plan.forget_spec("random10000")["count"] == 10000
+    assert {r.method for r in runs if r.forget_set == "classes60-4"} == {REFERENCE, *plan.methods}
+    assert set(plan.methods) == set(METHODS)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from lethe.log import setup_logging
 
+AMP_ARGS = {"false": False, "true": True, "bfloat16": "bfloat16", "float16": "float16"}
 TRAIN_DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
 
 
@@ -48,6 +49,13 @@ def _json_arg(text: str) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lethe", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--amp", default="false", choices=list(AMP_ARGS), help="mixed precision (config key amp)")
+    parser.add_argument(
+        "--memory-format",
+        default="auto",
+        choices=["auto", "contiguous", "channels_last"],
+        help="config key memory_format",
+    )
     parser.add_argument("--log", help="also write progress to this file")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     npz, manifest = _dataset(args.dataset)
+    hardware = {"device": args.device, "amp": AMP_ARGS[args.amp], "memory_format": args.memory_format}
     if args.command == "make-forget-set":
         stages.write_forget_set(manifest, npz, args.id, args.spec, args.out)
     elif args.command == "train":
@@ -149,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise SystemExit(f"lethe train: unknown recipe key(s) {unknown}; known: {sorted(TRAIN_DEFAULTS)}")
         stages.train_original(
-            npz, manifest, args.arch, args.seed, {**TRAIN_DEFAULTS, **args.recipe}, args.out, device=args.device
+            npz, manifest, args.arch, args.seed, {**TRAIN_DEFAULTS, **args.recipe}, args.out, **hardware
         )
     elif args.command == "train-sisa":
         try:
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"lethe train-sisa: {error.args[0]}") from None
         out = Path(args.out)
         stages.train_sisa_original(
-            npz, manifest, args.arch, args.seed, params, out, out.with_suffix(".stages.safetensors"), device=args.device
+            npz, manifest, args.arch, args.seed, params, out, out.with_suffix(".stages.safetensors"), **hardware
         )
     elif args.command == "unlearn":
         try:
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             out,
             out.with_suffix(".run.json"),
-            device=args.device,
+            **hardware,
         )
     elif args.command == "evaluate":
         stages.evaluate(
@@ -188,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             args.run,
             args.retrain_run,
             args.method,
-            device=args.device,
+            **hardware,
         )
     return 0
 

@@ -1,5 +1,13 @@
 """The experiment plan: every (dataset, arch, seed, forget set, method) the config asks for.
 
+A config is one or more *studies*, each a cross product datasets × archs × seeds ×
+forget sets × methods. Without a ``studies`` key the config is one implicit study, the
+cross product of its top-level lists. With ``studies``, the top-level lists name
+everything the config uses, each study picks a subset of them (``methods`` and ``seeds``
+default to all), and the plan is the union of the studies' cross products: no job is
+built for a combination that no study asks for (20-class forget sets only where a
+100-class dataset runs, say).
+
 Torch-free: the Snakefile builds its targets and wildcard constraints from here.
 Configuration errors are raised here, at parse time, naming the bad key.
 """
@@ -14,6 +22,10 @@ from lethe.methods.catalog import METHODS, merge_params, method_info
 from lethe.models.catalog import ARCHITECTURE_NAMES
 
 REFERENCE = "original"  # evaluated like a method, but it is the model before unlearning
+# The keys of a study: each names entries of the top-level key of the same name (for
+# forget_sets, of its mapping). Optional ones default to the whole top-level list.
+STUDY_KEYS = ("datasets", "archs", "seeds", "forget_sets", "methods")
+OPTIONAL_STUDY_KEYS = ("seeds", "methods")
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,19 @@ class Run:
         }
 
 
+@dataclass(frozen=True)
+class Study:
+    """One cross product of the plan; ``forget_sets`` holds forget-set names as configured
+    (a ``random_classes`` name stands for all its draws)."""
+
+    name: str
+    datasets: tuple[str, ...]
+    archs: tuple[str, ...]
+    seeds: tuple[int, ...]
+    forget_sets: tuple[str, ...]
+    methods: tuple[str, ...]
+
+
 def canonical(value):
     """``value`` with every mapping's keys sorted, recursively.
 
@@ -48,6 +73,10 @@ def canonical(value):
     return value
 
 
+def _first_seen(items) -> list:
+    return list(dict.fromkeys(items))
+
+
 class Plan:
     """Expanded view of a validated config."""
 
@@ -56,10 +85,97 @@ class Plan:
         self.forget_sets = expand_forget_sets(config["forget_sets"])
         for method in config["methods"]:
             method_info(method)  # unknown method: KeyError naming it
+        for key, known in (("datasets", DATASETS), ("archs", ARCHITECTURE_NAMES)):
+            unknown = [name for name in config[key] if name not in known]
+            if unknown:
+                raise ValueError(f"config key {key}: unknown {unknown}; known: {list(known)}")
         unknown = sorted(set(config["method_params"]) - set(METHODS))
         if unknown:
             raise ValueError(f"config key method_params: unknown method(s) {unknown}; known: {sorted(METHODS)}")
         self.params = {m: merge_params(m, config["method_params"].get(m), config["train"]) for m in METHODS}
+        self.has_studies = bool(config.get("studies"))
+        self.studies = self._read_studies()
+        for study in self.studies.values():
+            self._check_classes_fit(study)
+        self._runs = self._expand()
+        if self.has_studies:
+            self._check_all_used()
+
+    # ------------------------------------------------------------------ studies
+
+    def _read_studies(self) -> dict[str, Study]:
+        """The studies of the config; without ``studies``, one study: the top-level cross product."""
+        top = {key: list(self.config[key]) for key in STUDY_KEYS}
+        if not self.has_studies:
+            return {"": Study("", *(tuple(top[key]) for key in STUDY_KEYS))}
+        studies = {}
+        for name, spec in self.config["studies"].items():
+            where = f"studies.{name}"
+            if not isinstance(spec, dict):
+                raise ValueError(f"config key {where}: expected a mapping of {list(STUDY_KEYS)}, got {spec!r}")
+            unknown = sorted(set(spec) - set(STUDY_KEYS))
+            if unknown:
+                raise ValueError(f"config key {where}: unknown key(s) {unknown}; known: {list(STUDY_KEYS)}")
+            values = {}
+            for key in STUDY_KEYS:
+                if key not in spec:
+                    if key not in OPTIONAL_STUDY_KEYS:
+                        raise ValueError(f"config key {where}.{key} is required (names from the top-level {key})")
+                    values[key] = tuple(top[key])
+                    continue
+                chosen = list(spec[key])
+                if not chosen:
+                    raise ValueError(f"config key {where}.{key} is empty")
+                bad = [item for item in chosen if item not in top[key]]
+                if bad:
+                    raise ValueError(
+                        f"config key {where}.{key}: {bad} not in the top-level {key} {top[key]}; "
+                        f"a study picks from the top-level lists, so add them there"
+                    )
+                values[key] = tuple(_first_seen(chosen))
+            studies[name] = Study(name, *(values[key] for key in STUDY_KEYS))
+        return studies
+
+    def _check_classes_fit(self, study: Study) -> None:
+        """Forget sets whose classes a dataset of the study does not have (checkable here: class counts)."""
+        where = f"studies.{study.name}" if self.has_studies else "forget_sets"
+        for name in study.forget_sets:
+            spec = self.config["forget_sets"][name]
+            for dataset in study.datasets:
+                n = DATASETS[dataset].num_classes
+                if spec["kind"] == "classes" and any(not 0 <= int(c) < n for c in spec["classes"]):
+                    raise ValueError(
+                        f"config key {where}: forget set {name} (classes {spec['classes']}) does not fit "
+                        f"dataset {dataset} ({n} classes, ids 0..{n - 1})"
+                    )
+                if spec["kind"] == "random_classes" and not 0 < int(spec["k"]) < n:
+                    raise ValueError(
+                        f"config key {where}: forget set {name} (k={spec['k']} random classes) does not fit "
+                        f"dataset {dataset} ({n} classes; k must be 1..{n - 1})"
+                    )
+
+    def _check_all_used(self) -> None:
+        """With studies, every top-level entry belongs to a study (a default left in place is an error)."""
+        used = {
+            "datasets": set(self.datasets),
+            "archs": set(self.archs),
+            "seeds": set(self.seeds),
+            "forget_sets": {self.forget_sets[fs][0] for fs in self.forget_set_ids},
+            "methods": set(self.methods),
+        }
+        for key in STUDY_KEYS:
+            unused = [item for item in self.config[key] if item not in used[key]]
+            if unused:
+                raise ValueError(
+                    f"config key {key}: {unused} in no study (studies {list(self.studies)}); "
+                    f"remove them or add them to a study's {key}"
+                )
+
+    def study_forget_set_ids(self, study: Study) -> list[str]:
+        """The concrete forget-set ids of ``study`` (random_classes names expanded to their draws)."""
+        return [fs for fs, (name, _) in self.forget_sets.items() if name in study.forget_sets]
+
+    # ------------------------------------------------------------------ runs
 
     def forget_spec(self, forget_set: str) -> dict:
         name, _ = self.forget_sets[forget_set]
@@ -72,16 +188,79 @@ class Plan:
         kind = self.forget_spec(forget_set)["kind"]
         return not (method_info(method).class_only and kind == "random_samples")
 
-    def runs(self) -> list[Run]:
-        return [
+    def _expand(self) -> list[Run]:
+        """The union of the studies' cross products, each run once, in order of first appearance."""
+        runs = (
             Run(dataset, arch, seed, forget_set, method)
-            for dataset in self.config["datasets"]
-            for arch in self.config["archs"]
-            for seed in self.config["seeds"]
-            for forget_set in self.forget_sets
-            for method in [REFERENCE, *self.config["methods"]]
+            for study in self.studies.values()
+            for dataset in study.datasets
+            for arch in study.archs
+            for seed in study.seeds
+            for forget_set in self.study_forget_set_ids(study)
+            for method in [REFERENCE, *study.methods]
             if self.applies(method, forget_set)
-        ]
+        )
+        return _first_seen(runs)
+
+    def runs(self) -> list[Run]:
+        return list(self._runs)
+
+    # ------------------------------------------------------------------ what the runs use
+    # In the order of the top-level lists; without studies, exactly those lists.
+
+    def _used(self, key: str, values: set) -> list:
+        return [item for item in self.config[key] if item in values]
+
+    @property
+    def datasets(self) -> list[str]:
+        return self._used("datasets", {r.dataset for r in self._runs})
+
+    @property
+    def archs(self) -> list[str]:
+        return self._used("archs", {r.arch for r in self._runs})
+
+    @property
+    def seeds(self) -> list[int]:
+        return self._used("seeds", {r.seed for r in self._runs})
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods some study names (a class-only method stays listed where it applies to no forget set)."""
+        return self._used("methods", {m for study in self.studies.values() for m in study.methods})
+
+    @property
+    def forget_set_ids(self) -> list[str]:
+        used = {r.forget_set for r in self._runs}
+        return [fs for fs in self.forget_sets if fs in used]
+
+    def models(self) -> list[tuple[str, str, int]]:
+        """(dataset, arch, seed) of every original model to train, in the order of the top-level lists."""
+        used = {(r.dataset, r.arch, r.seed) for r in self._runs}
+        return [
+            (d, a, s) for d in self.datasets for a in self.archs for s in self.seeds if (d, a, s) in used
+        ]  # fmt: skip
+
+    def dataset_forget_sets(self) -> list[tuple[str, str]]:
+        """(dataset, forget-set id) of every forget set to materialise, dataset by dataset."""
+        used = {(r.dataset, r.forget_set) for r in self._runs}
+        return [(d, fs) for d in self.datasets for fs in self.forget_set_ids if (d, fs) in used]
+
+    def setup_config(self) -> dict:
+        """What the paper's setup section reports: the plan's lists, the recipe, the title,
+        and with studies each study's lists (forget sets by configured name)."""
+        config = {
+            "datasets": self.datasets,
+            "archs": self.archs,
+            "seeds": self.seeds,
+            "train": self.config["train"],
+            "methods": self.methods,
+            "paper": self.config["paper"],
+        }
+        if self.has_studies:
+            config["studies"] = {
+                name: {key: list(getattr(study, key)) for key in STUDY_KEYS} for name, study in self.studies.items()
+            }
+        return config
 
     def wildcard_constraints(self) -> dict[str, str]:
         return {

@@ -68,6 +68,7 @@ import numpy as np
 import torch
 
 from lethe.data.tensors import Split
+from lethe.device import prepare_model
 from lethe.models.ensemble import AGGREGATIONS, Ensemble
 from lethe.models.registry import Classifier, build_model
 from lethe.train import FitResult, fit
@@ -165,13 +166,16 @@ def train_shard(
     params: dict,
     seed: int,
     stages: dict[str, torch.Tensor],
+    amp: bool | str = False,
 ) -> list[FitResult]:
     """Train ``member`` in place through stages ``first_stage..slices−1`` of ``shard``; checkpoint each into ``stages``.
 
     ``member`` must hold the weights after stage ``first_stage − 1`` (or the initial
     weights for stage 0). ``source`` holds the training samples present and
     ``position[i]`` is the row of training index ``i`` in it (−1: absent). A stage with
-    no sample present leaves the weights as they are.
+    no sample present leaves the weights as they are. ``amp``: mixed precision of the
+    training (:func:`lethe.train.fit`); training and unlearning must use the same for
+    unlearning to be exact.
     """
     results = []
     epochs = stage_epochs(params["epochs"], params["slices"])
@@ -191,6 +195,7 @@ def train_shard(
                     weight_decay=float(params["weight_decay"]),
                     seed=derived_seed(seed, ORDER_TAG, shard, stage),
                     name=f"sisa shard {shard} stage {stage}",
+                    amp=amp,
                 )  # fmt: skip
             )
         prefix = stage_prefix(shard, stage)
@@ -214,11 +219,14 @@ def train_sisa(
     params: dict,
     seed: int,
     exclude: np.ndarray | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
 ) -> tuple[Ensemble, list[FitResult]]:
     """The SISA model trained from scratch on ``train`` without the training indices ``exclude``.
 
     Returns the ensemble (with ``stages``: assignment and S × R checkpoints; ``info``:
     seed, parameters, training-set size and cost) and every stage's :class:`FitResult`.
+    ``amp`` and ``memory_format``: see :mod:`lethe.device`.
     """
     n = len(train)
     check_params(params, n)
@@ -230,8 +238,8 @@ def train_sisa(
     members, results = [], []
     device = train.y.device
     for shard in range(int(params["shards"])):
-        member = initial_member(arch, shape, num_classes, seed, shard).to(device)
-        results += train_shard(member, source, position, assignment, shard, 0, params, seed, stages)
+        member = prepare_model(initial_member(arch, shape, num_classes, seed, shard), device, memory_format)
+        results += train_shard(member, source, position, assignment, shard, 0, params, seed, stages, amp)
         members.append(member)
     info = {
         "method": "sisa",

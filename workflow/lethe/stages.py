@@ -1,7 +1,9 @@
 """One function per pipeline stage: what a Snakemake rule (or the CLI) calls.
 
 Each takes file paths and plain parameters, writes its outputs atomically, and returns
-what it wrote. Nothing here knows about Snakemake.
+what it wrote. Nothing here knows about Snakemake. ``device``, ``amp`` and
+``memory_format`` are the config's keys of those names (:mod:`lethe.device`); the
+records say which precision and memory format a run actually used.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from pathlib import Path
 from lethe.data.datasets import load_arrays, read_manifest
 from lethe.data.forget_sets import make_forget_set, retain_indices
 from lethe.data.tensors import load_dataset
-from lethe.device import resolve_device, seed_everything, set_threads, synchronize, warm_up
+from lethe.device import (
+    amp_dtype,
+    amp_name,
+    memory_format_name,
+    prepare_model,
+    resolve_device,
+    seed_everything,
+    set_threads,
+    synchronize,
+    warm_up,
+)
 from lethe.io import read_json, write_json
 from lethe.metrics.evaluate import cost_metrics, evaluate_model
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint, sidecar_path
@@ -44,13 +56,17 @@ def train_original(
     out: str | Path,
     device: str = "auto",
     threads: int | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
 ) -> dict:
     """Train the original model on the whole training set; save checkpoint and sidecar."""
     set_threads(threads)
     dev = resolve_device(device)
+    precision = amp_name(amp_dtype(amp, dev))
     seed_everything(seed)
     dataset = load_dataset(npz_path, manifest_path, dev)
-    model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed).to(dev)
+    model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed)
+    model = prepare_model(model, dev, memory_format)
     warm_up(dev)
     started = time.perf_counter()
     result = fit(
@@ -58,7 +74,7 @@ def train_original(
         epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
         optimizer=recipe["optimizer"], momentum=recipe["momentum"],
         weight_decay=recipe["weight_decay"], seed=seed, name=f"original {arch} seed {seed}",
-        monitor=dataset.test,
+        monitor=dataset.test, amp=amp,
     )  # fmt: skip
     synchronize(dev)
     meta = {
@@ -66,7 +82,10 @@ def train_original(
         "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
         "seed": seed, "recipe": recipe, "device": str(dev), "train_seconds": time.perf_counter() - started,
         "steps": result.steps, "history": result.history,
+        "amp": precision, "memory_format": memory_format_name(model),
     }  # fmt: skip
+    if result.skipped_steps:
+        meta["skipped_steps"] = result.skipped_steps
     save_checkpoint(model, out, meta)
     return meta
 
@@ -81,6 +100,8 @@ def train_sisa_original(
     stages_out: str | Path,
     device: str = "auto",
     threads: int | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
 ) -> dict:
     """Train SISA's sharded ensemble on the whole training set (:func:`lethe.sisa.train_sisa`).
 
@@ -92,13 +113,15 @@ def train_sisa_original(
 
     set_threads(threads)
     dev = resolve_device(device)
+    precision = amp_name(amp_dtype(amp, dev))
     seed_everything(seed)
     dataset = load_dataset(npz_path, manifest_path, dev)
     warm_up(dev)
     started = time.perf_counter()
     ensemble, results = train_sisa(
-        dataset.train, arch, tuple(dataset.manifest["shape"]), dataset.num_classes, params, seed
-    )
+        dataset.train, arch, tuple(dataset.manifest["shape"]), dataset.num_classes, params, seed,
+        amp=amp, memory_format=memory_format,
+    )  # fmt: skip
     synchronize(dev)
     seconds = time.perf_counter() - started
     meta = {
@@ -108,6 +131,7 @@ def train_sisa_original(
         "steps": sum(r.steps for r in results), "samples": sum(r.samples for r in results),
         "acc_test": accuracy(ensemble, dataset.test),
         "acc_test_members": [accuracy(m, dataset.test) for m in ensemble.members],
+        "amp": precision, "memory_format": memory_format_name(ensemble),
     }  # fmt: skip
     log.info(
         "SISA original: test accuracy %.4f (members %s), %.1fs", meta["acc_test"], meta["acc_test_members"], seconds
@@ -128,14 +152,21 @@ def unlearn(
     out_record: str | Path,
     device: str = "auto",
     threads: int | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
 ) -> dict:
-    """Run ``method``; save the unlearned model and its run record (time, steps)."""
+    """Run ``method``; save the unlearned model and its run record (time, steps, precision)."""
     set_threads(threads)
     dev = resolve_device(device)
+    amp_dtype(amp, dev)  # a bad value fails before any work
     dataset = load_dataset(npz_path, manifest_path, dev)
     forget = read_json(forget_path)
     original, meta = load_checkpoint(original_path, dev)
-    model, record = run_unlearning(method, original, dataset, forget, params, arch=meta["arch"], seed=seed, device=dev)
+    original = prepare_model(original, dev, memory_format)
+    model, record = run_unlearning(
+        method, original, dataset, forget, params, arch=meta["arch"], seed=seed, device=dev,
+        amp=amp, memory_format=memory_format,
+    )  # fmt: skip
     record.update({"dataset": dataset.name, "original": str(original_path)})
     save_checkpoint(
         model,
@@ -167,6 +198,8 @@ def evaluate(
     retrain_path: str | Path | None = None,
     settings: dict | None = None,
     seed: int | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
 ) -> dict:
     """Evaluate one model on one forget set; write the metrics JSON.
 
@@ -180,18 +213,25 @@ def evaluate(
         raise ValueError(f"metrics output {out} would overwrite the model's sidecar; choose another name")
     set_threads(threads)
     dev = resolve_device(device)
+    precision = amp_name(amp_dtype(amp, dev))
+
+    def load(path: str | Path):
+        model, meta = load_checkpoint(path, dev)
+        return prepare_model(model, dev, memory_format), meta
+
     dataset = load_dataset(npz_path, manifest_path, dev)
     forget = read_json(forget_path)
-    model, meta = load_checkpoint(model_path, dev)
+    model, meta = load(model_path)
     method = method or meta.get("method", "original")
     seed = int(meta["seed"] if seed is None else seed)
-    original = load_checkpoint(original_path, dev)[0] if original_path else None
-    retrain = load_checkpoint(retrain_path, dev)[0] if retrain_path else None
-    reference = random_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), seed).to(dev)
+    original = load(original_path)[0] if original_path else None
+    retrain = load(retrain_path)[0] if retrain_path else None
+    reference = random_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), seed)
+    reference = prepare_model(reference, dev, memory_format)
     warm_up(dev)
     result = evaluate_model(
         model, dataset, forget, batch_size, seed=seed, original=original, retrain=retrain,
-        random=reference, settings=settings,
+        random=reference, settings=settings, amp=amp,
     )  # fmt: skip
     run = read_json(run_path) if run_path else None
     retrain_run = read_json(retrain_run_path) if retrain_run_path else None
@@ -201,7 +241,7 @@ def evaluate(
         "forget_set": forget["id"], "forget_set_name": forget["name"], "forget_kind": forget["kind"],
         "forget_classes": forget["classes"], "forget_size": forget["size"],
         "retain_size": int(len(retain_indices(forget, len(dataset.train)))),
-        "model": str(model_path), "settings": settings or {},
+        "model": str(model_path), "settings": settings or {}, "amp": precision,
     })  # fmt: skip
     write_json(out, result)
     m = result["metrics"]

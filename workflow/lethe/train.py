@@ -2,6 +2,11 @@
 
 Batches are drawn by index from in-memory tensors. Runs are seeded: the same seed,
 device and thread count give identical weights on CPU.
+
+Mixed precision (``amp``, :mod:`lethe.device`): the forward pass and the loss run under
+autocast; the backward pass and the optimiser step stay float32 (parameters are never
+cast), with a gradient scaler for float16. ``amp=False`` (the default) runs exactly the
+float32 loop, bit for bit. Progress checks (``stop``, ``monitor``) run in float32.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lethe.data.tensors import Split, index_batches
+from lethe.device import amp_dtype, autocast, grad_scaler
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,7 @@ class FitResult:
     samples: int = 0
     epochs: int = 0
     stopped_early: bool = False
+    skipped_steps: int = 0  # float16 AMP: steps the gradient scaler skipped (non-finite gradients); counted in steps
     history: list[dict] = field(default_factory=list)
 
 
@@ -81,13 +88,15 @@ def fit(
     stop_each: str = "epoch",
     name: str = "train",
     monitor: Split | None = None,
+    amp: bool | str = False,
 ) -> FitResult:
     """Minimise ``loss_fn`` over ``data`` for ``epochs`` epochs of shuffled mini-batches.
 
     ``max_steps`` caps the number of optimiser steps; ``stop(model)`` is checked after
     every epoch (``stop_each="epoch"``) or every step (``"step"``) and ends training
     when it returns True. ``monitor`` adds its accuracy
-    to the per-epoch progress line.
+    to the per-epoch progress line. ``amp`` is the config's mixed-precision setting
+    (:func:`lethe.device.amp_dtype`) on the model's device.
     """
     if len(data) == 0:
         raise ValueError(f"{name}: no training samples")
@@ -95,6 +104,9 @@ def fit(
         raise ValueError(f"stop_each must be 'epoch' or 'step', got {stop_each!r}")
     generator = torch.Generator().manual_seed(seed)
     stopped = False
+    device = next((p.device for p in model.parameters()), data.x.device)
+    dtype = amp_dtype(amp, device)
+    scaler = grad_scaler(device, dtype)
     opt = make_optimizer(model.parameters(), optimizer, lr, momentum, weight_decay)
     result = FitResult()
     model.train()
@@ -103,10 +115,18 @@ def fit(
         total, count = 0.0, 0
         for index in index_batches(len(data), batch_size, generator):
             index = index.to(data.y.device)
-            loss = loss_fn(model, data.x[index], data.y[index])
+            with autocast(device, dtype):
+                loss = loss_fn(model, data.x[index], data.y[index])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if scaler is None:
+                loss.backward()
+                opt.step()
+            else:
+                scale = scaler.get_scale()
+                scaler.scale(loss).backward()
+                scaler.step(opt)  # unscales; skips the step when a gradient is inf or NaN
+                scaler.update()  # lowers the scale after a skip, raises it after a run of good steps
+                result.skipped_steps += int(scaler.get_scale() < scale)
             result.steps += 1
             result.samples += len(index)
             total += loss.item() * len(index)
@@ -124,6 +144,8 @@ def fit(
             model.train()
         result.history.append(entry)
         extra = f" monitor acc {entry['monitor_acc']:.4f}" if monitor is not None else ""
+        if scaler is not None:
+            extra += f" ({result.skipped_steps} float16 steps skipped so far)"
         log.info(
             "%s epoch %d/%d loss %.4f (%d steps, %.2fs)%s",
             name,

@@ -11,7 +11,7 @@ import torch
 
 from lethe.data.forget_sets import retain_indices
 from lethe.data.tensors import Dataset
-from lethe.device import seed_everything, synchronize, warm_up
+from lethe.device import amp_dtype, amp_name, memory_format_name, seed_everything, synchronize, warm_up
 from lethe.methods import get_method, method_info
 from lethe.methods.base import Context, UnlearningData
 from lethe.models.registry import Classifier
@@ -53,19 +53,24 @@ def run_unlearning(
     arch: str,
     seed: int,
     device: torch.device,
+    amp: bool | str = False,
+    memory_format: str = "auto",
 ) -> tuple[Classifier, dict]:
     """Apply ``method`` to a copy of ``original``; return the model and its run record.
 
     The record holds wall-clock seconds (CUDA synchronised; data already on the device;
     torch's one-time start-up paid before the clock, see :func:`lethe.device.warm_up`),
-    gradient steps and samples touched.
+    gradient steps and samples touched. ``amp`` and ``memory_format`` reach the method
+    through its :class:`Context` (see :mod:`lethe.device`); ``original`` should already be
+    on ``device`` in that memory format (:func:`lethe.device.prepare_model`).
     """
     info = method_info(method)
     if info.needs_original and original is None:
         raise ValueError(f"method {method!r} needs the original model")
     data = data_view(dataset, forget, method)
     model = copy.deepcopy(original) if original is not None else None
-    ctx = Context(device=device, seed=seed, arch=arch)
+    precision = amp_name(amp_dtype(amp, device))  # a bad value fails here, before any work
+    ctx = Context(device=device, seed=seed, arch=arch, amp=amp, memory_format=memory_format)
     warm_up(device)
     unlearn_fn = get_method(method)  # import the module (and its libraries) before the clock
     seed_everything(seed)
@@ -82,6 +87,8 @@ def run_unlearning(
         "seed": seed,
         "arch": arch,
         "device": str(device),
+        "amp": precision,
+        "memory_format": memory_format_name(model),
         "seconds": seconds,
         "steps": ctx.steps,
         "samples": ctx.samples,

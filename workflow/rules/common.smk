@@ -23,6 +23,9 @@ except (KeyError, ValueError) as error:
 
 RUNS = PLAN.runs()
 DEVICE = config["device"]
+# Mixed precision and memory format: params of every rule that trains or evaluates.
+AMP = config["amp"]
+MEMORY_FORMAT = config["memory_format"]
 GPU = 0 if DEVICE == "cpu" else 1  # requested only where a rule can use it
 
 MODELS = "results/models/{dataset}/{arch}/seed{seed}"
@@ -105,21 +108,22 @@ def figure_methods():
     random samples) are left out.
     """
     chosen = config["figures"]["methods"]
-    unknown = [m for m in chosen if m not in config["methods"]]
+    unknown = [m for m in chosen if m not in PLAN.methods]
     if unknown:
         raise WorkflowError(
-            f"config key figures.methods: {unknown} not in methods {config['methods']}"
+            f"config key figures.methods: {unknown} not in methods {PLAN.methods}"
         )
     shown = [
         m
-        for m in chosen or config["methods"]
+        for m in chosen or PLAN.methods
         if m != "retrain" and PLAN.applies(m, FIGURE_FORGET_SET)
     ]
     return [REFERENCE, *(shown if chosen else shown[:2]), "retrain"]
 
 
 FIGURE_METHODS = figure_methods()
-FIGURE_SEED = config["seeds"][0]
+# The GradCAM panels' seed: the first seed that runs the figures' forget set.
+FIGURE_SEED = next(r.seed for r in RUNS if r.forget_set == FIGURE_FORGET_SET)
 
 
 def fnn_run_records():
@@ -139,13 +143,32 @@ def figure_metrics():
     ]
 
 
+def figure_runs():
+    """Runs on the figures' seed and forget set: {(dataset, arch): methods run}."""
+    shown = {}
+    for run in RUNS:
+        if run.seed == FIGURE_SEED and run.forget_set == FIGURE_FORGET_SET:
+            shown.setdefault((run.dataset, run.arch), set()).add(run.method)
+    return shown
+
+
+FIGURE_RUNS = figure_runs()
+# Datasets in the GradCAM panels: those that run the figures' forget set on its seed.
+FIGURE_DATASETS = [d for d in PLAN.datasets if any(d == k[0] for k in FIGURE_RUNS)]
+
+
 def figure_checkpoints():
-    """Checkpoints of the GradCAM panels: first seed, the figure's forget set and methods."""
+    """Checkpoints of the GradCAM panels: first seed, the figure's forget set and methods
+    (of each dataset and architecture, the methods its study runs; retrain always)."""
     paths = []
-    for dataset in config["datasets"]:
-        for arch in config["archs"]:
+    for dataset in FIGURE_DATASETS:
+        for arch in PLAN.archs:
+            if (dataset, arch) not in FIGURE_RUNS:
+                continue
             base = MODELS.format(dataset=dataset, arch=arch, seed=FIGURE_SEED)
             for method in FIGURE_METHODS:
+                if method != "retrain" and method not in FIGURE_RUNS[dataset, arch]:
+                    continue
                 name = (
                     "original"
                     if method == REFERENCE

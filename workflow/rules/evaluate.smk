@@ -9,6 +9,7 @@ rule evaluate:
             "metrics/probe.py",
             "metrics/relearn.py",
             "metrics/distance.py",
+            "device.py",
         ),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
@@ -29,5 +30,7 @@ rule evaluate:
         batch_size=config["evaluation"]["batch_size"],
         settings={k: v for k, v in config["evaluation"].items() if k != "batch_size"},
         device=DEVICE,
+        amp=AMP,
+        memory_format=MEMORY_FORMAT,
     script:
         "../scripts/evaluate.py"

@@ -37,18 +37,15 @@ rule paper_inputs:
         code("report/latex.py", "report/setup.py"),
         tidy=f"{TABLES}/metrics.csv",
         summary=f"{TABLES}/summary.csv",
-        manifests=expand("results/data/{dataset}.json", dataset=config["datasets"]),
-        forget_sets=expand(
-            "results/forget_sets/{dataset}/{forget_set}.json",
-            dataset=config["datasets"],
-            forget_set=PLAN.forget_sets,
-        ),
-        originals=expand(
-            f"{MODELS}/original.json",
-            dataset=config["datasets"],
-            arch=config["archs"],
-            seed=config["seeds"],
-        ),
+        manifests=expand("results/data/{dataset}.json", dataset=PLAN.datasets),
+        forget_sets=[
+            f"results/forget_sets/{dataset}/{forget_set}.json"
+            for dataset, forget_set in PLAN.dataset_forget_sets()
+        ],
+        originals=[
+            f"{MODELS}/original.json".format(dataset=dataset, arch=arch, seed=seed)
+            for dataset, arch, seed in PLAN.models()
+        ],
     output:
         table=f"{GENERATED}/main_table.tex",
         families=f"{GENERATED}/families.tex",
@@ -66,11 +63,8 @@ rule paper_inputs:
     resources:
         mem_mb=2000,
     params:
-        config={
-            k: config[k]
-            for k in ("datasets", "archs", "seeds", "train", "methods", "paper")
-        },
-        method_params={m: PLAN.params[m] for m in config["methods"]},
+        config=PLAN.setup_config(),
+        method_params={m: PLAN.params[m] for m in PLAN.methods},
     script:
         "../scripts/paper_inputs.py"
 

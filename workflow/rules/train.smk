@@ -1,6 +1,6 @@
 rule train_original:
     input:
-        code("train.py", "models/registry.py"),
+        code("train.py", "models/registry.py", "device.py"),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
     output:
@@ -19,6 +19,8 @@ rule train_original:
     params:
         recipe=config["train"],
         device=DEVICE,
+        amp=AMP,
+        memory_format=MEMORY_FORMAT,
     script:
         "../scripts/train_original.py"
 
@@ -27,7 +29,13 @@ rule train_original:
 # every stage. Only in the DAG when the `sisa` method runs (its unlearn jobs ask for it).
 rule train_sisa:
     input:
-        code("sisa.py", "train.py", "models/registry.py", "models/ensemble.py"),
+        code(
+            "sisa.py",
+            "train.py",
+            "models/registry.py",
+            "models/ensemble.py",
+            "device.py",
+        ),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
     output:
@@ -47,5 +55,7 @@ rule train_sisa:
     params:
         hyper=PLAN.params["sisa"],
         device=DEVICE,
+        amp=AMP,
+        memory_format=MEMORY_FORMAT,
     script:
         "../scripts/train_sisa.py"

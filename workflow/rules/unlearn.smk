@@ -4,7 +4,7 @@
 # ensemble from rule train_sisa): see original_inputs in common.smk.
 rule unlearn:
     input:
-        code("unlearn.py", "train.py", "methods/base.py"),
+        code("unlearn.py", "train.py", "methods/base.py", "device.py"),
         method_code,
         unpack(original_inputs),
         npz="results/data/{dataset}.npz",
@@ -27,5 +27,7 @@ rule unlearn:
     params:
         hyper=method_params,
         device=DEVICE,
+        amp=AMP,
+        memory_format=MEMORY_FORMAT,
     script:
         "../scripts/unlearn.py"

@@ -23,5 +23,7 @@ with logged(snakemake.log[0]):
         retrain_path=snakemake.input.retrain,
         settings=snakemake.params.settings,
         device=snakemake.params.device,
+        amp=snakemake.params.amp,
+        memory_format=snakemake.params.memory_format,
         threads=snakemake.threads,
     )

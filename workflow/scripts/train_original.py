@@ -17,5 +17,7 @@ with logged(snakemake.log[0]):
         snakemake.params.recipe,
         snakemake.output.model,
         device=snakemake.params.device,
+        amp=snakemake.params.amp,
+        memory_format=snakemake.params.memory_format,
         threads=snakemake.threads,
     )

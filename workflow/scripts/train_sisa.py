@@ -18,5 +18,7 @@ with logged(snakemake.log[0]):
         snakemake.output.model,
         snakemake.output.stages,
         device=snakemake.params.device,
+        amp=snakemake.params.amp,
+        memory_format=snakemake.params.memory_format,
         threads=snakemake.threads,
     )

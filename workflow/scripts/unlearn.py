@@ -20,5 +20,7 @@ with logged(snakemake.log[0]):
         snakemake.output.model,
         snakemake.output.run,
         device=snakemake.params.device,
+        amp=snakemake.params.amp,
+        memory_format=snakemake.params.memory_format,
         threads=snakemake.threads,
     )

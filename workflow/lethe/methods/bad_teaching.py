@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import Split, index_batches
+from lethe.device import prepare_model
 from lethe.methods.base import Context, UnlearningData
 from lethe.models.registry import Classifier, build_model
 from lethe.train import fit
@@ -65,7 +66,8 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         raise ValueError("bad_teaching needs the forget and the retain set")
     temperature, batch_size = float(params["temperature"]), params["batch_size"]
     competent = model  # θ*, read before the student takes a single step
-    incompetent = build_model(ctx.arch, data.shape, data.num_classes, seed=derived_seed(ctx.seed, 1)).to(ctx.device)
+    incompetent = build_model(ctx.arch, data.shape, data.num_classes, seed=derived_seed(ctx.seed, 1))
+    incompetent = prepare_model(incompetent, ctx.device, ctx.memory_format)
 
     n_retain = math.floor(params["retain_fraction"] * len(data.retain))
     chosen = np.random.default_rng(derived_seed(ctx.seed, 2)).permutation(len(data.retain))[:n_retain]
@@ -87,7 +89,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     result = fit(
         model, mixed,
         epochs=params["epochs"], batch_size=batch_size, lr=params["lr"], optimizer="adam",
-        seed=ctx.seed, loss_fn=loss_fn, name="bad_teaching",
+        seed=ctx.seed, loss_fn=loss_fn, name="bad_teaching", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     ctx.notes.update(

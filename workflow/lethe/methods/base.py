@@ -37,11 +37,18 @@ class UnlearningData:
 
 @dataclass
 class Context:
-    """Run context: device, seed, architecture name, and cost counters filled by the method."""
+    """Run context: device, seed, architecture name, and cost counters filled by the method.
+
+    ``amp`` and ``memory_format`` are the config's settings (:mod:`lethe.device`): a
+    method passes ``amp=ctx.amp`` to :func:`lethe.train.fit`, and puts a model it builds
+    on the device with :func:`lethe.device.prepare_model` and ``ctx.memory_format``.
+    """
 
     device: torch.device
     seed: int
     arch: str
+    amp: bool | str = False
+    memory_format: str = "auto"
     steps: int = 0  # optimiser (gradient) steps
     samples: int = 0  # samples that went through a forward pass with gradients
     notes: dict = field(default_factory=dict)

@@ -101,7 +101,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         model, shadow,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="boundary_expand",
+        seed=ctx.seed, name="boundary_expand", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     shadow_rate = accuracy(model, shadow)  # batched, eval mode: the fraction of D_f now in the shadow class

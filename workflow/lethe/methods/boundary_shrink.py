@@ -89,7 +89,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         model, train,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="boundary_shrink",
+        seed=ctx.seed, name="boundary_shrink", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     ctx.notes["epochs_run"] = result.epochs

@@ -18,7 +18,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         model, data.retain,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=ctx.seed, name="finetune",
+        weight_decay=params["weight_decay"], seed=ctx.seed, name="finetune", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     return model

@@ -227,7 +227,12 @@ def impair_repair(
     ctx.steps += noise.steps
     ctx.samples += noise.samples
     impair_data = impair_set(noise, int(params["noise_copies"]), retain_sub)
-    common = {"batch_size": int(params["batch_size"]), "optimizer": params["optimizer"], "seed": ctx.seed}
+    common = {
+        "batch_size": int(params["batch_size"]),
+        "optimizer": params["optimizer"],
+        "seed": ctx.seed,
+        "amp": ctx.amp,
+    }
     impair = fit(
         model, impair_data, epochs=int(params["impair_epochs"]), lr=params["impair_lr"], name=f"{name}-impair", **common
     )

@@ -84,7 +84,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         model, data.retain,
         epochs=epochs, batch_size=batch_size, lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, loss_fn=loss_fn, name="l1_sparse",
+        seed=ctx.seed, loss_fn=loss_fn, name="l1_sparse", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     with torch.no_grad():

@@ -79,7 +79,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"],
         weight_decay=params["weight_decay"], seed=ctx.seed,
-        loss_fn=negative_cross_entropy, stop=stop, stop_each="step", name="neggrad",
+        loss_fn=negative_cross_entropy, stop=stop, stop_each="step", name="neggrad", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     ctx.notes["epochs_run"] = result.epochs

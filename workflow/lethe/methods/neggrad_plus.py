@@ -64,7 +64,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         model, data.retain,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, loss_fn=loss_fn, name="neggrad_plus",
+        seed=ctx.seed, loss_fn=loss_fn, name="neggrad_plus", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     ctx.samples += forget_seen

@@ -75,7 +75,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     result = fit(
         model, data.forget,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer="adam", seed=ctx.seed, loss_fn=loss_fn, stop=stop, stop_each="step", name="pbu",
+        optimizer="adam", seed=ctx.seed, loss_fn=loss_fn, stop=stop, stop_each="step", name="pbu", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     moved = sum(

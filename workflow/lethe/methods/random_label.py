@@ -76,7 +76,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         model, mixed,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="random_label",
+        seed=ctx.seed, name="random_label", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     ctx.notes.update(

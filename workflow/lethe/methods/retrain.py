@@ -7,18 +7,21 @@ reported as a ratio to this one's.
 
 from __future__ import annotations
 
+from lethe.device import prepare_model
 from lethe.methods.base import Context, UnlearningData
 from lethe.models.registry import Classifier, build_model
 from lethe.train import fit
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
-    fresh = build_model(ctx.arch, data.shape, data.num_classes, seed=ctx.seed).to(ctx.device)
+    fresh = prepare_model(
+        build_model(ctx.arch, data.shape, data.num_classes, seed=ctx.seed), ctx.device, ctx.memory_format
+    )
     result = fit(
         fresh, data.retain,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=ctx.seed, name="retrain",
+        weight_decay=params["weight_decay"], seed=ctx.seed, name="retrain", amp=ctx.amp,
     )  # fmt: skip
     ctx.count(result)
     return fresh

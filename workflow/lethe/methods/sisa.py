@@ -74,7 +74,9 @@ def unlearn(model: Ensemble, data: UnlearningData, params: dict, ctx: Context) -
         else:
             start = stage_state(model.stages, shard, first - 1)
         member.load_state_dict(start)
-        results = train_shard(member, data.retain, position, assignment, shard, first, params, seed, model.stages)
+        results = train_shard(
+            member, data.retain, position, assignment, shard, first, params, seed, model.stages, ctx.amp
+        )
         steps, samples = sum(r.steps for r in results), sum(r.samples for r in results)
         ctx.steps += steps
         ctx.samples += samples

@@ -86,6 +86,7 @@ def evaluate_model(
     random: Classifier | None = None,
     settings: dict | None = None,
     full: bool = True,
+    amp: bool | str = False,
 ) -> dict:
     """Metrics of ``model`` for ``forget``, and the evaluation's own time.
 
@@ -96,14 +97,16 @@ def evaluate_model(
     only. ``settings``: ``mia_samples``, ``forget_samples`` (at most this many forget
     samples, drawn from ``seed``, are scored by the distance metrics), ``relearn`` (overrides of
     :data:`lethe.metrics.relearn.DEFAULT_RELEARN`) and ``probe`` (keyword arguments of
-    :func:`lethe.metrics.probe.probe_metrics`).
+    :func:`lethe.metrics.probe.probe_metrics`). ``amp``: mixed precision of the forward
+    passes and of the relearn fine-tuning (:mod:`lethe.device`); logits, features and
+    every metric computed from them are float32.
     """
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     device = next(model.parameters()).device
     synchronize(device)
     started = time.perf_counter()
-    f_train, z_train = features_and_logits(model, dataset.train, batch_size)
-    f_test, z_test = features_and_logits(model, dataset.test, batch_size)
+    f_train, z_train = features_and_logits(model, dataset.train, batch_size, amp)
+    f_test, z_test = features_and_logits(model, dataset.test, batch_size, amp)
     pred_train, pred_test = z_train.argmax(1).numpy(), z_test.argmax(1).numpy()
     metrics = accuracy_metrics(dataset, forget, pred_train, pred_test)
     # A method can destroy the model (gradient ascent diverging to NaN weights): its
@@ -137,7 +140,7 @@ def evaluate_model(
             forget_split = dataset.train.subset(scored)
             probs = probabilities(z_train[scored])
             ref = {
-                name: None if other is None else probabilities(model_logits(other, forget_split, batch_size))
+                name: None if other is None else probabilities(model_logits(other, forget_split, batch_size, amp))
                 for name, other in (("retrain", retrain), ("random", random))
             }
             return distance_metrics(probs, ref["retrain"], ref["random"])
@@ -155,6 +158,7 @@ def evaluate_model(
                     settings["relearn"],
                     seed,
                     retain_split=dataset.train.subset(retain_idx),
+                    amp=amp,
                 ),
             )
     synchronize(device)

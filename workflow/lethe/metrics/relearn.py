@@ -128,6 +128,7 @@ def relearn_time(
     seed: int,
     *,
     retain_split: Split | None = None,
+    amp: bool | str = False,
 ) -> dict:
     """Relearn time of ``model`` on ``forget_split`` (D_f, on the model's device); see the module docstring.
 
@@ -136,6 +137,8 @@ def relearn_time(
     two sides of the comparison measured alike). ``params``:
     overrides of :data:`DEFAULT_RELEARN` (None for the defaults). ``retain_split``: D_r,
     only to report the relearnt model's retain accuracy. ``model`` is not modified.
+    ``amp``: mixed precision of the fine-tuning (:func:`lethe.train.fit`); the
+    accuracies are measured in float32.
     """
     params = relearn_params(params)
     train, evaluate = relearn_split(forget_split, params, seed)
@@ -157,13 +160,22 @@ def relearn_time(
         "relearn_curve": [start],
     }
     if start < target:
-        _relearn(student, train, evaluate, target, params, seed, record)
+        _relearn(student, train, evaluate, target, params, seed, record, amp)
     if retain_split is not None:
         record["relearn_acc_retain_end"] = accuracy(student, retain_split)
     return record
 
 
-def _relearn(student: Classifier, train: Split, evaluate: Split, target: float, params: dict, seed: int, record: dict):
+def _relearn(
+    student: Classifier,
+    train: Split,
+    evaluate: Split,
+    target: float,
+    params: dict,
+    seed: int,
+    record: dict,
+    amp: bool | str = False,
+):
     """Fine-tune ``student`` in place until its accuracy on ``evaluate`` reaches ``target``; fill ``record``."""
     last = {"acc": record["relearn_acc_start"]}
 
@@ -184,6 +196,7 @@ def _relearn(student: Classifier, train: Split, evaluate: Split, target: float, 
         seed=seed,
         stop=reached,
         name="relearn",
+        amp=amp,
     )
     record.update(
         relearn_epochs=result.epochs,

@@ -76,10 +76,56 @@ def build_resnet18(shape: Shape, num_classes: int) -> Classifier:
     return Classifier(_TimmBody(model), model.num_features, num_classes)
 
 
+def _conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
+
+
+def build_allcnn(shape: Shape, num_classes: int, width: float = 1.0, dropout: float = 0.0) -> Classifier:
+    """All-CNN-C (Springenberg et al. 2015, "Striving for simplicity: the all convolutional net")
+    as the unlearning code bases use it (Golatkar et al.'s Fisher forgetting, SCRUB, Bad Teaching).
+
+    Convolutions only, and one pooling layer at the end: three 3×3 convolutions of 96
+    channels (the third with stride 2), three 3×3 of 192 (the third with stride 2), one 3×3
+    and one 1×1 of 192, then global average pooling; the 192 pooled features are the
+    penultimate representation and a linear ``head`` gives the logits. Choices, as in those
+    code bases rather than the paper: every convolution is followed by batch normalisation
+    (no bias) and ReLU; the first stride-2 convolution already widens to 192 channels (the
+    paper keeps 96); the paper's final 1×1 convolution to C channels is the linear head;
+    dropout (the paper: 0.2 on the input, 0.5 after each stride-2 convolution) is off by
+    default, ``dropout`` > 0 puts it after the stride-2 convolutions. Every convolution is
+    padded to keep its size ("same"), and the pooling is adaptive, so 8×8, 28×28 and 32×32
+    inputs all work (on 32×32 the last map is 8×8, as in the code bases' ``AvgPool2d(8)``).
+    ``width`` scales the channels (the code bases' ``filters_percentage``).
+    """
+    c, _, _ = shape
+    n1, n2 = int(96 * width), int(192 * width)
+    drop = [nn.Dropout(dropout)] if dropout > 0 else []
+    body = nn.Sequential(
+        _conv_bn_relu(c, n1, 3),
+        _conv_bn_relu(n1, n1, 3),
+        _conv_bn_relu(n1, n2, 3, stride=2),
+        *drop,
+        _conv_bn_relu(n2, n2, 3),
+        _conv_bn_relu(n2, n2, 3),
+        _conv_bn_relu(n2, n2, 3, stride=2),
+        *drop,
+        _conv_bn_relu(n2, n2, 3),
+        _conv_bn_relu(n2, n2, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
+    return Classifier(body, n2, num_classes)
+
+
 ARCHITECTURES: dict[str, Callable[..., Classifier]] = {
     "mlp": build_mlp,
     "cnn": build_cnn,
     "resnet18": build_resnet18,
+    "allcnn": build_allcnn,
 }
 
 

@@ -13,6 +13,29 @@ def _params(params: dict) -> str:
     return ", ".join(f"{escape(k)}={escape(json.dumps(v))}" for k, v in sorted(params.items()))
 
 
+def _names(items: list) -> str:
+    return ", ".join(rf"\texttt{{{escape(str(item))}}}" for item in items)
+
+
+def _studies(studies: dict) -> str:
+    """The studies paragraph: which combinations ran (the plan is the union of these cross products)."""
+    out = [
+        r"\paragraph{Studies.} Not every combination of the lists above ran: each study below is "
+        r"the cross product of its own lists, and the experiments are the union of the studies "
+        r"(a forget set of random classes stands for all its draws; class-only methods "
+        r"skip random-sample forget sets)."
+    ]
+    out.append(r"\begin{itemize}")
+    for name, study in studies.items():
+        out.append(
+            rf"\item \texttt{{{escape(name)}}}: datasets {_names(study['datasets'])}; "
+            rf"architectures {_names(study['archs'])}; seeds {', '.join(str(s) for s in study['seeds'])}; "
+            rf"forget sets {_names(study['forget_sets'])}; methods {_names(study['methods'])}."
+        )
+    out.append(r"\end{itemize}")
+    return "\n".join(out)
+
+
 def setup_section(
     config: dict, method_params: dict, manifests: list[dict], forget_sets: list[dict], originals: list[dict]
 ) -> str:
@@ -42,6 +65,9 @@ def setup_section(
             rf"Original models were trained on {escape(', '.join(devices))} in "
             rf"{min(seconds):.2f}--{max(seconds):.2f}\,s each."
         )
+
+    if config.get("studies"):
+        out.append(_studies(config["studies"]))
 
     out.append(r"\paragraph{Forget sets.}")
     out.append(r"\begin{itemize}")
