@@ -20,6 +20,7 @@ from lethe.report.latex import (
     main_table,
     method_order,
     number_macros,
+    scenario_tables,
 )
 from lethe.report.paper import LatexError, build_paper, latex_errors
 
@@ -256,6 +257,18 @@ def test_hiding_and_cost_tables_bold(summary, tidy):
     assert bold_rows == ["finetune", "neggrad", r"zero\_output"]
 
 
+def test_scenario_tables_one_float_per_scenario(summary):
+    tables = scenario_tables(summary, caption="All.", label="tab:x")
+    assert tables.count(r"\begin{table}") == tables.count(r"\end{table}") == 2  # class3 and random10
+    assert r"\label{tab:x}" in tables and r"\label{tab:x-2}" in tables
+    assert r"\caption{digits / mlp / class3 (1 class). All.}" in tables
+    # Each float holds exactly its scenario's block of main_table.
+    first, second = tables.split(r"\end{table}")[:2]
+    assert first.count(r"\midrule") == 1 and "random10" not in first
+    assert r"\emph{digits / mlp / random10 (random samples)}" in second
+    assert scenario_tables(summary.iloc[:0]) == "% no results\n"
+
+
 def test_format_value_and_order():
     assert format_value(0.5, 0.01, "pct") == r"50.0 $\pm$ 1.0"
     assert format_value(0.0123, 0.001, "ms") == r"12.3 $\pm$ 1.0"
@@ -346,6 +359,8 @@ over \NumSeeds{} seeds; \IfRan{zero_output}{zero\_output ran}{zero\_output did n
 \begin{table}[h]
 \resizebox{\linewidth}{!}{\input{generated/table.tex}}
 \end{table}
+\input{generated/tables.tex}
+See Table~\ref{tab:main-2}.
 \end{document}
 """
 
@@ -360,6 +375,7 @@ def test_generated_latex_compiles(summary, tmp_path):
     table = main_table(summary)
     assert r"\textbf{" in table  # the bold cells compile too
     (generated / "table.tex").write_text(table)
+    (generated / "tables.tex").write_text(scenario_tables(summary))
     (generated / "numbers.tex").write_text(number_macros(summary, {"seeds": [0, 1]}))
     pdf = build_paper(source, generated, tmp_path / "build", tmp_path / "out" / "paper.pdf")
     assert pdf == tmp_path / "out" / "paper.pdf"

@@ -296,14 +296,21 @@ def paper_inputs(
     import pandas as pd
 
     from lethe.io import atomic_path
-    from lethe.report.latex import HIDING_COLUMNS, cost_table, family_sections, main_table, number_macros
+    from lethe.report.latex import (
+        HIDING_CAPTION,
+        HIDING_COLUMNS,
+        cost_table,
+        family_sections,
+        number_macros,
+        scenario_tables,
+    )
     from lethe.report.setup import setup_section
 
     tidy = pd.read_csv(tidy_csv)
     summary = pd.read_csv(summary_csv)
     texts = {
-        "table": lambda: main_table(summary),
-        "hiding": lambda: main_table(summary, columns=HIDING_COLUMNS),
+        "table": lambda: scenario_tables(summary),
+        "hiding": lambda: scenario_tables(summary, HIDING_COLUMNS, HIDING_CAPTION, "tab:hiding"),
         "families": lambda: family_sections(summary),
         "costs": lambda: cost_table(tidy),
         "numbers": lambda: number_macros(summary, config),

@@ -195,6 +195,46 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
     return "\n".join(lines) + "\n"
 
 
+MAIN_CAPTION = (
+    r"Every method, mean $\pm$ std over $n$ runs; accuracies in percent, time in milliseconds. Bold: the best "
+    r"unlearning method of the column, that is the closest to the retrained model on Acc$_f$ and Acc$_{te,f}$, the "
+    r"highest retention, the lowest time; the original and retrain rows are references."
+)
+HIDING_CAPTION = (
+    r"Forgetting or hiding: membership inference, probe, relearn time and distance to the retrained model on the "
+    r"forget set, mean $\pm$ std over $n$ runs. Bold: the unlearning method closest to the retrained model's value "
+    r"(lowest for JS$_{rt}$ and the gap) in each column."
+)
+
+
+def scenario_tables(summary: pd.DataFrame, columns: list | None = None, caption: str = MAIN_CAPTION,
+                    label: str = "tab:main") -> str:  # fmt: skip
+    """One floating table per dataset/architecture/forget scenario (:func:`main_table` of that block).
+
+    A single table of every scenario outgrows a page once a config has more than two or
+    three scenarios of twenty methods; one float per scenario keeps each readable and lets
+    LaTeX break pages between them. The first carries ``label``, the others
+    ``label-2``, ``label-3``, ...; each caption ends with its scenario.
+    """
+    keys = ["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes"]
+    out = []
+    for i, (block, rows) in enumerate(summary.groupby(keys, sort=False)):
+        dataset, arch, name, kind, k = block
+        scenario = scenario_label(pd.Series({"forget_set_name": name, "forget_kind": kind, "n_forget_classes": k}))
+        out += [
+            r"\begin{table}[htbp]",
+            r"\centering\small",
+            r"\resizebox{\linewidth}{!}{%",
+            main_table(rows, columns=columns).rstrip(),
+            r"}",
+            rf"\caption{{{escape(dataset)} / {escape(arch)} / {escape(scenario)}. {caption}}}",
+            rf"\label{{{label if i == 0 else f'{label}-{i + 1}'}}}",
+            r"\end{table}",
+            "",
+        ]
+    return "\n".join(out) + "\n" if out else "% no results\n"
+
+
 def family_sections(summary: pd.DataFrame) -> str:
     """A subsection with a results table per method family present in ``summary``."""
     present = set(summary["method"])
