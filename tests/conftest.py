@@ -6,6 +6,7 @@ is trained once (about a second on one CPU thread).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ import torch
 import yaml
 
 from lethe.data.datasets import prepare_dataset
-from lethe.data.forget_sets import make_forget_set
-from lethe.data.tensors import load_dataset
+from lethe.data.forget_sets import make_forget_set, retain_indices
+from lethe.data.tensors import Split, load_dataset
 from lethe.models.registry import build_model
 from lethe.train import fit
 
@@ -75,6 +76,17 @@ def forget_class3(digits, y_train) -> dict:
 @pytest.fixture(scope="session")
 def forget_random(digits, y_train) -> dict:
     return make_forget_set("random10", dict(RANDOM10_SPEC), y_train, digits.num_classes, "digits")
+
+
+@pytest.fixture(scope="session")
+def poisoned_digits(digits, forget_class3):
+    """digits with every retain (non-forget) training image NaN and every retain label shifted:
+    a method that never reads the retain set gives the same result on it (PBU, Boundary)."""
+    retain = torch.as_tensor(retain_indices(forget_class3, len(digits.train)))
+    x, y = digits.train.x.clone(), digits.train.y.clone()
+    x[retain] = float("nan")
+    y[retain] = (y[retain] + 1) % digits.num_classes
+    return dataclasses.replace(digits, train=Split(x, y))
 
 
 @pytest.fixture(scope="session")

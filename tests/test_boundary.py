@@ -48,7 +48,6 @@ from conftest import forgetting_failures
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set, retain_indices
-from lethe.data.tensors import Split
 from lethe.methods import get_method
 from lethe.methods.base import Context
 from lethe.methods.boundary_expand import prune_head, widen_head
@@ -119,16 +118,6 @@ def test_defaults_are_the_papers_and_no_retain_data_is_seen(method, digits, forg
     view = data_view(digits, forget_class3, method)
     assert view.retain is None and len(view.forget) == forget_class3["size"]
     assert view.mean == tuple(digits.manifest["mean"]) and view.std == tuple(digits.manifest["std"])
-
-
-@pytest.fixture(scope="module")
-def poisoned_digits(digits, forget_class3):
-    """digits with every retain training image NaN and every retain label shifted."""
-    retain = torch.as_tensor(retain_indices(forget_class3, len(digits.train)))
-    x, y = digits.train.x.clone(), digits.train.y.clone()
-    x[retain] = float("nan")
-    y[retain] = (y[retain] + 1) % digits.num_classes
-    return dataclasses.replace(digits, train=Split(x, y))
 
 
 @pytest.mark.parametrize("method", BOUNDARY)

@@ -24,7 +24,6 @@ and a destroyed model both fail them (tested).
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import numpy as np
 import pytest
@@ -32,7 +31,6 @@ import torch
 from conftest import forgetting_failures
 from torch import nn
 
-from lethe.data.forget_sets import retain_indices
 from lethe.data.tensors import Split
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.fisher import diagonal_fisher
@@ -130,16 +128,6 @@ def test_pbu_is_declared_forget_data_only(digits, forget_class3):
     view = data_view(digits, forget_class3, "pbu")
     assert view.retain is None
     assert len(view.forget) == forget_class3["size"]
-
-
-@pytest.fixture(scope="module")
-def poisoned_digits(digits, forget_class3):
-    """digits with every retain (non-forget) training image NaN and every retain label shifted."""
-    retain = torch.as_tensor(retain_indices(forget_class3, len(digits.train)))
-    x, y = digits.train.x.clone(), digits.train.y.clone()
-    x[retain] = float("nan")
-    y[retain] = (y[retain] + 1) % digits.num_classes
-    return dataclasses.replace(digits, train=Split(x, y))
 
 
 @pytest.mark.parametrize("overrides", [None, {"fisher": "sampled"}])
