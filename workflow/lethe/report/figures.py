@@ -89,13 +89,18 @@ def _title(scenario: Scenario) -> str:
     return f"{dataset} / {arch} / {label}"
 
 
-def _grid(fig, n: int, ncols: int = 3):
+def _panels(n: int, panel_width: float, panel_height: float, extra_height: float, ncols: int = 3):
+    """A figure of ``n`` panels, ``ncols`` to a row, sized per panel; returns (figure, its n axes).
+
+    The figure's size and its grid come from the same ``ncols``, so they cannot disagree.
+    """
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
+    fig = new_figure(panel_width * ncols, panel_height * nrows + extra_height)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_axis_off()
-    return axes[:n]
+    return fig, axes[:n]
 
 
 def _figure_legend(fig, methods: Sequence[str]) -> None:
@@ -149,10 +154,9 @@ def trade_off(tidy: pd.DataFrame, paths: Paths) -> bool:
         placeholder("Forgetting vs retention", "No accuracy results to plot.", paths)
         return False
     with style():
-        n = len(scenarios)
-        fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.4)
+        fig, axes = _panels(len(scenarios), 2.3, 2.1, 0.4)
         shown = []
-        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+        for ax, scenario in zip(axes, scenarios, strict=True):
             shown += _scatter_panel(ax, stats, scenario, "acc_forget", "acc_test_retained")
             ax.set_title(_title(scenario))
             ax.set_xlabel(r"Acc$_f$: forget set (%)")
@@ -252,9 +256,9 @@ def cost_vs_classes(tidy: pd.DataFrame, paths: Paths) -> bool:
         )
         return False
     with style():
-        fig = new_figure(2.6 * min(len(panels), 3), 2.2 * math.ceil(len(panels) / 3) + 0.4)
+        fig, axes = _panels(len(panels), 2.6, 2.2, 0.4)
         shown = []
-        for ax, ((dataset, arch), block) in zip(_grid(fig, len(panels)), panels, strict=True):
+        for ax, ((dataset, arch), block) in zip(axes, panels, strict=True):
             for method in method_order(list(block["method"].unique())):
                 line = block[block["method"] == method].sort_values("n_forget_classes")
                 st = method_style(method)
@@ -306,9 +310,8 @@ def fnn_curves(runs: Sequence[dict], paths: Paths) -> bool:
         key = (run["params"].get("scheme", "?"), run["dataset"], run["arch"], name)
         groups.setdefault(key, []).append(run)
     with style():
-        n = len(groups)
-        fig = new_figure(2.6 * min(n, 3), 2.0 * math.ceil(n / 3) + 0.45)
-        for ax, ((scheme, dataset, arch, name), members) in zip(_grid(fig, n), groups.items(), strict=True):
+        fig, axes = _panels(len(groups), 2.6, 2.0, 0.45)
+        for ax, ((scheme, dataset, arch, name), members) in zip(axes, groups.items(), strict=True):
             params = members[0]["params"]
             acc_key = "retain_acc" if params.get("accept_on") == "retain" else "test_acc_retained"
             threshold, tol = params.get("acc_threshold", 0.95), params.get("mia_tolerance", 0.1)
@@ -486,10 +489,9 @@ def hidden_vs_visible(tidy: pd.DataFrame, paths: Paths) -> bool:
         placeholder("Hidden vs visible forgetting", "No class-forgetting runs with probe results.", paths)
         return False
     with style():
-        n = len(scenarios)
-        fig = new_figure(2.3 * min(n, 3), 2.2 * math.ceil(n / 3) + 0.4)
+        fig, axes = _panels(len(scenarios), 2.3, 2.2, 0.4)
         shown = []
-        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+        for ax, scenario in zip(axes, scenarios, strict=True):
             ax.plot([0, 100], [0, 100], color="0.6", linewidth=0.6, linestyle="--")
             shown += _scatter_panel(ax, stats, scenario, "acc_test_forgotten", "probe_fewshot_acc_forgotten")
             ax.set_xlim(-5, 105)
@@ -517,10 +519,9 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
         placeholder("Relearn time", "No relearn-time results (evaluation ran without an original model).", paths)
         return False
     with style():
-        n = len(scenarios)
         height = max(0.13 * len(_methods(stats, s)) for s in scenarios) + 0.7
-        fig = new_figure(2.3 * min(n, 3), height * math.ceil(n / 3) + 0.1)
-        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+        fig, axes = _panels(len(scenarios), 2.3, height, 0.1)
+        for ax, scenario in zip(axes, scenarios, strict=True):
             methods = _methods(stats, scenario)
             _dot_panel(ax, stats, scenario, methods, "relearn_epochs")
             for i, method in enumerate(methods):  # hollow where a run did not relearn within the cap
@@ -615,10 +616,9 @@ def relearn_curves(records: Sequence[dict], paths: Paths) -> bool:
         )
         return False
     with style():
-        n = len(panels)
-        fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.5)
+        fig, axes = _panels(len(panels), 2.3, 2.1, 0.5)
         shown = []
-        for ax, (scenario, panel) in zip(_grid(fig, n), panels.items(), strict=True):
+        for ax, (scenario, panel) in zip(axes, panels.items(), strict=True):
             if panel.target is not None:
                 ax.axhline(100 * panel.target, **TARGET_LINE, zorder=1)
             for method, curve in panel.curves.items():
@@ -705,10 +705,9 @@ def frontier(tidy: pd.DataFrame, paths: Paths) -> bool:
         return False
     with style():
         scenarios = list(dict.fromkeys(points[SCENARIO_KEYS].itertuples(index=False, name=None)))
-        n = len(scenarios)
-        fig = new_figure(2.3 * min(n, 3), 2.1 * math.ceil(n / 3) + 0.4)
+        fig, axes = _panels(len(scenarios), 2.3, 2.1, 0.4)
         shown = []
-        for ax, scenario in zip(_grid(fig, n), scenarios, strict=True):
+        for ax, scenario in zip(axes, scenarios, strict=True):
             block = points[[tuple(row) == scenario for row in points[SCENARIO_KEYS].itertuples(index=False)]]
             ax.set_xscale("log")
             ax.axvline(1.0, color="black", linestyle=":", linewidth=0.6)
