@@ -136,6 +136,14 @@ def sisa_original_mlp(digits):
     return train_sisa(digits.train, "mlp", tuple(digits.manifest["shape"]), digits.num_classes, params, seed=0)[0]
 
 
+def method_code(method: str) -> set[str]:
+    """The unlearn rule's code inputs for ``method``, relative to workflow/ (``lethe/...``)."""
+    from lethe.code_deps import code_inputs
+
+    workflow = Path(__file__).resolve().parents[1] / "workflow"
+    return set(code_inputs(workflow, workflow / "scripts" / "unlearn.py", (f"lethe.methods.{method}",), start=workflow))
+
+
 def forgetting_failures(metrics: dict, original: dict, forgotten: float, kept: float) -> list[str]:
     """Why ``metrics`` does not show class forgetting that keeps the rest (empty list: it does).
 

@@ -21,13 +21,15 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from lethe import stages
 from lethe.device import amp_dtype, grad_scaler, memory_format_name, memory_format_of, prepare_model
 from lethe.methods.catalog import merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.metrics.predict import features_and_logits, logits
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.models.registry import build_model
+from lethe.stages.evaluate import evaluate
+from lethe.stages.train_original import train_original
+from lethe.stages.unlearn import unlearn
 from lethe.train import accuracy, cross_entropy, fit
 from lethe.unlearn import run_unlearning
 
@@ -275,16 +277,16 @@ def test_stages_record_precision_and_layout(digits_files, forget_class3, train_r
     write_json(forget, forget_class3)
     on = {"device": "cpu", "amp": True, "memory_format": "channels_last"}
     original = tmp_path / "original.safetensors"
-    meta = stages.train_original(npz, manifest, "cnn", 0, {**train_recipe, "epochs": 2}, original, **on)
+    meta = train_original(npz, manifest, "cnn", 0, {**train_recipe, "epochs": 2}, original, **on)
     assert meta["amp"] == "bfloat16" and meta["memory_format"] == "channels_last"
     assert read_json(original.with_suffix(".json"))["amp"] == "bfloat16"
     params = merge_params("finetune", {"epochs": 1}, train_recipe)
     out = tmp_path / "finetune.safetensors"
-    record = stages.unlearn("finetune", npz, manifest, forget, original, params, 0, out, tmp_path / "ft.run.json", **on)
+    record = unlearn("finetune", npz, manifest, forget, original, params, 0, out, tmp_path / "ft.run.json", **on)
     assert record["amp"] == "bfloat16" and record["memory_format"] == "channels_last"
     cheap = {"mia_samples": 100, "probe": {"draws": 2}}
-    result = stages.evaluate(out, npz, manifest, forget, tmp_path / "ft.metrics.json", **on, settings=cheap)
+    result = evaluate(out, npz, manifest, forget, tmp_path / "ft.metrics.json", **on, settings=cheap)
     # Measured: acc_test_retained 0.884 (0.896 in float32, contiguous); finetune forgot class 3 entirely.
     assert result["amp"] == "bfloat16" and result["metrics"]["acc_test_retained"] > 0.8
     with pytest.raises(ValueError, match="amp must be one of"):
-        stages.train_original(npz, manifest, "cnn", 0, train_recipe, tmp_path / "bad.safetensors", amp="fp16")
+        train_original(npz, manifest, "cnn", 0, train_recipe, tmp_path / "bad.safetensors", amp="fp16")

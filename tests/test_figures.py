@@ -356,7 +356,7 @@ def test_saliency_panels(images, tmp_path):
 def test_saliency_figure_stage_reads_checkpoints(digits_files, forget_class3, tmp_path):
     """The stage pairs checkpoints (by their sidecars) with the dataset and the forget set."""
     from lethe.io import write_json
-    from lethe.report.make_figures import saliency_figure
+    from lethe.report.saliency import saliency_figure
 
     npz, manifest_path, manifest = digits_files
     shape, classes = tuple(manifest["shape"]), int(manifest["num_classes"])

@@ -30,6 +30,7 @@ import math
 
 import pytest
 import torch
+from conftest import method_code
 
 from lethe.data.tensors import Split
 from lethe.methods.base import Context
@@ -205,7 +206,7 @@ def run_fnn(model, digits, forget, params, cpu):
 def test_catalog_entry():
     info = METHODS["fnn"]
     assert (info.needs_forget, info.needs_retain, info.needs_original, info.class_only) == (True, True, True, False)
-    assert info.modules == ("models/forgetting.py", "metrics/mia.py")
+    assert {"lethe/models/forgetting.py", "lethe/metrics/mia.py"} <= method_code("fnn")
     d = info.defaults
     assert (d["layers"], d["scheme"], d["turns"], d["learn_epochs"], d["unlearn_epochs"]) == ("2L", "rank", 5, 2, 4)
     assert (d["acc_threshold"], d["mia_tolerance"], d["fold"]) == (0.95, 0.1, True)

@@ -38,6 +38,7 @@ import copy
 
 import pytest
 import torch
+from conftest import method_code
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set
@@ -273,7 +274,7 @@ def test_retain_subsets(digits, forget_class3):
 def test_catalog_entry(method):
     info = METHODS[method]
     assert info.class_only and info.needs_retain and not info.needs_forget and info.needs_original
-    assert info.modules == ("methods/impair_repair.py",)
+    assert "lethe/methods/impair_repair.py" in method_code(method)
     assert info.defaults["impair_lr"] == 0.02 and info.defaults["repair_lr"] == 0.01
     assert info.defaults["impair_epochs"] == 1 and info.defaults["repair_epochs"] == 1
 

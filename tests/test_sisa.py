@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures
+from conftest import forgetting_failures, method_code
 
 from lethe.data.forget_sets import make_forget_set
 from lethe.io import read_json, write_json
@@ -98,7 +98,7 @@ def test_catalogue_entry():
     info = METHODS["sisa"]
     assert info.original == "sisa_original" and info.family == "baseline"
     assert not info.needs_forget and info.needs_retain and not info.class_only
-    assert {"sisa.py", "models/ensemble.py"} <= set(info.modules)
+    assert {"lethe/sisa.py", "lethe/models/ensemble.py"} <= method_code("sisa")
     assert info.defaults["epochs"] == 20 and info.defaults["batch_size"] == 16 and info.defaults["lr"] == 1e-3
     assert info.defaults["optimizer"] == "sgd" and info.defaults["momentum"] == 0.0
 
@@ -309,11 +309,13 @@ def test_ensemble_checkpoint_round_trip(unlearned, tmp_path, cpu, digits):
 
 def test_pipeline_stages_train_unlearn_and_evaluate(digits_files, forget_class3, original_mlp, params, tmp_path):
     """train_sisa → unlearn → evaluate through lethe.stages, as the rules run them (full evaluation)."""
-    from lethe import stages
+    from lethe.stages.evaluate import evaluate
+    from lethe.stages.train_sisa import train_sisa_original
+    from lethe.stages.unlearn import unlearn
 
     npz, manifest, _ = digits_files
     models = tmp_path / "models"
-    meta = stages.train_sisa_original(
+    meta = train_sisa_original(
         npz, manifest, "mlp", 0, params, models / "sisa_original.safetensors",
         models / "sisa_original.stages.safetensors", device="cpu", threads=1,
     )  # fmt: skip
@@ -322,12 +324,12 @@ def test_pipeline_stages_train_unlearn_and_evaluate(digits_files, forget_class3,
     save_checkpoint(
         original_mlp, models / "original.safetensors", {"arch": "mlp", "shape": [1, 8, 8], "num_classes": 10}
     )
-    record = stages.unlearn(
+    record = unlearn(
         "sisa", npz, manifest, tmp_path / "class3.json", models / "sisa_original.safetensors", params, 0,
         models / "class3/sisa.safetensors", models / "class3/sisa.run.json", device="cpu", threads=1,
     )  # fmt: skip
     assert record["notes"]["shards_retrained"] == 5 and record["seconds"] > 0
-    result = stages.evaluate(
+    result = evaluate(
         models / "class3/sisa.safetensors", npz, manifest, tmp_path / "class3.json", tmp_path / "metrics.json",
         run_path=models / "class3/sisa.run.json", original_path=models / "original.safetensors",
         device="cpu", threads=1, settings={"probe": {"draws": 5, "max_iter": 100}, "relearn": {"max_epochs": 5}},

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -206,3 +210,218 @@ def test_sisa_trains_its_own_original_only_when_it_runs(tmp_path_factory, tmp_pa
     unlearn_job = proc.stdout.split("rule unlearn:", 1)[1].split("rule ", 1)[0]
     assert "seed0/sisa_original.safetensors" in unlearn_job and "seed0/sisa_original.stages.safetensors" in unlearn_job
     assert "seed0/original.safetensors" not in unlearn_job.replace("sisa_original", "")
+
+
+# --------------------------------------------------------------------------- reruns and recovery
+
+PACKAGE = REPO / "workflow" / "lethe"
+MODULES = sorted(p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py"))
+
+
+def dry_run_jobs(workdir: Path, *args: str) -> list[dict]:
+    """The jobs of a dry run: rule, inputs, first output and reason of each."""
+    proc = snakemake(workdir, "--configfile", str(TINY), "--dry-run", *args)
+    jobs = []
+    for line in proc.stdout.splitlines():
+        start = re.fullmatch(r"(?:local)?rule (\w+):", line)
+        if start:
+            jobs.append({"rule": start.group(1), "inputs": set(), "outputs": [], "reason": ""})
+        elif jobs and (field := re.fullmatch(r"    (input|output|reason): (.*)", line)):
+            name, value = field.groups()
+            if name == "reason":
+                jobs[-1]["reason"] = value
+            else:
+                jobs[-1]["inputs" if name == "input" else "outputs"] = value.split(", ")
+    for job in jobs:
+        job["inputs"] = set(job["inputs"])
+        job["key"] = f"{job['rule']}:{job['outputs'][0] if job['outputs'] else ''}"
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def forced_jobs(tiny_run: Path) -> dict[str, dict]:
+    """Every job of the tiny run with its inputs ({key: job}), from a forced dry run."""
+    return {job["key"]: job for job in dry_run_jobs(tiny_run, "--forceall")}
+
+
+# What each rule's script imports when it runs, observed: one process imports every rule
+# script's `lethe` imports (and every method module, which `unlearn` imports by name)
+# under an __import__ hook that records who imported what.
+IMPORT_GRAPH = r"""
+import ast, builtins, importlib.util, json, sys
+from pathlib import Path
+sys.path.insert(0, "workflow")
+edges, real = set(), builtins.__import__
+def hook(name, globals=None, locals=None, fromlist=(), level=0):
+    module = real(name, globals, locals, fromlist, level)
+    importer = (globals or {}).get("__name__", "")
+    package = (globals or {}).get("__package__") or ""
+    target = importlib.util.resolve_name("." * level + name, package) if level else name
+    names = [target] + [f"{target}.{f}" for f in fromlist or () if f"{target}.{f}" in sys.modules]
+    edges.update((importer, n) for n in names if n.startswith("lethe"))
+    return module
+builtins.__import__ = hook
+roots = {}
+for script in sorted(Path("workflow/scripts").glob("*.py")):
+    tree = ast.parse(script.read_text())
+    imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("lethe")]
+    roots[script.stem] = [n.module for n in imports]
+    for node in imports:
+        exec(compile(ast.Module([node], []), str(script), "exec"), {"__name__": "__main__"})
+for path in sorted(Path("workflow/lethe/methods").glob("*.py")):
+    importlib.import_module(f"lethe.methods.{path.stem}")
+files = {n: m.__file__ for n, m in sys.modules.items() if n.startswith("lethe") and getattr(m, "__file__", None)}
+print(json.dumps({"edges": sorted(edges), "roots": roots, "files": files}))
+"""
+
+
+def observed_imports(workdir: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """({script: package files its imports load}, {method: files its module loads}), relative to workdir."""
+    proc = subprocess.run([sys.executable, "-c", IMPORT_GRAPH], cwd=workdir, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    graph = json.loads(proc.stdout)
+    edges: dict[str, set[str]] = {}
+    for importer, imported in graph["edges"]:
+        edges.setdefault(importer, set()).add(imported)
+    files = {n: Path(f).resolve().relative_to(workdir.resolve()).as_posix() for n, f in graph["files"].items()}
+
+    def loaded(names: list[str]) -> set[str]:
+        seen, todo = set(), list(names)
+        while todo:
+            name = todo.pop()
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):  # a module runs its packages' __init__ first
+                parent = ".".join(parts[:i])
+                if parent in files and parent not in seen:
+                    seen.add(parent)
+                    todo.extend(edges.get(parent, ()))
+        return {files[n] for n in seen}
+
+    methods = {p.stem: loaded([f"lethe.methods.{p.stem}"]) for p in (workdir / "workflow/lethe/methods").glob("*.py")}
+    return {script: loaded(names) for script, names in graph["roots"].items()}, methods
+
+
+def rule_scripts() -> dict[str, str]:
+    """{rule: script name} from the rule files."""
+    scripts = {}
+    for smk in (REPO / "workflow/rules").glob("*.smk"):
+        for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", smk.read_text(), flags=re.M):
+            match = re.search(r'"\.\./scripts/(\w+)\.py"', body)
+            if match:
+                scripts[rule] = match.group(1)
+    return scripts
+
+
+def test_code_inputs_cover_everything_a_job_imports(tiny_run: Path, forced_jobs: dict[str, dict]):
+    """Each job's code inputs include every package module its script (and, for unlearn, its
+    method) loads when it runs, as relative paths: tensors.py and checkpoint.py were in none."""
+    scripts, methods = observed_imports(tiny_run)
+    rules = rule_scripts()
+    checked = set()
+    for job in forced_jobs.values():
+        if job["rule"] == "all":
+            continue
+        code = {p for p in job["inputs"] if p.startswith("workflow/lethe/")}
+        expected = scripts[rules[job["rule"]]]
+        if job["rule"] == "unlearn":
+            method = job["key"].rsplit("/", 1)[1].split(".")[0]
+            expected = expected | methods[method]
+        assert expected <= code, (job["key"], sorted(expected - code))
+        assert all((tiny_run / p).is_file() and not Path(p).is_absolute() for p in code), job["key"]
+        checked.add(job["rule"])
+    assert {"train_original", "unlearn", "evaluate", "compile_paper", "figure_gradcam"} <= checked
+    assert "workflow/lethe/data/tensors.py" in scripts["train_original"]
+    assert "workflow/lethe/models/checkpoint.py" in scripts["unlearn"]
+
+
+def downstream(jobs: dict[str, dict], keys: set[str]) -> set[str]:
+    """``keys`` and every job that consumes, directly or not, an output of one of them."""
+    made = {output: key for key, job in jobs.items() for output in job["outputs"]}
+    consumers: dict[str, set[str]] = {}
+    for key, job in jobs.items():
+        for path in job["inputs"]:
+            if path in made:
+                consumers.setdefault(made[path], set()).add(key)
+    seen, todo = set(), list(keys)
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(consumers.get(key, ()))
+    return seen
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_edit_reruns_exactly_its_importers(tiny_run: Path, forced_jobs: dict[str, dict], module: str):
+    """Editing one package module reruns the jobs that list it as code and what depends on
+    their outputs, nothing else (a module that no job imports: nothing). Snakemake names
+    the edit as the reason of the first such jobs; the rest rerun for their updated inputs."""
+    path = tiny_run / module
+    original = path.read_text()
+    path.write_text(original + "\n# an edit\n")
+    try:
+        jobs = {job["key"]: job for job in dry_run_jobs(tiny_run)}
+    finally:
+        path.write_text(original)
+    importers = {key for key, job in forced_jobs.items() if module in job["inputs"]}
+    assert set(jobs) == downstream(forced_jobs, importers)
+    first = {key for key in importers if not downstream(forced_jobs, importers - {key}) >= {key}}
+    for key, job in jobs.items():
+        direct = job["reason"].startswith("Updated input files") and module in job["reason"]
+        assert direct or (key not in first and job["reason"].startswith("Input files updated by another job")), job
+        assert key in importers or not direct, job
+
+
+def test_moved_checkout_is_up_to_date(tiny_run: Path, tmp_path: Path):
+    """A finished checkout copied elsewhere, results and .snakemake included, reruns nothing."""
+    moved = tmp_path / "elsewhere" / "lethe"
+    shutil.copytree(tiny_run, moved, symlinks=True)
+    proc = snakemake(moved, "--configfile", str(TINY))
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_killed_run_resumes_and_a_concurrent_run_is_refused(tmp_path_factory, tmp_path: Path):
+    """kill -9 of Snakemake mid-training (with its jobs: a crash) leaves its locks behind; the
+    README's command then resumes without --unlock and trains the same model as a run that was
+    never interrupted. While a run is alive, a second one in the same directory is refused."""
+    workdir = copy_repository(tmp_path_factory.mktemp("repo"))
+    config = write_config(tmp_path / "long.yaml", lambda c: c["train"].update(epochs=200))
+    target = "results/models/digits/mlp/seed0/original.safetensors"
+    command = [*SNAKEMAKE, target, "--workflow-profile", "workflow/profiles/default", "--configfile", str(config)]
+    subprocess.run(command, cwd=workdir, capture_output=True, check=True)
+    uninterrupted = {p: (workdir / p).read_bytes() for p in (target, target.replace(".safetensors", ".json"))}
+    shutil.rmtree(workdir / "results")
+    shutil.rmtree(workdir / ".snakemake")
+
+    log = workdir / "results/logs/train_original/digits/mlp/seed0.log"
+    run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.is_file() and "epoch 1/200" in log.read_text()):
+            assert run.poll() is None and time.monotonic() < deadline, "training did not start"
+            time.sleep(0.05)
+        second = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+        assert run.poll() is None, "the first run ended before the second was tried: train longer"
+        assert second.returncode != 0 and "LockException" in second.stdout + second.stderr
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert not (workdir / target).exists() and any((workdir / ".snakemake/locks").iterdir())
+
+    resumed = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "removed stale Snakemake locks" in resumed.stderr
+    assert (workdir / target).read_bytes() == uninterrupted[target]
+    meta, again = (json.loads(b) for b in (uninterrupted[target.replace(".safetensors", ".json")],
+                                           (workdir / target.replace(".safetensors", ".json")).read_bytes()))  # fmt: skip
+    assert without_times(again) == without_times(meta)
+
+
+def without_times(record):
+    """A record without its wall-time fields (``*seconds``), which differ between two runs."""
+    if isinstance(record, dict):
+        return {k: without_times(v) for k, v in record.items() if not k.endswith("seconds")}
+    if isinstance(record, list):
+        return [without_times(v) for v in record]
+    return record

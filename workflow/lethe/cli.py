@@ -111,7 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log)
-    from lethe import stages
     from lethe.methods.catalog import METHODS, merge_params
 
     if args.command == "list-methods":
@@ -152,21 +151,25 @@ def main(argv: list[str] | None = None) -> int:
     npz, manifest = _dataset(args.dataset)
     hardware = {"device": args.device, "amp": AMP_ARGS[args.amp], "memory_format": args.memory_format}
     if args.command == "make-forget-set":
-        stages.write_forget_set(manifest, npz, args.id, args.spec, args.out)
+        from lethe.stages.make_forget_set import write_forget_set
+
+        write_forget_set(manifest, npz, args.id, args.spec, args.out)
     elif args.command == "train":
         unknown = sorted(set(args.recipe) - set(TRAIN_DEFAULTS))
         if unknown:
             raise SystemExit(f"lethe train: unknown recipe key(s) {unknown}; known: {sorted(TRAIN_DEFAULTS)}")
-        stages.train_original(
-            npz, manifest, args.arch, args.seed, {**TRAIN_DEFAULTS, **args.recipe}, args.out, **hardware
-        )
+        from lethe.stages.train_original import train_original
+
+        train_original(npz, manifest, args.arch, args.seed, {**TRAIN_DEFAULTS, **args.recipe}, args.out, **hardware)
     elif args.command == "train-sisa":
         try:
             params = merge_params("sisa", args.params)
         except ValueError as error:
             raise SystemExit(f"lethe train-sisa: {error.args[0]}") from None
         out = Path(args.out)
-        stages.train_sisa_original(
+        from lethe.stages.train_sisa import train_sisa_original
+
+        train_sisa_original(
             npz, manifest, args.arch, args.seed, params, out, out.with_suffix(".stages.safetensors"), **hardware
         )
     elif args.command == "unlearn":
@@ -175,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyError, ValueError) as error:
             raise SystemExit(f"lethe unlearn: {error.args[0]}") from None
         out = Path(args.out)
-        stages.unlearn(
+        from lethe.stages.unlearn import unlearn
+
+        unlearn(
             args.method,
             npz,
             manifest,
@@ -188,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             **hardware,
         )
     elif args.command == "evaluate":
-        stages.evaluate(
+        from lethe.stages.evaluate import evaluate
+
+        evaluate(
             args.model,
             npz,
             manifest,

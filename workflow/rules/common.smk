@@ -1,16 +1,25 @@
 # Shared helpers: config validation, the experiment plan, wildcard constraints,
 # input functions. Parse-time code stays torch-free so that `snakemake -n` is quick.
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
 REPO = Path(workflow.basedir)
-PACKAGE = REPO / "workflow" / "lethe"
 sys.path.insert(0, str(REPO / "workflow"))
 
+from lethe.code_deps import code_inputs  # noqa: E402
 from lethe.methods.catalog import METHODS  # noqa: E402
 from lethe.plan import REFERENCE, Plan, canonical  # noqa: E402
+from lethe.run_lock import claim  # noqa: E402
+
+# A run killed with SIGKILL leaves Snakemake's locks behind: remove them when no other
+# live run of this workflow holds the directory (lethe.run_lock), so a rerun resumes.
+if workflow.is_main_process:
+    _note = claim(".snakemake")
+    if _note:
+        print(f"lethe: {_note}", file=sys.stderr)
 
 validate(config, str(REPO / "config" / "schema.yaml"))
 _canonical = canonical(config)  # key order in a config file must not rerun jobs
@@ -39,14 +48,18 @@ wildcard_constraints:
     **PLAN.wildcard_constraints(),
 
 
-def code(*modules):
-    """Package modules a rule's result depends on, as inputs (the code trigger sees only scripts)."""
-    return [str(PACKAGE / module) for module in modules]
+def code(script, *modules):
+    """A rule's code inputs: the `lethe` modules that its script (workflow/scripts/<script>.py)
+    and `modules` import, transitively, as relative paths (the code trigger sees only the
+    script itself). Derived from the source by lethe.code_deps, without importing it."""
+    return code_inputs(
+        REPO / "workflow", REPO / "workflow" / "scripts" / f"{script}.py", modules
+    )
 
 
 def method_code(wildcards):
-    info = METHODS[wildcards.method]
-    return code(f"methods/{wildcards.method}.py", *info.modules)
+    """The unlearn rule's code inputs of one method: its module and what that imports."""
+    return code("unlearn", f"lethe.methods.{wildcards.method}")
 
 
 def method_params(wildcards):

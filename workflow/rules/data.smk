@@ -1,6 +1,6 @@
 rule prepare_dataset:
     input:
-        code("data/datasets.py"),
+        code("prepare_dataset"),
     output:
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
@@ -23,7 +23,7 @@ rule prepare_dataset:
 
 rule make_forget_set:
     input:
-        code("data/forget_sets.py"),
+        code("make_forget_set"),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
     output:

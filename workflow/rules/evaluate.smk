@@ -1,16 +1,7 @@
 rule evaluate:
     input:
         unpack(evaluated_inputs),
-        code(
-            "metrics/evaluate.py",
-            "metrics/accuracy.py",
-            "metrics/predict.py",
-            "metrics/mia.py",
-            "metrics/probe.py",
-            "metrics/relearn.py",
-            "metrics/distance.py",
-            "device.py",
-        ),
+        code("evaluate"),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
         forget_set="results/forget_sets/{dataset}/{forget_set}.json",

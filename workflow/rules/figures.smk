@@ -22,12 +22,11 @@ localrules:
 
 
 FIGURES = f"{PAPER}/figures"
-FIGURE_CODE = code("report/make_figures.py", "report/figures.py", "report/style.py")
 
 
 rule figure_trade_off:
     input:
-        FIGURE_CODE,
+        code("table_figure"),
         tidy=f"{TABLES}/metrics.csv",
     output:
         pdf=f"{FIGURES}/trade_off.pdf",
@@ -54,7 +53,7 @@ rule figure_trade_off:
 
 rule figure_frontier:
     input:
-        FIGURE_CODE,
+        code("table_figure"),
         tidy=f"{TABLES}/metrics.csv",
     output:
         pdf=f"{FIGURES}/frontier.pdf",
@@ -81,7 +80,7 @@ rule figure_frontier:
 
 rule figure_membership_inference:
     input:
-        FIGURE_CODE,
+        code("table_figure"),
         tidy=f"{TABLES}/metrics.csv",
     output:
         pdf=f"{FIGURES}/membership_inference.pdf",
@@ -108,7 +107,7 @@ rule figure_membership_inference:
 
 rule figure_cost_vs_classes:
     input:
-        FIGURE_CODE,
+        code("table_figure"),
         tidy=f"{TABLES}/metrics.csv",
     output:
         pdf=f"{FIGURES}/cost_vs_classes.pdf",
@@ -135,7 +134,7 @@ rule figure_cost_vs_classes:
 
 rule figure_hidden_vs_visible:
     input:
-        FIGURE_CODE,
+        code("table_figure"),
         tidy=f"{TABLES}/metrics.csv",
     output:
         pdf=f"{FIGURES}/hidden_vs_visible.pdf",
@@ -162,7 +161,7 @@ rule figure_hidden_vs_visible:
 
 rule figure_relearn_time:
     input:
-        FIGURE_CODE,
+        code("table_figure"),
         tidy=f"{TABLES}/metrics.csv",
     output:
         pdf=f"{FIGURES}/relearn_time.pdf",
@@ -189,7 +188,7 @@ rule figure_relearn_time:
 
 rule figure_relearn_curves:
     input:
-        FIGURE_CODE,
+        code("relearn_figure"),
         metrics=metrics_files(),
     output:
         pdf=f"{FIGURES}/relearn_curves.pdf",
@@ -214,7 +213,7 @@ rule figure_relearn_curves:
 
 rule figure_fnn_curves:
     input:
-        FIGURE_CODE,
+        code("fnn_figure"),
         runs=fnn_run_records(),
     output:
         pdf=f"{FIGURES}/fnn_curves.pdf",
@@ -239,7 +238,7 @@ rule figure_fnn_curves:
 
 rule figure_confusion:
     input:
-        FIGURE_CODE,
+        code("confusion_figure"),
         metrics=figure_metrics(),
     output:
         pdf=f"{FIGURES}/confusion.pdf",
@@ -267,8 +266,7 @@ rule figure_confusion:
 
 rule figure_gradcam:
     input:
-        FIGURE_CODE,
-        code("report/saliency.py"),
+        code("saliency_figure"),
         models=figure_checkpoints(),
         npz=expand("results/data/{dataset}.npz", dataset=FIGURE_DATASETS),
         manifests=expand("results/data/{dataset}.json", dataset=FIGURE_DATASETS),

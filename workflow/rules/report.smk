@@ -9,7 +9,7 @@ GENERATED = f"{PAPER}/generated"
 
 rule aggregate:
     input:
-        code("report/aggregate.py", "metrics/stats.py"),
+        code("aggregate"),
         metrics=metrics_files(),
     output:
         tidy=f"{TABLES}/metrics.csv",
@@ -34,7 +34,7 @@ rule aggregate:
 
 rule paper_inputs:
     input:
-        code("report/latex.py", "report/setup.py"),
+        code("paper_inputs"),
         tidy=f"{TABLES}/metrics.csv",
         summary=f"{TABLES}/summary.csv",
         manifests=expand("results/data/{dataset}.json", dataset=PLAN.datasets),
@@ -71,9 +71,11 @@ rule paper_inputs:
 
 rule compile_paper:
     input:
-        code("report/paper.py"),
-        main=str(REPO / "paper" / "main.tex"),
-        sources=sorted(str(p) for p in (REPO / "paper").rglob("*") if p.is_file()),
+        code("compile_paper"),
+        main=os.path.relpath(REPO / "paper" / "main.tex"),
+        sources=sorted(
+            os.path.relpath(p) for p in (REPO / "paper").rglob("*") if p.is_file()
+        ),
         numbers=rules.paper_inputs.output.numbers,
         generated=rules.paper_inputs.output,
         figures=PAPER_FIGURES,

@@ -1,6 +1,6 @@
 rule train_original:
     input:
-        code("train.py", "models/registry.py", "device.py"),
+        code("train_original"),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
     output:
@@ -29,13 +29,7 @@ rule train_original:
 # every stage. Only in the DAG when the `sisa` method runs (its unlearn jobs ask for it).
 rule train_sisa:
     input:
-        code(
-            "sisa.py",
-            "train.py",
-            "models/registry.py",
-            "models/ensemble.py",
-            "device.py",
-        ),
+        code("train_sisa"),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
     output:

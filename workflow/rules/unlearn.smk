@@ -4,7 +4,6 @@
 # ensemble from rule train_sisa): see original_inputs in common.smk.
 rule unlearn:
     input:
-        code("unlearn.py", "train.py", "methods/base.py", "device.py"),
         method_code,
         unpack(original_inputs),
         npz="results/data/{dataset}.npz",

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from lethe.log import logged
-from lethe.stages import compile_paper
+from lethe.stages.compile_paper import compile_paper
 
 with logged(snakemake.log[0]):
     compile_paper(

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from lethe.log import logged
-from lethe.stages import write_forget_set
+from lethe.stages.make_forget_set import write_forget_set
 
 with logged(snakemake.log[0]):
     write_forget_set(

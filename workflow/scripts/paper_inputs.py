@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from lethe.log import logged
-from lethe.stages import paper_inputs
+from lethe.stages.paper_inputs import paper_inputs
 
 with logged(snakemake.log[0]):
     paper_inputs(

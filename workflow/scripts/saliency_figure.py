@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from lethe.log import logged
-from lethe.report.make_figures import saliency_figure
+from lethe.report.saliency import saliency_figure
 
 with logged(snakemake.log[0]):
     saliency_figure(

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from lethe.log import logged
-from lethe.stages import train_original
+from lethe.stages.train_original import train_original
 
 with logged(snakemake.log[0]):
     train_original(

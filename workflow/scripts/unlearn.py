@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 from lethe.log import logged
-from lethe.stages import unlearn
+from lethe.stages.unlearn import unlearn
 
 with logged(snakemake.log[0]):
     unlearn(

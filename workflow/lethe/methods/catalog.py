@@ -21,9 +21,6 @@ class MethodInfo:
     needs_retain: bool = True  # receives retain data (PBU and GA do not)
     needs_original: bool = True  # starts from the original weights (retrain does not)
     class_only: bool = False  # only defined for class forgetting
-    # Package modules (besides methods/{name}.py) whose code shapes the result; the
-    # workflow lists them as inputs so that editing one reruns this method's jobs.
-    modules: tuple[str, ...] = ()
     family: str = "other"  # the paper groups methods by family (see FAMILIES)
     # The checkpoint the method starts from, results/models/{dataset}/{arch}/seed{seed}/{original}.safetensors:
     # the pipeline's original, or a model of the method's own that its own rule trains (SISA's sharded ensemble).
@@ -112,7 +109,6 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_forget=False,
             class_only=True,
-            modules=("methods/impair_repair.py",),
             family="impair_repair",
         ),
         MethodInfo(
@@ -136,7 +132,6 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_forget=False,
             class_only=True,
-            modules=("methods/impair_repair.py",),
             family="impair_repair",
         ),
         MethodInfo(
@@ -157,7 +152,6 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_forget=False,
             class_only=True,
-            modules=("methods/impair_repair.py",),
             family="impair_repair",
         ),
         # --- forgetting neural networks: fnn ---
@@ -192,7 +186,6 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_forget=True,  # D_f only ranks the neurons and is the MIA's target; never trained on
             needs_retain=True,
-            modules=("models/forgetting.py", "metrics/mia.py"),
             family="forgetting_layers",
         ),
         # --- forget-data-only and teacher-student: pbu, bad_teaching, neggrad_plus ---
@@ -211,7 +204,6 @@ METHODS: dict[str, MethodInfo] = {
                 "target_forget_acc": "auto",
             },
             needs_retain=False,
-            modules=("methods/fisher.py", "methods/neggrad.py"),
             family="forget_only",
         ),
         MethodInfo(
@@ -219,7 +211,6 @@ METHODS: dict[str, MethodInfo] = {
             "Distil a random-init teacher on D_f and θ* on 30% of D_r into the student (Bad Teaching).",
             "chundawat2023bad",
             defaults={"epochs": 1, "lr": 1e-4, "batch_size": 256, "temperature": 1.0, "retain_fraction": 0.3},
-            modules=("models/registry.py",),
             family="teacher",
         ),
         MethodInfo(
@@ -255,7 +246,6 @@ METHODS: dict[str, MethodInfo] = {
                 "aggregation": "mean",
             },  # fmt: skip
             needs_forget=False,  # the forgotten indices are those D_r lacks; SISA never sees the forget images
-            modules=("sisa.py", "models/ensemble.py", "models/registry.py"),
             family="baseline",
             original="sisa_original",
         ),
@@ -279,7 +269,6 @@ METHODS: dict[str, MethodInfo] = {
                 "batch_size": 32,
                 "forget_batch_size": 64,
             },  # fmt: skip
-            modules=("methods/passes.py",),
             family="teacher",
         ),
         MethodInfo(
@@ -295,7 +284,6 @@ METHODS: dict[str, MethodInfo] = {
                 "epochs": 10,
                 "batch_size": 256,
             },  # fmt: skip
-            modules=("methods/passes.py",),
             family="relabel",
         ),
         MethodInfo(
@@ -343,7 +331,6 @@ METHODS: dict[str, MethodInfo] = {
             "golatkar2020eternal",
             defaults={"alpha": 1e-6, "fisher": "expected", "retain_samples": None, "batch_size": 64},
             needs_forget=False,  # the forget class ids only; the Fisher is computed on D_r
-            modules=("methods/fisher.py",),
             family="importance",
         ),
         MethodInfo(
@@ -357,7 +344,6 @@ METHODS: dict[str, MethodInfo] = {
                 "batch_size": 128,
                 "gradient_memory_mb": 2048,
             },
-            modules=("methods/fisher.py",),
             family="importance",
         ),
         # --- decision boundary: boundary_shrink, boundary_expand (helper D) ---
@@ -375,7 +361,6 @@ METHODS: dict[str, MethodInfo] = {
                 "drop_failed": False,
             },  # fmt: skip
             needs_retain=False,
-            modules=("methods/fgsm.py",),
             family="boundary",
         ),
         MethodInfo(

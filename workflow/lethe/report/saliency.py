@@ -16,11 +16,23 @@ does not depend on the input at all (zero_output's zeroed row) is blank.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from lethe.data.datasets import load_arrays, read_manifest
+from lethe.data.tensors import load_dataset
+from lethe.device import set_threads
+from lethe.io import read_json
+from lethe.models.checkpoint import load_checkpoint
+from lethe.plan import REFERENCE
+from lethe.report.figures import saliency_panels
+
+log = logging.getLogger(__name__)
 
 GRAD_CAM = "Grad-CAM, last conv layer"
 INPUT_GRADIENT = "input-gradient saliency (no conv layer)"
@@ -102,3 +114,49 @@ def saliency_block(
                 "p_true": [float(per_model[name][2][j]) for name in models],
             })  # fmt: skip
     return {"title": title, "saliency": " / ".join(sorted(kinds)), "models": list(models), "rows": rows}
+
+
+def saliency_figure(
+    model_paths: list[str | Path],
+    npz_paths: list[str | Path],
+    manifest_paths: list[str | Path],
+    forget_paths: list[str | Path],
+    methods: list[str],
+    images: int,
+    paths: list[str | Path],
+    threads: int | None = None,
+) -> bool:
+    """GradCAM / saliency panels of the checkpoints in ``model_paths`` (on CPU).
+
+    Checkpoint sidecars say which dataset, architecture and method each model is (no
+    ``method``: the original); ``methods`` orders the columns. ``npz_paths`` and
+    ``manifest_paths`` are the datasets (pairwise), ``forget_paths`` one forget set per
+    dataset, whose first class is the forgotten class shown. A dataset whose forget set
+    has no classes (random samples) gets no block.
+    """
+    set_threads(threads)
+    cpu = torch.device("cpu")
+    data = {read_manifest(m)["name"]: (npz, m) for npz, m in zip(npz_paths, manifest_paths, strict=True)}
+    forgets = {}
+    for path in forget_paths:
+        forget = read_json(path)
+        forgets[forget["dataset"]] = forget
+    groups: dict[tuple[str, str], dict] = {}
+    for path in model_paths:
+        model, meta = load_checkpoint(path, cpu)
+        groups.setdefault((meta["dataset"], meta["arch"]), {})[meta.get("method", REFERENCE)] = (model, meta)
+    blocks = []
+    for (dataset, arch), by_method in groups.items():
+        forget = forgets[dataset]
+        if not forget["classes"]:
+            continue
+        models = {m: by_method[m][0] for m in methods if m in by_method}
+        seed = next(iter(by_method.values()))[1]["seed"]
+        npz, manifest = data[dataset]
+        test = load_dataset(npz, manifest, cpu).test
+        title = f"{dataset} / {arch} / seed {seed} / {forget['id']}"
+        x_raw = load_arrays(npz)["x_test"]
+        blocks.append(saliency_block(models, x_raw, test.x, test.y.numpy(), forget["classes"], images, title=title))
+    shown = saliency_panels(blocks, paths)
+    log.info("figure gradcam of %s (%s): %s", methods, ", ".join(b["saliency"] for b in blocks), shown)
+    return shown

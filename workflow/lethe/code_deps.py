@@ -1,0 +1,97 @@
+"""The code a rule's results depend on: the ``lethe`` modules its script imports, transitively.
+
+Snakemake's ``code`` rerun trigger sees only a rule's own script; the package code that
+script runs must be declared as inputs, so that editing it reruns exactly the jobs that
+import it. This module derives those inputs from the source (``ast``), without
+importing anything, so the workflow parses without torch. Every ``import`` statement
+counts, including those inside functions: an import that runs only on some code paths
+is still a dependency of the results.
+
+Paths are relative (to the working directory, normally the repository root), so a
+finished checkout copied elsewhere, with its ``results/`` and ``.snakemake/``, is
+still up to date.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "lethe"
+
+
+def module_file(root: Path, name: str) -> Path | None:
+    """The source file of module ``name`` (``lethe.x.y``) under ``root`` (the folder
+    holding the package), or None when it is not one of the package's modules."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = root.joinpath(*parts)
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _packages(name: str) -> list[str]:
+    """``lethe.a.b`` -> ``lethe``, ``lethe.a``: the packages whose ``__init__`` runs first."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@cache
+def _imports(path: Path, name: str) -> frozenset[str]:
+    """Modules of the package that ``path`` (module ``name``) imports anywhere in its source."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against this module's package
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            else:
+                base = node.module or ""
+            found.add(base)
+            # `from lethe.x import y` imports module lethe.x.y when y is one
+            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return frozenset(m for m in found if m == PACKAGE or m.startswith(PACKAGE + "."))
+
+
+def closure(root: Path, names: list[str] | tuple[str, ...]) -> list[Path]:
+    """Source files of modules ``names`` and of everything of the package they import,
+    transitively (packages' ``__init__`` included), sorted."""
+    root = Path(root)
+    seen: dict[str, Path] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = module_file(root, name)
+        if path is None:
+            continue  # a name imported from a module (a function, a class), not a module
+        seen[name] = path
+        todo.extend(_packages(name))
+        todo.extend(_imports(path, name))
+    return sorted(set(seen.values()))
+
+
+def script_imports(script: Path) -> list[str]:
+    """Modules of the package that a script (a rule's, run as ``__main__``) imports."""
+    return sorted(_imports(Path(script), "__main__"))
+
+
+def code_inputs(
+    root: Path, script: Path | None = None, modules: tuple[str, ...] = (), start: Path | None = None
+) -> list[str]:
+    """A rule's code inputs: the closure of ``script``'s imports and ``modules``, as paths
+    relative to ``start`` (default: the working directory)."""
+    names = [*(script_imports(script) if script else []), *modules]
+    start = Path.cwd() if start is None else Path(start)
+    return [os.path.relpath(path, start) for path in closure(root, names)]

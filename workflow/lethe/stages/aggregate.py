@@ -1,0 +1,30 @@
+"""Rule aggregate: every metrics JSON into the tidy table, its summary and the paired tests."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from lethe.metrics.stats import avg_gap, paired_vs_retrain
+from lethe.report.aggregate import collect, summarise, write_csv
+
+log = logging.getLogger(__name__)
+
+
+def aggregate(
+    metrics_paths: list[str | Path], out_tidy: str | Path, out_summary: str | Path, out_paired: str | Path | None = None
+) -> None:
+    """Tidy CSV (one row per run and metric, plus each run's avg gap to retrain), its
+    mean/std/n summary, and paired comparisons with retrain (per seed and draw)."""
+    tidy = collect(metrics_paths)
+    tidy = pd.concat([tidy, avg_gap(tidy)], ignore_index=True)
+    write_csv(tidy, out_tidy)
+    write_csv(summarise(tidy), out_summary)
+    if out_paired is not None:
+        metrics = ["acc_forget", "acc_retain", "acc_test_retained", "mia_entropy", "avg_gap"]
+        present = [m for m in metrics if m in set(tidy["metric"])]
+        paired = [paired_vs_retrain(tidy, m).assign(metric=m) for m in present]
+        write_csv(pd.concat(paired, ignore_index=True) if paired else pd.DataFrame(), out_paired)
+    log.info("aggregated %d metrics files into %d rows", len(metrics_paths), len(tidy))

@@ -1,0 +1,56 @@
+"""Rule paper_inputs: the generated LaTeX (tables, number macros, setup section)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lethe.io import atomic_path, read_json
+from lethe.report.latex import (
+    HIDING_CAPTION,
+    HIDING_COLUMNS,
+    cost_table,
+    family_sections,
+    number_macros,
+    scenario_tables,
+)
+from lethe.report.setup import setup_section
+
+
+def paper_inputs(
+    tidy_csv: str | Path,
+    summary_csv: str | Path,
+    config: dict,
+    method_params: dict,
+    manifest_paths: list,
+    forget_paths: list,
+    original_meta_paths: list,
+    outputs: dict[str, str | Path],
+) -> None:
+    """The generated LaTeX the paper inputs.
+
+    ``outputs`` maps ``table`` (all methods), ``families`` (a subsection and table per
+    method family), ``costs`` (time against the number of forgotten classes), ``numbers``
+    (macros) and ``setup`` (the experimental-setup section) to paths.
+    """
+    tidy = pd.read_csv(tidy_csv)
+    summary = pd.read_csv(summary_csv)
+    texts = {
+        "table": lambda: scenario_tables(summary),
+        "hiding": lambda: scenario_tables(summary, HIDING_COLUMNS, HIDING_CAPTION, "tab:hiding"),
+        "families": lambda: family_sections(summary),
+        "costs": lambda: cost_table(tidy),
+        "numbers": lambda: number_macros(summary, config),
+        "setup": lambda: setup_section(
+            config, method_params, [read_json(p) for p in manifest_paths],
+            [read_json(p) for p in forget_paths], [read_json(p) for p in original_meta_paths],
+        ),
+    }  # fmt: skip
+    unknown = set(outputs) - set(texts)
+    if unknown:
+        raise ValueError(f"paper_inputs: unknown outputs {sorted(unknown)}; known: {sorted(texts)}")
+    for key, path in outputs.items():
+        text = texts[key]()
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(text)

@@ -1,0 +1,65 @@
+"""Rule train_original: the original model, trained on the whole training set."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lethe.data.tensors import load_dataset
+from lethe.device import (
+    amp_dtype,
+    amp_name,
+    memory_format_name,
+    prepare_model,
+    resolve_device,
+    seed_everything,
+    set_threads,
+    synchronize,
+    warm_up,
+)
+from lethe.models.checkpoint import save_checkpoint
+from lethe.models.registry import build_model
+from lethe.train import fit
+
+
+def train_original(
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    arch: str,
+    seed: int,
+    recipe: dict,
+    out: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
+) -> dict:
+    """Train the original model on the whole training set; save checkpoint and sidecar."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    precision = amp_name(amp_dtype(amp, dev))
+    seed_everything(seed)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed)
+    model = prepare_model(model, dev, memory_format)
+    warm_up(dev)
+    started = time.perf_counter()
+    result = fit(
+        model, dataset.train,
+        epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
+        optimizer=recipe["optimizer"], momentum=recipe["momentum"],
+        weight_decay=recipe["weight_decay"], seed=seed, name=f"original {arch} seed {seed}",
+        monitor=dataset.test, amp=amp,
+    )  # fmt: skip
+    synchronize(dev)
+    meta = {
+        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
+        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
+        "seed": seed, "recipe": recipe, "device": str(dev), "train_seconds": time.perf_counter() - started,
+        "steps": result.steps, "history": result.history,
+        "amp": precision, "memory_format": memory_format_name(model),
+    }  # fmt: skip
+    if result.skipped_steps:
+        meta["skipped_steps"] = result.skipped_steps
+    save_checkpoint(model, out, meta)
+    return meta

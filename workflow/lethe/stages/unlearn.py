@@ -1,0 +1,53 @@
+"""Rule unlearn: one method on one forget set, from its original model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lethe.data.tensors import load_dataset
+from lethe.device import amp_dtype, prepare_model, resolve_device, set_threads
+from lethe.io import read_json, write_json
+from lethe.models.checkpoint import load_checkpoint, save_checkpoint
+from lethe.unlearn import run_unlearning
+
+
+def unlearn(
+    method: str,
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    forget_path: str | Path,
+    original_path: str | Path,
+    params: dict,
+    seed: int,
+    out_model: str | Path,
+    out_record: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    amp: bool | str = False,
+    memory_format: str = "auto",
+) -> dict:
+    """Run ``method``; save the unlearned model and its run record (time, steps, precision)."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    amp_dtype(amp, dev)  # a bad value fails before any work
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    forget = read_json(forget_path)
+    original, meta = load_checkpoint(original_path, dev)
+    original = prepare_model(original, dev, memory_format)
+    model, record = run_unlearning(
+        method, original, dataset, forget, params, arch=meta["arch"], seed=seed, device=dev,
+        amp=amp, memory_format=memory_format,
+    )  # fmt: skip
+    record.update({"dataset": dataset.name, "original": str(original_path)})
+    save_checkpoint(
+        model,
+        out_model,
+        {
+            **{k: meta[k] for k in ("arch", "shape", "num_classes", "classes", "dataset", "seed")},
+            "method": method,
+            "forget_set": forget["id"],
+            "params": params,
+        },
+    )
+    write_json(out_record, record)
+    return record
