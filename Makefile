@@ -10,9 +10,9 @@ PROFILE := --workflow-profile workflow/profiles/default
 LATEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended \
 	texlive-fonts-recommended texlive-latex-extra texlive-science
 
-.PHONY: setup latex run test lint report lock clean bench
+.PHONY: setup latex fashion-mnist run test lint report lock clean bench
 
-setup: $(STAMP) latex
+setup: $(STAMP) latex fashion-mnist
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,22 @@ latex:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(LATEX_PACKAGES) >/dev/null; \
 	  else \
 	    echo "latexmk not found: install $(LATEX_PACKAGES) (e.g. sudo apt-get install --no-install-recommends ...)" >&2; exit 1; \
+	  fi; \
+	fi
+
+# Real Fashion-MNIST offline (config/fashion.yaml): Debian's dataset-fashion-mnist puts the
+# IDX files in /usr/share/datasets/fashion-mnist, data.fashion_mnist_idx's default. Installed
+# as root where apt is available; otherwise a note (only config/fashion.yaml needs it).
+FASHION_MNIST_IDX := /usr/share/datasets/fashion-mnist
+fashion-mnist:
+	@if [ ! -e $(FASHION_MNIST_IDX)/train-images-idx3-ubyte ] && [ ! -e $(FASHION_MNIST_IDX)/train-images-idx3-ubyte.gz ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Fashion-MNIST: dataset-fashion-mnist"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null)) || \
+	     echo "note: could not install dataset-fashion-mnist; config/fashion.yaml needs it" >&2; \
+	  else \
+	    echo "note: Fashion-MNIST IDX files not in $(FASHION_MNIST_IDX); for config/fashion.yaml run: sudo apt-get install dataset-fashion-mnist" >&2; \
 	  fi; \
 	fi
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 
@@ -102,11 +103,12 @@ def test_checkpoint_round_trip(original_mlp, digits, tmp_path):
     save_checkpoint(original_mlp, path, meta)
     assert path.is_file()
     assert sidecar_path(path) == tmp_path / "model.json"
-    assert json.loads((tmp_path / "model.json").read_text()) == meta
+    recorded = {**meta, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert json.loads((tmp_path / "model.json").read_text()) == recorded
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.safetensors"]
 
     loaded, loaded_meta = load_checkpoint(path, "cpu")
-    assert loaded_meta == meta
+    assert loaded_meta == recorded
     assert state_equal(loaded, original_mlp)
     loaded.eval()
     with torch.no_grad():

@@ -3,21 +3,25 @@
 Every dataset is stored the same way: ``x_train``/``x_test`` as uint8 arrays of shape
 (N, C, H, W) and ``y_train``/``y_test`` as int64 labels, plus a JSON manifest with the
 source, class names, per-channel mean/std of the training images and the npz's sha256.
+Loading checks that sha256 (the manifest is the npz's name with ``.json``): a truncated,
+damaged or rewritten npz raises :class:`lethe.io.CorruptFileError` instead of being used.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
+import io
 import logging
+import shutil
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lethe.data.catalog import dataset_info
-from lethe.io import atomic_path, read_json, write_json
+from lethe.io import CorruptFileError, atomic_path, read_checked, read_json_checked, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +97,18 @@ def read_idx(path: Path) -> np.ndarray:
     return array.reshape(shape)
 
 
+def missing_idx_files(folder: Path) -> list[str]:
+    """The IDX file names (without .gz) that ``folder`` lacks: all four if it does not exist."""
+    return [stem for stem in IDX_FILES.values() if not ((folder / stem).is_file() or (folder / f"{stem}.gz").is_file())]
+
+
 def find_idx_files(folder: Path) -> dict[str, Path] | None:
     """The four IDX files in ``folder`` (plain or .gz), or None if any is missing."""
-    found = {}
-    for key, stem in IDX_FILES.items():
-        for candidate in (folder / stem, folder / f"{stem}.gz"):
-            if candidate.is_file():
-                found[key] = candidate
-                break
-        else:
-            return None
-    return found
+    if missing_idx_files(folder):
+        return None
+    return {
+        key: folder / stem if (folder / stem).is_file() else folder / f"{stem}.gz" for key, stem in IDX_FILES.items()
+    }
 
 
 def load_idx_raw(folder: Path, classes: list[str]) -> RawDataset:
@@ -121,33 +126,79 @@ def load_idx_raw(folder: Path, classes: list[str]) -> RawDataset:
     )
 
 
+TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100"}
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+IDX_LIST = ", ".join(IDX_FILES.values()) + " (each plain or .gz)"
+
+
+def torchvision_raw_folder(name: str, root: Path) -> Path:
+    """Where torchvision keeps MNIST-style IDX files for ``name`` under ``data.root``."""
+    return root / name / TORCHVISION_CLASSES[name] / "raw"
+
+
+def _idx_folder_state(folder: Path) -> str:
+    if not folder.is_dir():
+        return f"{folder} (does not exist)"
+    return f"{folder} (missing {', '.join(missing_idx_files(folder))})"
+
+
+def fashion_mnist_unavailable(reason: str, root: Path) -> DatasetUnavailable:
+    """The error for Fashion-MNIST not found: every place searched and every way to provide it."""
+    return DatasetUnavailable(
+        f"dataset 'fashion_mnist' is not available: {reason}. Needed: the four IDX files {IDX_LIST}. "
+        f"Either install Debian's package dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist; "
+        f"it puts them in {DEBIAN_FASHION_MNIST}, the default of data.fashion_mnist_idx), or put them in the "
+        f"folder data.fashion_mnist_idx names, or in torchvision's folder under data.root "
+        f'({torchvision_raw_folder("fashion_mnist", root)}), or set data.fashion_mnist_idx: "" with '
+        "data.download: true to let torchvision download them"
+    )
+
+
+def _snapshot(folder: Path) -> set[Path]:
+    """``folder``, its existing ancestors and everything under it."""
+    chain = {p for p in (folder, *folder.parents) if p.exists()}
+    return chain | (set(folder.rglob("*")) if folder.is_dir() else set())
+
+
+def _remove_new_paths(folder: Path, before: set[Path]) -> None:
+    """Undo a failed download: remove what appeared since :func:`_snapshot` gave ``before``."""
+    new = _snapshot(folder) - before
+    for path in new:
+        if path.parent in new or not path.exists():
+            continue  # removed with its new parent
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def load_torchvision_raw(name: str, root: Path, download: bool) -> RawDataset:
-    """MNIST, Fashion-MNIST, CIFAR-10/100 through torchvision, downloading into ``root``."""
+    """MNIST, Fashion-MNIST, CIFAR-10/100 through torchvision, downloading into ``root``.
+
+    A failed download leaves nothing behind: files and folders it created are removed.
+    """
     import torchvision
 
-    cls = {
-        "mnist": torchvision.datasets.MNIST,
-        "fashion_mnist": torchvision.datasets.FashionMNIST,
-        "cifar10": torchvision.datasets.CIFAR10,
-        "cifar100": torchvision.datasets.CIFAR100,
-    }[name]
+    cls = getattr(torchvision.datasets, TORCHVISION_CLASSES[name])
     folder = root / name
+    before = _snapshot(folder)
     try:
         train = cls(str(folder), train=True, download=download)
         test = cls(str(folder), train=False, download=download)
     except Exception as error:  # torchvision raises RuntimeError, URLError, OSError...
+        if download:
+            _remove_new_paths(folder, before)
+        if name == "fashion_mnist":
+            raise fashion_mnist_unavailable(f"the download into {folder} failed ({error})", root) from error
         what = (
-            "the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz) under "
-            f"{folder}/{cls.__name__}/raw/"
-            if name in ("mnist", "fashion_mnist")
-            else f"the python archive {cls.base_folder}/ (from {cls.url}) under {folder}/"
+            f"the four IDX files {IDX_LIST} in {torchvision_raw_folder(name, root)}"
+            if name == "mnist"
+            else f"the python archive's folder {cls.base_folder}/ (from {cls.url}) in {folder}"
         )
         raise DatasetUnavailable(
-            f"dataset {name!r} is not available: looked in {folder} "
-            f"(download={'on' if download else 'off'}) and got: {error}. "
-            f"Connect to the internet, or put {what}, or set data.root in the config "
-            "to a folder that has them."
+            f"dataset {name!r} is not available: looked in {folder} (download={'on' if download else 'off'}) "
+            f"and got: {error}. Put {what} (data.root is {root}), or set data.root to a folder that has them, "
+            "or connect to the internet with data.download: true"
         ) from error
 
     def arrays(split):
@@ -164,30 +215,47 @@ def load_torchvision_raw(name: str, root: Path, download: bool) -> RawDataset:
     )  # fmt: skip
 
 
+def load_fashion_mnist_raw(root: Path, idx_folder: str | Path | None, download: bool) -> RawDataset:
+    """Fashion-MNIST from local IDX files, never touching the network when a folder is configured.
+
+    Searched in order: ``data.fashion_mnist_idx``, then torchvision's cache under
+    ``data.root``; a download is tried only when no IDX folder is configured and
+    ``data.download`` is on.
+    """
+    classes = list(FASHION_MNIST_CLASSES)
+    cache = torchvision_raw_folder("fashion_mnist", root)
+    configured = Path(idx_folder) if idx_folder else None
+    for folder in (configured, cache):
+        if folder is not None and find_idx_files(folder):
+            return load_idx_raw(folder, classes)
+    searched = f"torchvision's folder under data.root {_idx_folder_state(cache)}"
+    if configured is not None:
+        raise fashion_mnist_unavailable(
+            f"data.fashion_mnist_idx is {_idx_folder_state(configured)}, and {searched}; "
+            "no download is tried while data.fashion_mnist_idx names a folder",
+            root,
+        )
+    if not download:
+        raise fashion_mnist_unavailable(
+            f"data.fashion_mnist_idx is not set, {searched}, and data.download is off", root
+        )
+    return load_torchvision_raw("fashion_mnist", root, download)
+
+
 def load_raw(name: str, root: str | Path, idx_folder: str | Path | None, download: bool):
     """Fetch dataset ``name`` from its source (see ``lethe.data.catalog``)."""
     info = dataset_info(name)
     root = Path(root)
     if name == "digits":
         return load_digits_raw()
-    if name == "fashion_mnist" and idx_folder and find_idx_files(Path(idx_folder)):
-        return load_idx_raw(Path(idx_folder), list(FASHION_MNIST_CLASSES))
+    if name == "fashion_mnist":
+        return load_fashion_mnist_raw(root, idx_folder, download)
     if info.source in ("idx", "torchvision"):
-        if name == "fashion_mnist":
-            log.info("no Fashion-MNIST IDX files in %s; trying torchvision", idx_folder)
         return load_torchvision_raw(name, root, download)
     raise KeyError(name)
 
 
 # --------------------------------------------------------------------------- storage
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def prepare_dataset(
@@ -229,11 +297,43 @@ def prepare_dataset(
     return manifest
 
 
+def manifest_path_for(npz_path: str | Path) -> Path:
+    """A prepared dataset's manifest: the npz's path with ``.json``."""
+    return Path(npz_path).with_suffix(".json")
+
+
+def dataset_rebuild_hint(npz_path: str | Path) -> str:
+    npz_path = Path(npz_path)
+    return (
+        f"rule prepare_dataset writes it: delete {npz_path} and {manifest_path_for(npz_path)} and rerun, "
+        "or rerun with `snakemake --forcerun prepare_dataset`"
+    )
+
+
 def read_manifest(path: str | Path) -> dict:
-    return read_json(path)
+    """A dataset's manifest; :class:`CorruptFileError` if it cannot be read."""
+    npz_path = Path(path).with_suffix(".npz")
+    return read_json_checked(path, "manifest", dataset_rebuild_hint(npz_path))
 
 
-def load_arrays(npz_path: str | Path) -> dict[str, np.ndarray]:
-    """The four arrays of a prepared dataset (never unpickles)."""
-    with np.load(npz_path, allow_pickle=False) as data:
-        return {key: data[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+def load_prepared(npz_path: str | Path, manifest_path: str | Path | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The manifest and the four arrays of a prepared dataset, once the npz matches the manifest's sha256.
+
+    Each file is read once; the npz is never unpickled. A manifest without ``sha256``
+    (none written by Lethe) leaves the npz unchecked, but an unreadable one still fails.
+    """
+    manifest_path = manifest_path_for(npz_path) if manifest_path is None else Path(manifest_path)
+    hint = dataset_rebuild_hint(npz_path)
+    manifest = read_json_checked(manifest_path, "manifest", hint)
+    data = read_checked(npz_path, manifest.get("sha256"), manifest_path, hint)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise CorruptFileError(npz_path, f"not a readable npz archive: {error}", hint) from error
+    return manifest, arrays
+
+
+def load_arrays(npz_path: str | Path, manifest_path: str | Path | None = None) -> dict[str, np.ndarray]:
+    """The four arrays of a prepared dataset, checked against its manifest (see :func:`load_prepared`)."""
+    return load_prepared(npz_path, manifest_path)[1]

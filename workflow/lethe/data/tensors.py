@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lethe.data.datasets import load_arrays, read_manifest
+from lethe.data.datasets import load_prepared
 
 
 @dataclass
@@ -52,9 +52,8 @@ def normalise(x: np.ndarray, mean: list[float], std: list[float]) -> torch.Tenso
 
 
 def load_dataset(npz_path: str | Path, manifest_path: str | Path, device: torch.device) -> Dataset:
-    """Load a prepared dataset into tensors on ``device``."""
-    manifest = read_manifest(manifest_path)
-    arrays = load_arrays(npz_path)
+    """Load a prepared dataset into tensors on ``device`` (the npz checked against the manifest's sha256)."""
+    manifest, arrays = load_prepared(npz_path, manifest_path)
 
     def split(prefix: str) -> Split:
         x = normalise(arrays[f"x_{prefix}"], manifest["mean"], manifest["std"])

@@ -9,6 +9,11 @@ Ensembles (:class:`lethe.models.ensemble.Ensemble`, SISA's sharded model): the s
 (``Ensemble.stages``: SISA's assignment and per-stage checkpoints) go to a second
 safetensors file only when ``save_checkpoint`` is given ``stages_path``; the sidecar then
 names it (relative to the checkpoint's folder) and ``load_checkpoint`` loads it too.
+
+Integrity: the sidecar records each safetensors file's sha256 (``sha256``,
+``stages_sha256``) and loading checks them, so a truncated, damaged or replaced file
+raises :class:`lethe.io.CorruptFileError` naming the file and the rule that rebuilds it.
+Sidecars without hashes (written before they were recorded) load unchecked.
 """
 
 from __future__ import annotations
@@ -16,15 +21,38 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save_file
 
-from lethe.io import atomic_path, read_json, write_json
+from lethe.io import CorruptFileError, atomic_path, read_checked, read_json_checked, sha256_file, write_json
 from lethe.models.ensemble import Ensemble
 from lethe.models.registry import Classifier, build_model
 
 
 def sidecar_path(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
+
+
+def checkpoint_rebuild_hint(path: str | Path) -> str:
+    """How to make the checkpoint ``path`` (or its SISA stages file) again: which rule, what to delete."""
+    path = Path(path)
+    if path.name.endswith(".stages.safetensors"):
+        path = path.with_name(path.name.removesuffix(".stages.safetensors") + ".safetensors")
+    rule = {"original": "train_original", "sisa_original": "train_sisa"}.get(path.stem, "unlearn")
+    return (
+        f"rule {rule} writes it: delete {path} and {sidecar_path(path)} and rerun, "
+        f"or rerun with `snakemake --forcerun {rule}`"
+    )
+
+
+def _load_tensors(path: Path, sha256: str | None, sidecar: Path, hint: str, device) -> dict[str, torch.Tensor]:
+    data = read_checked(path, sha256, sidecar, hint)
+    try:
+        tensors = load_bytes(data)
+    except SafetensorError as error:
+        raise CorruptFileError(path, f"truncated or not a safetensors file: {error}", hint) from error
+    return {k: v.to(device) for k, v in tensors.items()}
 
 
 def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -54,16 +82,24 @@ def save_checkpoint(
             with atomic_path(stages_path) as tmp:
                 save_file(_cpu(model.stages), str(tmp))
             meta["ensemble"]["stages"] = Path(stages_path).name
+            meta["stages_sha256"] = sha256_file(stages_path)
     elif stages_path is not None:
         raise ValueError(f"save_checkpoint: {path}: only an Ensemble has stages to save")
     with atomic_path(path) as tmp:
         save_file(_cpu(model.state_dict()), str(tmp), metadata={"arch": str(meta["arch"])})
+    meta["sha256"] = sha256_file(path)
     write_json(sidecar_path(path), meta)
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[Classifier | Ensemble, dict]:
-    """Rebuild the model named by the sidecar (an :class:`Ensemble` where it says so) and load its weights."""
-    meta = read_json(sidecar_path(path))
+    """Rebuild the model named by the sidecar (an :class:`Ensemble` where it says so) and load its weights.
+
+    The weights (and an ensemble's stages) are checked against the sha256 the sidecar records.
+    """
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    hint = checkpoint_rebuild_hint(path)
+    meta = read_json_checked(sidecar, "sidecar", hint)
 
     def member() -> Classifier:
         return build_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), **meta.get("arch_params", {}))
@@ -74,8 +110,8 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
         if spec is None
         else Ensemble([member() for _ in range(int(spec["members"]))], spec["aggregation"], spec.get("info"))
     )
-    state = load_file(str(path), device=str(device))
-    model.load_state_dict(state)
+    model.load_state_dict(_load_tensors(path, meta.get("sha256"), sidecar, hint, device))
     if spec is not None and spec.get("stages"):
-        model.stages = load_file(str(Path(path).parent / spec["stages"]), device=str(device))
+        stages = path.parent / spec["stages"]
+        model.stages = _load_tensors(stages, meta.get("stages_sha256"), sidecar, hint, device)
     return model.to(device), meta

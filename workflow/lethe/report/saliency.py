@@ -155,7 +155,7 @@ def saliency_figure(
         npz, manifest = data[dataset]
         test = load_dataset(npz, manifest, cpu).test
         title = f"{dataset} / {arch} / seed {seed} / {forget['id']}"
-        x_raw = load_arrays(npz)["x_test"]
+        x_raw = load_arrays(npz, manifest)["x_test"]
         blocks.append(saliency_block(models, x_raw, test.x, test.y.numpy(), forget["classes"], images, title=title))
     shown = saliency_panels(blocks, paths)
     log.info("figure gradcam of %s (%s): %s", methods, ", ".join(b["saliency"] for b in blocks), shown)
