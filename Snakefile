@@ -5,13 +5,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The default config, unless --configfile names others: those then stand alone (with the
-# schema's defaults) instead of being merged key by key into this one.
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
-
-
+# Configuration: config/config.yaml unless --configfile names others (which then stand
+# alone, with the schema's defaults); read and checked in workflow/rules/common.smk.
 report: "workflow/report/workflow.rst"
 
 

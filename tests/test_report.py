@@ -296,6 +296,7 @@ def test_number_macros(summary):
         r"\newcommand{\HeadArch}{mlp}",
         r"\newcommand{\HeadScenario}{class3}",
         r"\newcommand{\HeadNum}[2]{\lethenum{digits/mlp/class3/#1/#2}}",
+        r"\newcommand{\IfHeadClasses}[2]{#1}",
         r"\newcommand{\NumSeeds}{2}",
         r"\newcommand{\NumRuns}{2}",
         r"\newcommand{\IfRan}[3]",

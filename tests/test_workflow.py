@@ -190,6 +190,25 @@ def test_bad_config_names_the_key(tiny_run: Path, tmp_path: Path):
     assert proc.returncode != 0 and "figures.methods" in output and "unsir" in output
 
 
+def test_random_only_config_builds_its_paper(tiny_run: Path, tmp_path: Path):
+    """A config whose forget sets are all random samples has no class-only metric (Acc_te,f, probes,
+    cost against the number of classes) for the paper to quote: it still builds, reusing the tiny
+    run's models and metrics (only the report chain of the new config runs)."""
+
+    def random_only(config):
+        config.update(name="tiny_random")
+        config["forget_sets"].pop("class3")
+        config["figures"]["methods"] = []  # zero_output, the tiny config's choice, forgets classes only
+
+    random = write_config(tmp_path / "random.yaml", random_only)
+    counts = job_counts(snakemake(tiny_run, "--configfile", str(random), "--dry-run", "--quiet", "rules").stdout)
+    assert not {"train_original", "unlearn", "evaluate"} & set(counts), counts
+    snakemake(tiny_run, "--configfile", str(random))
+    assert (tiny_run / "results/paper/tiny_random/paper.pdf").read_bytes()[:5] == b"%PDF-"
+    numbers = (tiny_run / "results/paper/tiny_random/generated/numbers.tex").read_text()
+    assert r"\newcommand{\HeadScenario}{random10}" in numbers and r"\newcommand{\IfHeadClasses}[2]{#2}" in numbers
+
+
 def test_lint_passes(tiny_run: Path):
     proc = snakemake(tiny_run, "--configfile", str(TINY), "--lint", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

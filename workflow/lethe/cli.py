@@ -1,6 +1,7 @@
 """Command line: every stage of the workflow without Snakemake.
 
     lethe list-methods
+    lethe check-config config/config.yaml my.yaml
     lethe prepare-data digits --out results/data
     lethe make-forget-set results/data/digits --id class3 --spec '{"kind": "classes", "classes": [3]}' --out fs.json
     lethe train results/data/digits --arch mlp --seed 0 --out original.safetensors
@@ -24,7 +25,16 @@ from pathlib import Path
 from lethe.log import setup_logging
 
 AMP_ARGS = {"false": False, "true": True, "bfloat16": "bfloat16", "float16": "float16"}
-TRAIN_DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
+
+
+def _train_defaults() -> dict:
+    """The training recipe's defaults, from config/schema.yaml (the one place they are written)."""
+    from lethe.config import load_schema
+
+    return {key: spec["default"] for key, spec in load_schema()["properties"]["train"]["properties"].items()}
+
+
+TRAIN_DEFAULTS = _train_defaults()
 
 
 def _dataset(prefix: str) -> tuple[Path, Path]:
@@ -60,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list-methods", help="the method registry with defaults and data needs")
+    p = sub.add_parser(
+        "check-config",
+        help="check config files as the workflow would (YAML, schema, plan), without Snakemake",
+    )
+    p.add_argument("configs", nargs="+", help="config files; each is checked on its own, as with --configfile")
 
     p = sub.add_parser("prepare-data", help="write DATASET.npz and its manifest")
     p.add_argument("dataset")
@@ -108,6 +123,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_configs(paths: list[str]) -> int:
+    """Each file checked as ``snakemake --configfile FILE`` would check it; 1 if any is invalid.
+
+    Snakemake reads ``--configfile`` files before the workflow's code runs, so for a missing
+    file or a YAML syntax error it prints its own message (without the line); this names both.
+    """
+    from lethe.config import ConfigError, load_yaml, resolve
+    from lethe.plan import Plan, canonical
+
+    failed = 0
+    for path in paths:
+        try:
+            plan = Plan(canonical(resolve(load_yaml(path))))
+        except (KeyError, ValueError) as error:  # ConfigError is a ValueError
+            message = str(error) if isinstance(error, ConfigError) else error.args[0]
+            print(f"{path}: invalid config: {message}", file=sys.stderr)
+            failed = 1
+            continue
+        for warning in plan.warnings:
+            print(f"{path}: warning: {warning}", file=sys.stderr)
+        print(
+            f"{path}: ok ({len(plan.runs())} runs: {len(plan.methods)} methods, {len(plan.forget_set_ids)} forget sets)"
+        )
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log)
@@ -135,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'':14s} defaults: {json.dumps(info.defaults) if info.name != 'retrain' else 'the training recipe'}"
             )
         return 0
+    if args.command == "check-config":
+        return check_configs(args.configs)
     if args.command == "prepare-data":
         from lethe.data.datasets import prepare_dataset
 

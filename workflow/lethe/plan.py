@@ -100,6 +100,12 @@ class Plan:
         self._runs = self._expand()
         if self.has_studies:
             self._check_all_used()
+        self.warnings = [
+            f"method_params.{method} is set but {method} is not run (not in methods"
+            f"{' of any study' if self.has_studies else ''}); its parameters are ignored"
+            for method in config["method_params"]
+            if method not in self.methods
+        ]
 
     # ------------------------------------------------------------------ studies
 
@@ -147,6 +153,11 @@ class Plan:
                     raise ValueError(
                         f"config key {where}: forget set {name} (classes {spec['classes']}) does not fit "
                         f"dataset {dataset} ({n} classes, ids 0..{n - 1})"
+                    )
+                if spec["kind"] == "classes" and len(set(spec["classes"])) >= n:
+                    raise ValueError(
+                        f"config key {where}: forget set {name} (classes {spec['classes']}) forgets every class "
+                        f"of dataset {dataset} ({n} classes): nothing would be retained; leave at least one out"
                     )
                 if spec["kind"] == "random_classes" and not 0 < int(spec["k"]) < n:
                     raise ValueError(

@@ -4,12 +4,11 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
 REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "workflow"))
 
 from lethe.code_deps import code_inputs  # noqa: E402
+from lethe.config import ConfigError, load_yaml, resolve  # noqa: E402
 from lethe.methods.catalog import METHODS  # noqa: E402
 from lethe.plan import REFERENCE, Plan, canonical  # noqa: E402
 from lethe.run_lock import claim  # noqa: E402
@@ -21,14 +20,32 @@ if workflow.is_main_process:
     if _note:
         print(f"lethe: {_note}", file=sys.stderr)
 
-validate(config, str(REPO / "config" / "schema.yaml"))
-_canonical = canonical(config)  # key order in a config file must not rerun jobs
-config.clear()
-config.update(_canonical)
+# The default config, unless --configfile names others: those then stand alone (with the
+# schema's defaults) instead of being merged key by key into this one. Read by lethe.config
+# first, so that a YAML error names its file and line (Snakemake's loader names neither).
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+if not workflow.overwrite_configfiles:
+    try:
+        load_yaml(DEFAULT_CONFIG)
+    except ConfigError as error:
+        raise WorkflowError(f"invalid config: {error}") from None
+
+    configfile: str(DEFAULT_CONFIG)
+
+
+# The config as written is checked against config/schema.yaml (one line naming the key,
+# the value and what is allowed), then the plan's checks; defaults are filled in between.
 try:
-    PLAN = Plan(config)
+    # Sorted keys: key order in a config file must not rerun jobs.
+    _resolved = canonical(resolve(config))
+    PLAN = Plan(_resolved)
 except (KeyError, ValueError) as error:
     raise WorkflowError(f"invalid config: {error.args[0]}") from None
+config.clear()
+config.update(_resolved)
+if workflow.is_main_process:
+    for _warning in PLAN.warnings:
+        print(f"lethe: warning: {_warning}", file=sys.stderr)
 
 RUNS = PLAN.runs()
 DEVICE = config["device"]

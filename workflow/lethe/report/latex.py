@@ -268,7 +268,8 @@ def cost_table(tidy: pd.DataFrame) -> str:
     """Unlearning time (ms, mean ± std over every run) per method against the number of forgotten classes."""
     costs = tidy[(tidy["metric"] == "unlearn_seconds") & (tidy["forget_kind"] != "random_samples")]
     if costs.empty:
-        return "% no class-forgetting runs\n"
+        # A note one line wide, not nothing: the paper scales this into \linewidth (nothing divides by 0).
+        return "\\begin{tabular}{@{}p{\\linewidth}@{}}\\centering No class-forgetting runs in this configuration.\n\\end{tabular}\n"
     costs = costs.groupby(["dataset", "arch", "method", "n_forget_classes"], sort=False)["value"].agg(["mean", "std"])
     costs["std"] = costs["std"].fillna(0.0)
     ks = sorted(costs.index.get_level_values("n_forget_classes").unique())
@@ -328,7 +329,7 @@ def number_macros(summary: pd.DataFrame, config: dict) -> str:
         define(key + "/n", str(int(row.n)))
     lines.append(r"\makeatother")
 
-    # Headline: the first dataset/arch and the first class-forgetting scenario.
+    # Headline: the first dataset/arch and the first class-forgetting scenario (else the first one).
     head = summary[summary["forget_kind"] != "random_samples"]
     head = head if len(head) else summary
     first = head.iloc[0]
@@ -338,6 +339,9 @@ def number_macros(summary: pd.DataFrame, config: dict) -> str:
         rf"\newcommand{{\HeadArch}}{{{escape(first['arch'])}}}",
         rf"\newcommand{{\HeadScenario}}{{{escape(first['forget_set_name'])}}}",
         rf"\newcommand{{\HeadNum}}[2]{{\lethenum{{{macro_key(*scope)}/#1/#2}}}}",
+        # Class-only metrics (acc_test_forgotten, the probes) exist only for class forgetting:
+        # prose that quotes them goes in the first branch, an alternative in the second.
+        rf"\newcommand{{\IfHeadClasses}}[2]{{{'#1' if first['forget_kind'] != 'random_samples' else '#2'}}}",
         rf"\newcommand{{\NumSeeds}}{{{len(config['seeds'])}}}",
         rf"\newcommand{{\PaperTitle}}{{{escape(config.get('paper', {}).get('title', 'Lethe'))}}}",
         rf"\newcommand{{\NumRuns}}{{{int(summary[summary['method'] == REFERENCE]['n'].max() if len(summary) else 0)}}}",
