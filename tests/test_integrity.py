@@ -94,7 +94,7 @@ def test_damaged_npz_names_file_and_rebuild(dataset_copy, how, loader):
     message = str(info.value)
     assert message.startswith(f"{npz}: sha256 ")
     assert f"does not match the one recorded in {manifest}" in message
-    assert "snakemake --forcerun prepare_dataset" in message
+    assert "rule prepare_dataset" in message and f"snakemake --forcerun {npz}` (" in message
     assert info.value.path == npz
 
 
@@ -170,7 +170,7 @@ def test_damaged_checkpoint_names_file_and_rule(tmp_path, stem, forget_set, rule
     message = str(info.value)
     assert message.startswith(f"{path}: sha256 ")
     assert f"does not match the one recorded in {sidecar_path(path)}" in message
-    assert f"rule {rule}" in message and f"--forcerun {rule}" in message
+    assert f"rule {rule} writes it" in message and f"snakemake --forcerun {path}` (" in message
     assert f"delete {path} and {sidecar_path(path)}" in message
 
 
@@ -188,7 +188,7 @@ def test_sidecar_without_hash_loads_unchecked(tmp_path):
     truncate(path)  # unchecked, but still one clear error when unreadable
     with pytest.raises(CorruptFileError, match="truncated or not a safetensors file: ") as info:
         load_checkpoint(path)
-    assert str(info.value).startswith(f"{path}: ") and "--forcerun train_original" in str(info.value)
+    assert str(info.value).startswith(f"{path}: ") and "rule train_original" in str(info.value)
 
 
 def test_unparseable_sidecar_names_file_and_rule(tmp_path):
@@ -198,7 +198,7 @@ def test_unparseable_sidecar_names_file_and_rule(tmp_path):
     with pytest.raises(CorruptFileError) as info:
         load_checkpoint(path)
     assert str(info.value).startswith(f"{sidecar_path(path)}: not a readable JSON sidecar")
-    assert "--forcerun unlearn" in str(info.value)
+    assert "rule unlearn" in str(info.value) and f"--forcerun {path}`" in str(info.value)
 
 
 def test_damaged_sisa_stages_name_the_stages_file(tmp_path):
@@ -214,7 +214,7 @@ def test_damaged_sisa_stages_name_the_stages_file(tmp_path):
     with pytest.raises(CorruptFileError) as info:
         load_checkpoint(path)
     assert str(info.value).startswith(f"{stages}: sha256 ")
-    assert "--forcerun train_sisa" in str(info.value)
+    assert "rule train_sisa" in str(info.value) and f"--forcerun {path}`" in str(info.value)
 
 
 def test_rebuild_hints_name_the_rule():

@@ -306,7 +306,7 @@ def dataset_rebuild_hint(npz_path: str | Path) -> str:
     npz_path = Path(npz_path)
     return (
         f"rule prepare_dataset writes it: delete {npz_path} and {manifest_path_for(npz_path)} and rerun, "
-        "or rerun with `snakemake --forcerun prepare_dataset`"
+        f"or rerun with `snakemake --forcerun {npz_path}` (that job and what depends on it)"
     )
 
 

@@ -42,7 +42,7 @@ def checkpoint_rebuild_hint(path: str | Path) -> str:
     rule = {"original": "train_original", "sisa_original": "train_sisa"}.get(path.stem, "unlearn")
     return (
         f"rule {rule} writes it: delete {path} and {sidecar_path(path)} and rerun, "
-        f"or rerun with `snakemake --forcerun {rule}`"
+        f"or rerun with `snakemake --forcerun {path}` (that job and what depends on it)"
     )
 
 
