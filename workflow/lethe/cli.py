@@ -129,13 +129,12 @@ def check_configs(paths: list[str]) -> int:
     Snakemake reads ``--configfile`` files before the workflow's code runs, so for a missing
     file or a YAML syntax error it prints its own message (without the line); this names both.
     """
-    from lethe.config import ConfigError, load_yaml, resolve
-    from lethe.plan import Plan, canonical
+    from lethe.config import ConfigError, load_plan, load_yaml
 
     failed = 0
     for path in paths:
         try:
-            plan = Plan(canonical(resolve(load_yaml(path))))
+            plan = load_plan(load_yaml(path))
         except (KeyError, ValueError) as error:  # ConfigError is a ValueError
             message = str(error) if isinstance(error, ConfigError) else error.args[0]
             print(f"{path}: invalid config: {message}", file=sys.stderr)

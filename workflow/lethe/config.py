@@ -22,6 +22,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lethe.plan import Plan, canonical
+
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 
@@ -177,3 +179,9 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     """Check ``config`` against the schema, then fill in its defaults."""
     check(config, schema)
     return with_defaults(config, schema)
+
+
+def load_plan(config: dict) -> Plan:
+    """The plan of a config as written: checked, defaults filled in, keys sorted (key order in a
+    config file must not rerun jobs), then the plan's own checks. ``Plan.config`` is the result."""
+    return Plan(canonical(resolve(config)))

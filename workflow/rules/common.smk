@@ -8,9 +8,9 @@ REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "workflow"))
 
 from lethe.code_deps import code_inputs  # noqa: E402
-from lethe.config import ConfigError, load_yaml, resolve  # noqa: E402
+from lethe.config import ConfigError, load_plan, load_yaml  # noqa: E402
 from lethe.methods.catalog import METHODS  # noqa: E402
-from lethe.plan import REFERENCE, Plan, canonical  # noqa: E402
+from lethe.plan import REFERENCE  # noqa: E402
 from lethe.run_lock import claim  # noqa: E402
 
 # A run killed with SIGKILL leaves Snakemake's locks behind: remove them when no other
@@ -36,13 +36,11 @@ if not workflow.overwrite_configfiles:
 # The config as written is checked against config/schema.yaml (one line naming the key,
 # the value and what is allowed), then the plan's checks; defaults are filled in between.
 try:
-    # Sorted keys: key order in a config file must not rerun jobs.
-    _resolved = canonical(resolve(config))
-    PLAN = Plan(_resolved)
+    PLAN = load_plan(config)
 except (KeyError, ValueError) as error:
     raise WorkflowError(f"invalid config: {error.args[0]}") from None
 config.clear()
-config.update(_resolved)
+config.update(PLAN.config)
 if workflow.is_main_process:
     for _warning in PLAN.warnings:
         print(f"lethe: warning: {_warning}", file=sys.stderr)

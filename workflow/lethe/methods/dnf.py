@@ -1,11 +1,11 @@
 """DNF: impair with drawn (untrained) noise labelled as the forget classes, then repair.
 
 "Fast and Accurate Class-Level Machine Unlearning using Impair–Repair and Noise-Induced
-Forgetting Mechanisms", Method II. Only the paper's results section could be read
-(METHODS.md §D): DNF skips the error-maximising optimisation of USI(F)R
+Forgetting Mechanisms", Method II. Only the paper's results section could be read.
+DNF skips the error-maximising optimisation of USI(F)R
 (:mod:`lethe.methods.usifr`) and is the cheapest of the family.
 
-[unverified] The reading implemented here, METHODS.md's "most likely" one: a batch of
+[unverified] The reading implemented here, the one we judge most likely: a batch of
 ``noise_batch`` = 250 images drawn from N(0, 1) in the normalised input space (shape
 ``data.shape``), labels cycling through the forget classes (``noise_per_class: true``
 gives every class its own 250), replaces the learned noise in USI(F)R's impair step

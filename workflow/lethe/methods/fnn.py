@@ -1,9 +1,9 @@
 """Forgetting Neural Networks (FNN): learning–unlearning turns with forgetting layers.
 
 Hatua, Nguyen, Cano, Sung, "Machine Unlearning using Forgetting Neural Networks",
-arXiv 2410.22374 (METHODS.md section E; the paper names ICAART).
+arXiv 2410.22374 (the paper names ICAART).
 No public code exists and the paper gives no τ values or optimiser, so this module is
-METHODS.md's "implementable reading" of the paper's Algorithm 1; every open choice is a
+an implementable reading of the paper's Algorithm 1 (ours); every open choice is a
 parameter.
 
 1. **Layers and τ.** Forgetting layers (:mod:`lethe.models.forgetting`) are inserted
@@ -44,8 +44,8 @@ parameter.
    step II is test accuracy, and Lethe's digits/MNIST models clear 0.95 on test; it
    is measured on the test images of the retained classes, since after forgetting one
    of ten classes the whole test set cannot exceed 0.9) or
-   ``"retain"`` (training accuracy on D_r; METHODS.md notes that 95 % on Fashion-MNIST
-   is likely training accuracy, so use it there).
+   ``"retain"`` (training accuracy on D_r; the paper's 95 % on Fashion-MNIST is most
+   likely training accuracy, so use it there).
 5. **Folding.** With ``fold`` (default True) φ at the final t is folded into the head
    (exact), and a plain Classifier is returned, loadable from the registry. With
    ``fold: false`` the forgetting layers are dropped instead (the weights as trained,

@@ -14,7 +14,7 @@ Impair and repair run through the one training loop, :func:`lethe.train.fit`, on
 :class:`~lethe.data.tensors.Split` that concatenates the noise copies and D_r^sub
 (the noise is detached, as in both reference codes). The noise optimisation is its own
 small loop: Adam on the noise tensor only, the model in ``eval()`` mode (so BatchNorm
-running statistics are not touched, unlike the UNSIR notebook, METHODS.md §C pitfall 2)
+running statistics are not touched, unlike the UNSIR notebook, which updates them)
 and its parameters frozen for the duration.
 
 Cost accounting: every optimiser step (noise, impair, repair) counts in ``ctx.steps``

@@ -2,7 +2,7 @@
 
 "Fast Yet Effective Machine Unlearning" (Tarun, Chundawat, Mandal, Kankanhalli);
 reference behaviour from the authors' notebook (``vikram2000b/Fast-Machine-Unlearning``,
-``Machine Unlearning.ipynb``; METHODS.md §C). Zero-glance: no forget image is used, only
+``Machine Unlearning.ipynb``). Zero-glance: no forget image is used, only
 the forget class ids and a retain subset.
 
 1. For each forget class c, one learnable noise batch N_c of ``noise_batch`` (256)
@@ -17,7 +17,7 @@ the forget class ids and a retain subset.
 D_r^sub: up to ``retain_per_class`` (1000) samples of every retained class, drawn at
 random from ``ctx.seed`` (the notebook takes the first 1000 of each class folder).
 
-Choices where the notebook is wrong or silent, all as METHODS.md prescribes:
+Choices where the notebook is wrong or silent (ours):
 
 * the notebook labels every noise sample ``class_num = 0`` in the impair set (its issue
   #2); here N_c carries its own class c;

@@ -2,7 +2,7 @@
 
 "Fast and Accurate Class-Level Machine Unlearning using Impair–Repair and Noise-Induced
 Forgetting Mechanisms", Method I (the paper spells it UNI(F)R, the project brief
-USI(F)R). Only the paper's results section could be read (METHODS.md §D); what it says
+USI(F)R). Only the paper's results section could be read; what it says
 [paper]: the error-maximising noise for several forget classes is learned
 *simultaneously*, one "mix" noise whose samples carry the forget labels, rather than
 one class after another as in UNSIR (:mod:`lethe.methods.unsir`); impair uses
@@ -10,7 +10,7 @@ D_i = D_r^sub ∪ noise and repair D_r^sub; on CIFAR-10 the batch is 250, D_r^su
 random retain samples in total (UNSIR: 1000 per class), 1 epoch of impair and 1 of
 repair at learning rates 0.02 and 0.01.
 
-Choices the readable text leaves open (each a parameter; [unverified] in METHODS.md):
+Choices the readable text leaves open (each a parameter; [unverified]: our choices):
 
 * ``noise_batch`` = 250, one batch for all classes, labels cycling through the forget
   classes (sizes differ by at most one); ``noise_per_class: true`` instead gives every

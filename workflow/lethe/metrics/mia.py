@@ -2,8 +2,7 @@
 
 Every variant trains (or applies) an attack that tells members of the training set from
 non-members, then asks it about D_f. The variants disagree on the feature, the attacker,
-the data and the direction of the score, so each keeps its own name in every output key
-(METHODS.md, "MIA variants"):
+the data and the direction of the score, so each keeps its own name in every output key:
 
 ============================  ==============================  ============================  =================
 key                           feature                         attacker                      D_f score

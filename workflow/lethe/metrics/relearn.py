@@ -1,8 +1,7 @@
 """Relearn time R_t: how fast does fine-tuning on a little of D_f bring the forgotten knowledge back?
 
 Definition: the relearn time reported by the impair–repair paper ("Fast and Accurate
-Class-Level MU using Impair–Repair and Noise-Induced Forgetting", the "D paper" of
-METHODS.md): fine-tune the unlearned model on forget-set data and count the epochs until
+Class-Level MU using Impair–Repair and Noise-Induced Forgetting"): fine-tune the unlearned model on forget-set data and count the epochs until
 its accuracy on the forget set reaches the original model's. The Anamnesis Index of
 Chundawat et al. (zero-shot machine unlearning) divides it by the retrained model's
 relearn time (compute it from two results of this function). A model that only *hid*
