@@ -129,8 +129,8 @@ def unlearned_class3(original_mlp, digits, forget_class3, cpu, request):
 @pytest.fixture(scope="session")
 def sisa_original_mlp(digits):
     """SISA's original: 5 MLPs on 5 shards of digits, 4 slices each, with the default run's sisa parameters, seed 0."""
+    from lethe.methodkit.sharding import train_sisa
     from lethe.methods.catalog import merge_params
-    from lethe.sisa import train_sisa
 
     params = merge_params("sisa", METHOD_OVERRIDES.get("sisa"))
     return train_sisa(digits.train, "mlp", tuple(digits.manifest["shape"]), digits.num_classes, params, seed=0)[0]

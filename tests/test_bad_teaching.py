@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures
 
-from lethe.methods.bad_teaching import derived_seed
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import build_model
+from lethe.seeds import derived_seed
 from lethe.unlearn import data_view, run_unlearning
 
 FORGOTTEN = 0.25

@@ -48,11 +48,11 @@ from conftest import forgetting_failures, method_code
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set, retain_indices
+from lethe.methodkit.base import Context
+from lethe.methodkit.fgsm import fgsm, nearest_but_incorrect
 from lethe.methods import get_method
-from lethe.methods.base import Context
 from lethe.methods.boundary_expand import prune_head, widen_head
 from lethe.methods.catalog import METHODS, merge_params
-from lethe.methods.fgsm import fgsm, nearest_but_incorrect
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.models.registry import Classifier, build_model
 from lethe.train import accuracy
@@ -114,7 +114,7 @@ def test_defaults_are_the_papers_and_no_retain_data_is_seen(method, digits, forg
     assert (defaults["epochs"], defaults["batch_size"], defaults["weight_decay"]) == (10, 64, 0.0)
     if method == "boundary_shrink":
         assert defaults["bound"] == 0.1 and defaults["drop_failed"] is False
-        assert "lethe/methods/fgsm.py" in method_code(method)
+        assert "lethe/methodkit/fgsm.py" in method_code(method)
     view = data_view(digits, forget_class3, method)
     assert view.retain is None and len(view.forget) == forget_class3["size"]
     assert view.mean == tuple(digits.manifest["mean"]) and view.std == tuple(digits.manifest["std"])

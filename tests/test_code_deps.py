@@ -45,7 +45,7 @@ def test_code_inputs_are_relative_and_include_what_the_issue_found_missing():
     unlearn = code_inputs(WORKFLOW, WORKFLOW / "scripts/unlearn.py", ("lethe.methods.neggrad",), start=WORKFLOW.parent)
     assert "workflow/lethe/data/tensors.py" in train and "workflow/lethe/models/checkpoint.py" in train
     assert "workflow/lethe/methods/neggrad.py" in unlearn and "workflow/lethe/methods/scrub.py" not in unlearn
-    assert "workflow/lethe/sisa.py" not in train  # SISA's training is its own rule's
+    assert "workflow/lethe/methodkit/sharding.py" not in train  # SISA's training is its own rule's
     assert not any(Path(p).is_absolute() for p in train + unlearn)
 
 

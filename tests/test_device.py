@@ -21,7 +21,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from lethe.device import amp_dtype, grad_scaler, memory_format_name, memory_format_of, prepare_model
+from lethe.device import Runtime, amp_dtype, grad_scaler, memory_format_name, memory_format_of, prepare_model
 from lethe.methods.catalog import merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.metrics.predict import features_and_logits, logits
@@ -269,13 +269,13 @@ def test_channels_last_checkpoint_round_trip(trained_cnn, digits, cpu, tmp_path)
 
 
 def test_stages_record_precision_and_layout(digits_files, forget_class3, train_recipe, tmp_path):
-    """train_original, unlearn and evaluate take amp and memory_format and record what they used."""
+    """train_original, unlearn and evaluate take a Runtime's amp and memory_format and record what they used."""
     from lethe.io import read_json, write_json
 
     npz, manifest, _ = digits_files
     forget = tmp_path / "class3.json"
     write_json(forget, forget_class3)
-    on = {"device": "cpu", "amp": True, "memory_format": "channels_last"}
+    on = {"runtime": Runtime("cpu", amp=True, memory_format="channels_last")}
     original = tmp_path / "original.safetensors"
     meta = train_original(npz, manifest, "cnn", 0, {**train_recipe, "epochs": 2}, original, **on)
     assert meta["amp"] == "bfloat16" and meta["memory_format"] == "channels_last"
@@ -289,4 +289,4 @@ def test_stages_record_precision_and_layout(digits_files, forget_class3, train_r
     # Measured: acc_test_retained 0.884 (0.896 in float32, contiguous); finetune forgot class 3 entirely.
     assert result["amp"] == "bfloat16" and result["metrics"]["acc_test_retained"] > 0.8
     with pytest.raises(ValueError, match="amp must be one of"):
-        train_original(npz, manifest, "cnn", 0, train_recipe, tmp_path / "bad.safetensors", amp="fp16")
+        train_original(npz, manifest, "cnn", 0, train_recipe, tmp_path / "bad.safetensors", runtime=Runtime(amp="fp16"))

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from conftest import forgetting_failures, method_code
 from torch import nn
 
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.fisher_forget import forgetting_distribution, sample_weights, unlearn
 from lethe.metrics.evaluate import evaluate_model
@@ -71,7 +71,7 @@ def ff_class3(original_mlp, digits, forget_class3, cpu, method_overrides):
 def test_defaults_and_data_needs():
     info = METHODS["fisher_forget"]
     assert not info.needs_forget and info.needs_retain and not info.class_only  # class ids only
-    assert info.family == "importance" and "lethe/methods/fisher.py" in method_code("fisher_forget")
+    assert info.family == "importance" and "lethe/methodkit/fisher.py" in method_code("fisher_forget")
     assert info.defaults == {"alpha": 1e-6, "fisher": "expected", "retain_samples": None, "batch_size": 64}
 
 

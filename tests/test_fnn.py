@@ -33,7 +33,7 @@ import torch
 from conftest import method_code
 
 from lethe.data.tensors import Split
-from lethe.methods.base import Context
+from lethe.methodkit.base import Context
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.forgetting import (

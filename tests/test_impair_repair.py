@@ -42,10 +42,8 @@ from conftest import method_code
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set
-from lethe.methods import get_method
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.catalog import METHODS, merge_params
-from lethe.methods.impair_repair import (
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.impair_repair import (
     NoiseResult,
     draw_noise,
     error_maximising_noise,
@@ -54,6 +52,8 @@ from lethe.methods.impair_repair import (
     retain_per_class,
     retain_random,
 )
+from lethe.methods import get_method
+from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier
 from lethe.unlearn import data_view, run_unlearning
@@ -274,7 +274,7 @@ def test_retain_subsets(digits, forget_class3):
 def test_catalog_entry(method):
     info = METHODS[method]
     assert info.class_only and info.needs_retain and not info.needs_forget and info.needs_original
-    assert "lethe/methods/impair_repair.py" in method_code(method)
+    assert "lethe/methodkit/impair_repair.py" in method_code(method)
     assert info.defaults["impair_lr"] == 0.02 and info.defaults["repair_lr"] == 0.01
     assert info.defaults["impair_epochs"] == 1 and info.defaults["repair_epochs"] == 1
 

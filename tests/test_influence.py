@@ -66,7 +66,7 @@ def iu_class3(original_mlp, digits, forget_class3, cpu, method_overrides):
 def test_defaults_and_data_needs():
     info = METHODS["influence"]
     assert info.needs_forget and info.needs_retain and not info.class_only
-    assert info.family == "importance" and "lethe/methods/fisher.py" in method_code("influence")
+    assert info.family == "importance" and "lethe/methodkit/fisher.py" in method_code("influence")
     assert info.defaults["alpha"] == 0.2 and info.defaults["damping"] == 1.0
     assert info.defaults["hessian_samples"] == 1000
 

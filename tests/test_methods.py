@@ -28,8 +28,8 @@ import pytest
 import torch
 
 from lethe.data.forget_sets import retain_indices
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.methods import get_method
-from lethe.methods.base import Context, UnlearningData
 from lethe.methods.catalog import METHODS, merge_params, method_info
 from lethe.metrics.evaluate import evaluate_model
 from lethe.unlearn import data_view, run_unlearning

@@ -32,8 +32,8 @@ from conftest import forgetting_failures
 from torch import nn
 
 from lethe.data.tensors import Split
+from lethe.methodkit.fisher import diagonal_fisher
 from lethe.methods.catalog import METHODS, merge_params
-from lethe.methods.fisher import diagonal_fisher
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier, build_model
 from lethe.unlearn import data_view, run_unlearning

@@ -170,6 +170,7 @@ def test_every_run_matches_the_constraints(plan):
         "lethe.plan",
         "lethe.methods.catalog, lethe.models.catalog, lethe.data.catalog, lethe.data.forget_sets",
         "lethe.methods",
+        "lethe.metrics.catalog, lethe.report.catalog, lethe.report.selection, lethe.docs, lethe.config",
     ],
 )
 def test_parse_time_modules_do_not_import_torch(modules):

@@ -378,7 +378,10 @@ def test_generated_latex_compiles(summary, tmp_path):
     (generated / "table.tex").write_text(table)
     (generated / "tables.tex").write_text(scenario_tables(summary))
     (generated / "numbers.tex").write_text(number_macros(summary, {"seeds": [0, 1]}))
-    pdf = build_paper(source, generated, tmp_path / "build", tmp_path / "out" / "paper.pdf")
+    (generated / "stale.tex").write_text("not declared")
+    declared = [generated / n for n in ("table.tex", "tables.tex", "numbers.tex")]
+    pdf = build_paper(source, declared, tmp_path / "build", tmp_path / "out" / "paper.pdf")
+    assert sorted(p.name for p in (tmp_path / "build" / "generated").iterdir()) == sorted(p.name for p in declared)
     assert pdf == tmp_path / "out" / "paper.pdf"
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert sorted(p.name for p in source.iterdir()) == ["main.tex"]  # nothing written into the sources
@@ -399,7 +402,7 @@ def test_build_paper_failure_reports_latex_error_and_leaves_no_pdf(tmp_path):
     )
     out = tmp_path / "out" / "paper.pdf"
     with pytest.raises(LatexError) as info:
-        build_paper(source, generated, tmp_path / "build", out)
+        build_paper(source, [], tmp_path / "build", out)
     message = str(info.value)
     assert "Undefined control sequence" in message
     assert r"\undefinedlethemacro" in message
@@ -410,4 +413,4 @@ def test_build_paper_failure_reports_latex_error_and_leaves_no_pdf(tmp_path):
 def test_build_paper_without_latexmk(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(LatexError, match="latexmk is not installed"):
-        build_paper(tmp_path, tmp_path, tmp_path / "build", tmp_path / "paper.pdf")
+        build_paper(tmp_path, [], tmp_path / "build", tmp_path / "paper.pdf")

@@ -35,14 +35,14 @@ from conftest import forgetting_failures, method_code
 
 from lethe.data.forget_sets import make_forget_set
 from lethe.io import read_json, write_json
-from lethe.methods.base import Context
+from lethe.methodkit.base import Context
+from lethe.methodkit.sharding import Assignment, assign, stage_epochs, stage_state, train_sisa
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.sisa import unlearn as sisa_unlearn
 from lethe.metrics.distance import random_model
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.models.ensemble import Ensemble
-from lethe.sisa import Assignment, assign, stage_epochs, stage_state, train_sisa
 from lethe.unlearn import data_view, run_unlearning
 
 FORGOTTEN = 0.05
@@ -98,7 +98,7 @@ def test_catalogue_entry():
     info = METHODS["sisa"]
     assert info.original == "sisa_original" and info.family == "baseline"
     assert not info.needs_forget and info.needs_retain and not info.class_only
-    assert {"lethe/sisa.py", "lethe/models/ensemble.py"} <= method_code("sisa")
+    assert {"lethe/methodkit/sharding.py", "lethe/models/ensemble.py"} <= method_code("sisa")
     assert info.defaults["epochs"] == 20 and info.defaults["batch_size"] == 16 and info.defaults["lr"] == 1e-3
     assert info.defaults["optimizer"] == "sgd" and info.defaults["momentum"] == 0.0
 
@@ -309,15 +309,16 @@ def test_ensemble_checkpoint_round_trip(unlearned, tmp_path, cpu, digits):
 
 def test_pipeline_stages_train_unlearn_and_evaluate(digits_files, forget_class3, original_mlp, params, tmp_path):
     """train_sisa → unlearn → evaluate through lethe.stages, as the rules run them (full evaluation)."""
+    from lethe.device import Runtime
     from lethe.stages.evaluate import evaluate
-    from lethe.stages.train_sisa import train_sisa_original
+    from lethe.stages.train_sisa import train_sisa
     from lethe.stages.unlearn import unlearn
 
     npz, manifest, _ = digits_files
     models = tmp_path / "models"
-    meta = train_sisa_original(
+    meta = train_sisa(
         npz, manifest, "mlp", 0, params, models / "sisa_original.safetensors",
-        models / "sisa_original.stages.safetensors", device="cpu", threads=1,
+        models / "sisa_original.stages.safetensors", runtime=Runtime("cpu", threads=1),
     )  # fmt: skip
     assert meta["acc_test"] > 0.93 and read_json(models / "sisa_original.json")["ensemble"]["members"] == 5
     write_json(tmp_path / "class3.json", forget_class3)
@@ -326,13 +327,13 @@ def test_pipeline_stages_train_unlearn_and_evaluate(digits_files, forget_class3,
     )
     record = unlearn(
         "sisa", npz, manifest, tmp_path / "class3.json", models / "sisa_original.safetensors", params, 0,
-        models / "class3/sisa.safetensors", models / "class3/sisa.run.json", device="cpu", threads=1,
+        models / "class3/sisa.safetensors", models / "class3/sisa.run.json", runtime=Runtime("cpu", threads=1),
     )  # fmt: skip
     assert record["notes"]["shards_retrained"] == 5 and record["seconds"] > 0
     result = evaluate(
         models / "class3/sisa.safetensors", npz, manifest, tmp_path / "class3.json", tmp_path / "metrics.json",
         run_path=models / "class3/sisa.run.json", original_path=models / "original.safetensors",
-        device="cpu", threads=1, settings={"probe": {"draws": 5, "max_iter": 100}, "relearn": {"max_epochs": 5}},
+        runtime=Runtime("cpu", threads=1), settings={"probe": {"draws": 5, "max_iter": 100}, "relearn": {"max_epochs": 5}},
     )  # fmt: skip
     m = result["metrics"]
     assert result["method"] == "sisa" and m["outputs_finite"] == 1.0

@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="check config files as the workflow would (YAML, schema, plan), without Snakemake",
     )
     p.add_argument("configs", nargs="+", help="config files; each is checked on its own, as with --configfile")
+    p = sub.add_parser(
+        "docs", help="rewrite the docs' generated tables (README.md, config/README.md) from the catalogues"
+    )
+    p.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
 
     p = sub.add_parser("prepare-data", help="write DATASET.npz and its manifest")
     p.add_argument("dataset")
@@ -177,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check-config":
         return check_configs(args.configs)
+    if args.command == "docs":
+        from lethe.docs import update
+
+        stale = update(check=args.check)
+        for block in stale:
+            print(f"{'stale' if args.check else 'rewrote'}: {block}")
+        if args.check and stale:
+            print("run `lethe docs` to regenerate them from the catalogues", file=sys.stderr)
+        return 1 if args.check and stale else 0
     if args.command == "prepare-data":
         from lethe.data.datasets import prepare_dataset
 
@@ -191,11 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     npz, manifest = _dataset(args.dataset)
-    hardware = {"device": args.device, "amp": AMP_ARGS[args.amp], "memory_format": args.memory_format}
-    if args.command == "make-forget-set":
-        from lethe.stages.make_forget_set import write_forget_set
+    from lethe.device import Runtime
 
-        write_forget_set(manifest, npz, args.id, args.spec, args.out)
+    hardware = {"runtime": Runtime(args.device, AMP_ARGS[args.amp], args.memory_format)}
+    if args.command == "make-forget-set":
+        from lethe.stages.make_forget_set import make_forget_set
+
+        make_forget_set(npz, manifest, args.id, args.spec, args.out)
     elif args.command == "train":
         unknown = sorted(set(args.recipe) - set(TRAIN_DEFAULTS))
         if unknown:
@@ -209,11 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             raise SystemExit(f"lethe train-sisa: {error.args[0]}") from None
         out = Path(args.out)
-        from lethe.stages.train_sisa import train_sisa_original
+        from lethe.stages.train_sisa import train_sisa
 
-        train_sisa_original(
-            npz, manifest, args.arch, args.seed, params, out, out.with_suffix(".stages.safetensors"), **hardware
-        )
+        train_sisa(npz, manifest, args.arch, args.seed, params, out, out.with_suffix(".stages.safetensors"), **hardware)
     elif args.command == "unlearn":
         try:
             params = merge_params(args.method, args.params, TRAIN_DEFAULTS)

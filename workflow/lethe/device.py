@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -165,3 +166,26 @@ def memory_format_name(model: nn.Module) -> str:
     if kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels):
         return "channels_last"
     return "contiguous"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a job computes: the config's ``device``, ``amp`` and ``memory_format``
+    and the CPU threads its rule was granted. Every stage that trains or evaluates takes
+    one (the rules pass the config's values, the CLI its options)."""
+
+    device: str = "auto"
+    amp: bool | str = False
+    memory_format: str = "auto"
+    threads: int | None = None
+
+    def start(self) -> tuple[torch.device, str | None]:
+        """Set the threads, resolve the device and check ``amp`` before any work: the
+        device to compute on and the precision's name (``bfloat16``, ``float16``, None)."""
+        set_threads(self.threads)
+        device = resolve_device(self.device)
+        return device, amp_name(amp_dtype(self.amp, device))
+
+
+# The default of every stage: auto device, float32, automatic memory format, all threads.
+DEFAULT_RUNTIME = Runtime()

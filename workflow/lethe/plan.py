@@ -28,6 +28,11 @@ STUDY_KEYS = ("datasets", "archs", "seeds", "forget_sets", "methods")
 OPTIONAL_STUDY_KEYS = ("seeds", "methods")
 
 
+# Where a run's files live (data, models and metrics are shared by every config).
+MODELS = "results/models/{dataset}/{arch}/seed{seed}"
+METRICS = "results/metrics/{dataset}/{arch}/seed{seed}/{forget_set}/{evaluated}.json"
+
+
 @dataclass(frozen=True)
 class Run:
     dataset: str

@@ -12,8 +12,8 @@ import torch
 from lethe.data.forget_sets import retain_indices
 from lethe.data.tensors import Dataset
 from lethe.device import amp_dtype, amp_name, memory_format_name, seed_everything, synchronize, warm_up
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.methods import get_method, method_info
-from lethe.methods.base import Context, UnlearningData
 from lethe.models.registry import Classifier
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,8 @@ localrules:
     compile_paper,
 
 
+from lethe.report.catalog import GENERATED as GENERATED_FILES  # noqa: E402
+
 GENERATED = f"{PAPER}/generated"
 
 
@@ -47,12 +49,7 @@ rule paper_inputs:
             for dataset, arch, seed in PLAN.models()
         ],
     output:
-        table=f"{GENERATED}/main_table.tex",
-        families=f"{GENERATED}/families.tex",
-        hiding=f"{GENERATED}/hiding_table.tex",
-        costs=f"{GENERATED}/cost_table.tex",
-        numbers=f"{GENERATED}/numbers.tex",
-        setup=f"{GENERATED}/setup.tex",
+        **{key: f"{GENERATED}/{name}" for key, name in GENERATED_FILES.items()},
     log:
         f"results/logs/{config['name']}/paper_inputs.log",
     benchmark:
@@ -76,7 +73,6 @@ rule compile_paper:
         sources=sorted(
             os.path.relpath(p) for p in (REPO / "paper").rglob("*") if p.is_file()
         ),
-        numbers=rules.paper_inputs.output.numbers,
         generated=rules.paper_inputs.output,
         figures=PAPER_FIGURES,
     output:
@@ -92,8 +88,6 @@ rule compile_paper:
         mem_mb=2000,
     params:
         source_dir=lambda wildcards, input: Path(input.main).parent,
-        generated_dir=lambda wildcards, input: Path(input.numbers).parent,
         build_dir=lambda wildcards, output: Path(output[0]).parent / "build",
-        figures_dir=lambda wildcards, input: Path(input.figures[0]).parent,
     script:
         "../scripts/compile_paper.py"

@@ -11,8 +11,8 @@ from lethe.stages.compile_paper import compile_paper
 with logged(snakemake.log[0]):
     compile_paper(
         snakemake.params.source_dir,
-        snakemake.params.generated_dir,
+        snakemake.input.generated,
         snakemake.params.build_dir,
         snakemake.output[0],
-        figures_dir=snakemake.params.figures_dir,
+        figures=snakemake.input.figures,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from lethe.device import Runtime
 from lethe.log import logged
 from lethe.stages.evaluate import evaluate
 
@@ -22,8 +23,7 @@ with logged(snakemake.log[0]):
         original_path=snakemake.input.original,
         retrain_path=snakemake.input.retrain,
         settings=snakemake.params.settings,
-        device=snakemake.params.device,
-        amp=snakemake.params.amp,
-        memory_format=snakemake.params.memory_format,
-        threads=snakemake.threads,
+        runtime=Runtime(
+            snakemake.params.device, snakemake.params.amp, snakemake.params.memory_format, snakemake.threads
+        ),
     )

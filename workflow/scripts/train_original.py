@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from lethe.device import Runtime
 from lethe.log import logged
 from lethe.stages.train_original import train_original
 
@@ -16,8 +17,7 @@ with logged(snakemake.log[0]):
         int(snakemake.wildcards.seed),
         snakemake.params.recipe,
         snakemake.output.model,
-        device=snakemake.params.device,
-        amp=snakemake.params.amp,
-        memory_format=snakemake.params.memory_format,
-        threads=snakemake.threads,
+        runtime=Runtime(
+            snakemake.params.device, snakemake.params.amp, snakemake.params.memory_format, snakemake.threads
+        ),
     )

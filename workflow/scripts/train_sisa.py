@@ -5,11 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from lethe.device import Runtime
 from lethe.log import logged
-from lethe.stages.train_sisa import train_sisa_original
+from lethe.stages.train_sisa import train_sisa
 
 with logged(snakemake.log[0]):
-    train_sisa_original(
+    train_sisa(
         snakemake.input.npz,
         snakemake.input.manifest,
         snakemake.wildcards.arch,
@@ -17,8 +18,7 @@ with logged(snakemake.log[0]):
         snakemake.params.hyper,
         snakemake.output.model,
         snakemake.output.stages,
-        device=snakemake.params.device,
-        amp=snakemake.params.amp,
-        memory_format=snakemake.params.memory_format,
-        threads=snakemake.threads,
+        runtime=Runtime(
+            snakemake.params.device, snakemake.params.amp, snakemake.params.memory_format, snakemake.threads
+        ),
     )

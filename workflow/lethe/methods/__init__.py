@@ -1,8 +1,12 @@
 """Unlearning methods: one module per method behind one registry and one signature.
 
 ``unlearn(model, data, params, ctx) -> model`` where ``data`` is an
-:class:`~lethe.methods.base.UnlearningData` holding only what the method declared it
+:class:`~lethe.methodkit.base.UnlearningData` holding only what the method declared it
 needs in :mod:`lethe.methods.catalog`.
+
+Each module's docstring is the method's reference: the source it follows, every choice
+where the paper and its code disagree or are silent and what Lethe does, and its known
+limits. ``docs/methods.md`` collects them with the catalogue's facts (``lethe docs``).
 """
 
 from __future__ import annotations

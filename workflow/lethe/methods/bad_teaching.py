@@ -38,14 +38,10 @@ import torch.nn.functional as F
 
 from lethe.data.tensors import Split, index_batches
 from lethe.device import prepare_model
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier, build_model
+from lethe.seeds import derived_seed
 from lethe.train import fit
-
-
-def derived_seed(seed: int, stream: int) -> int:
-    """A seed for an independent random stream of run ``seed`` (stable across processes)."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 @torch.no_grad()

@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from lethe.data.tensors import Split
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
 from lethe.train import accuracy, fit
 

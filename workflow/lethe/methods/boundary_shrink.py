@@ -7,7 +7,7 @@ only: the catalogue declares ``needs_retain=False``, so :func:`lethe.unlearn.dat
 hands the method ``data.retain = None``.
 
 1. Neighbour search on the frozen original θ*: an untargeted one-step FGSM with L∞ bound
-   ``bound`` = ε = 0.1 in [0, 1] pixel space (:mod:`lethe.methods.fgsm`, which converts
+   ``bound`` = ε = 0.1 in [0, 1] pixel space (:mod:`lethe.methodkit.fgsm`, which converts
    the bound and the clamp to the standardised space with the dataset's mean and std),
    then y_nbi = argmax f_θ*(x_adv), the "nearest but incorrect" class.
 2. Fine-tune the whole network on the *clean* forget images with those labels,
@@ -33,7 +33,7 @@ Choices the paper leaves open, and Lethe's:
   reads the class id (each sample is relabelled by its own attack), and SalUn (Fan et
   al., ICLR 2024, Table 1) runs Boundary Shrink on 10 % random forgetting. Lethe follows
   that reading (``class_only=False``).
-* The adversarial image is not rounded to the 8-bit grid (see :mod:`lethe.methods.fgsm`).
+* The adversarial image is not rounded to the 8-bit grid (see :mod:`lethe.methodkit.fgsm`).
 
 At the paper's lr 1e-5 the step is tiny: on digits (137 forget images, 3 steps per
 epoch) 30 SGD steps leave class 3 intact, hence the digits override in
@@ -50,8 +50,8 @@ from __future__ import annotations
 import torch
 
 from lethe.data.tensors import Split
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.fgsm import nearest_but_incorrect, normalised_box
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.fgsm import nearest_but_incorrect, normalised_box
 from lethe.models.registry import Classifier
 from lethe.train import fit
 

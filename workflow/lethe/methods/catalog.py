@@ -4,6 +4,16 @@ The Snakefile reads this module at parse time to merge each method's defaults wi
 config's overrides (one ``params`` entry per method, so that changing one
 hyperparameter reruns that method's jobs only). The implementation of method ``m``
 lives in ``lethe/methods/{m}.py`` as a function ``unlearn(model, data, params, ctx)``.
+
+This catalogue is the one place that describes a method; the rest is derived from it
+and checked by ``tests/test_catalogues.py``: the method tables of README.md and
+config/README.md and the reference docs/methods.md (``lethe docs``), the paper's methods
+section (a subsection per family of ``FAMILIES`` with the paragraph
+``paper/methods/{m}.tex`` of each method run), its citations (``citation`` must be a key
+of paper/references.bib, cited by that paragraph), the table rows' order and the
+figures' colours. Adding a method: its module (whose docstring is its reference), an
+entry here, its paragraph, its test module, and its name in the default configs' method
+lists; then ``lethe docs``.
 """
 
 from __future__ import annotations
@@ -25,6 +35,15 @@ class MethodInfo:
     # The checkpoint the method starts from, results/models/{dataset}/{arch}/seed{seed}/{original}.safetensors:
     # the pipeline's original, or a model of the method's own that its own rule trains (SISA's sharded ensemble).
     original: str = "original"
+    # What the defaults follow (a paper, its code or notebook), in a few words: the defaults
+    # table of config/README.md (lethe.docs).
+    source: str = ""
+    # The test module (tests/NAME.py) that checks the method; "" for tests/test_{name}.py.
+    tests: str = ""
+
+    @property
+    def test_module(self) -> str:
+        return self.tests or f"test_{self.name}"
 
 
 # Paper sections, in order: family key -> heading.
@@ -54,6 +73,8 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,
             needs_original=False,
             family="baseline",
+            source="the original model's recipe (`train`)",
+            tests="test_methods",
         ),
         MethodInfo(
             "finetune",
@@ -62,6 +83,8 @@ METHODS: dict[str, MethodInfo] = {
             defaults={**_SGD, "epochs": 5, "lr": 0.02, "weight_decay": 5e-4, "batch_size": 64},
             needs_forget=False,
             family="finetuning",
+            source="SSD code's FT",
+            tests="test_methods",
         ),
         MethodInfo(
             "neggrad",
@@ -77,6 +100,8 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_retain=False,
             family="finetuning",
+            source="Unlearn-Sparse `GA.py`; the early stop is Lethe's",
+            tests="test_methods",
         ),
         MethodInfo(
             "zero_output",
@@ -87,6 +112,8 @@ METHODS: dict[str, MethodInfo] = {
             needs_retain=False,
             class_only=True,
             family="baseline",
+            source="the original notebooks",
+            tests="test_methods",
         ),
         # --- impair-repair family: unsir, usifr, dnf ---
         MethodInfo(
@@ -110,6 +137,8 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,
             class_only=True,
             family="impair_repair",
+            source="UNSIR notebook",
+            tests="test_impair_repair",
         ),
         MethodInfo(
             "usifr",
@@ -133,6 +162,8 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,
             class_only=True,
             family="impair_repair",
+            source="impair–repair paper (noise loop as UNSIR's)",
+            tests="test_impair_repair",
         ),
         MethodInfo(
             "dnf",
@@ -153,6 +184,8 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,
             class_only=True,
             family="impair_repair",
+            source="impair–repair paper (reading unverified)",
+            tests="test_impair_repair",
         ),
         # --- forgetting neural networks: fnn ---
         MethodInfo(
@@ -187,6 +220,7 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=True,  # D_f only ranks the neurons and is the MIA's target; never trained on
             needs_retain=True,
             family="forgetting_layers",
+            source="FNN paper (training recipe Lethe's)",
         ),
         # --- forget-data-only and teacher-student: pbu, bad_teaching, neggrad_plus ---
         MethodInfo(
@@ -205,6 +239,7 @@ METHODS: dict[str, MethodInfo] = {
             },
             needs_retain=False,
             family="forget_only",
+            source="PBU notebook",
         ),
         MethodInfo(
             "bad_teaching",
@@ -212,6 +247,7 @@ METHODS: dict[str, MethodInfo] = {
             "chundawat2023bad",
             defaults={"epochs": 1, "lr": 1e-4, "batch_size": 256, "temperature": 1.0, "retain_fraction": 0.3},
             family="teacher",
+            source="Bad Teaching code",
         ),
         MethodInfo(
             "neggrad_plus",
@@ -228,8 +264,9 @@ METHODS: dict[str, MethodInfo] = {
                 "forget_batch_size": 64,
             },
             family="finetuning",
+            source="SCRUB small-scale notebook",
         ),
-        # --- exact: sisa (helper A) ---
+        # --- exact: sisa ---
         MethodInfo(
             "sisa",
             "Retrain only the shards holding forgotten samples, from the checkpoint before their first slice (SISA).",
@@ -248,8 +285,9 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,  # the forgotten indices are those D_r lacks; SISA never sees the forget images
             family="baseline",
             original="sisa_original",
+            source="SISA code `sisa.py` (slices and mean aggregation Lethe's)",
         ),
-        # --- relabel and distillation: scrub, salun, l1_sparse, random_label (helper B) ---
+        # --- relabel and distillation: scrub, salun, l1_sparse, random_label ---
         MethodInfo(
             "scrub",
             "Student leaves the teacher θ* on D_f (max-steps, first msteps epochs) and follows it on D_r (SCRUB).",
@@ -270,6 +308,7 @@ METHODS: dict[str, MethodInfo] = {
                 "forget_batch_size": 64,
             },  # fmt: skip
             family="teacher",
+            source="SCRUB small-scale notebook",
         ),
         MethodInfo(
             "salun",
@@ -285,6 +324,7 @@ METHODS: dict[str, MethodInfo] = {
                 "batch_size": 256,
             },  # fmt: skip
             family="relabel",
+            source="SalUn code (`generate_mask.py`, `RL.py`)",
         ),
         MethodInfo(
             "l1_sparse",
@@ -301,6 +341,7 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_forget=False,
             family="relabel",
+            source="Unlearn-Sparse `FT_l1`",
         ),
         MethodInfo(
             "random_label",
@@ -316,14 +357,16 @@ METHODS: dict[str, MethodInfo] = {
                 "batch_size": 256,
             },  # fmt: skip
             family="relabel",
+            source="Bad Teaching / SSD code",
         ),
-        # --- importance and second order: ssd, fisher_forget, influence (helper C) ---
+        # --- importance and second order: ssd, fisher_forget, influence ---
         MethodInfo(
             "ssd",
             "Dampen weights whose importance to D_f exceeds α times their importance to D (SSD); no training.",
             "foster2024fast",
             defaults={"alpha": 10.0, "lambda": 1.0, "batch_size": 64, "d_order": "shuffled"},
             family="importance",
+            source="SSD code",
         ),
         MethodInfo(
             "fisher_forget",
@@ -332,6 +375,7 @@ METHODS: dict[str, MethodInfo] = {
             defaults={"alpha": 1e-6, "fisher": "expected", "retain_samples": None, "batch_size": 64},
             needs_forget=False,  # the forget class ids only; the Fisher is computed on D_r
             family="importance",
+            source="Golatkar et al. code (`hessian`)",
         ),
         MethodInfo(
             "influence",
@@ -345,8 +389,9 @@ METHODS: dict[str, MethodInfo] = {
                 "gradient_memory_mb": 2048,
             },
             family="importance",
+            source="Unlearn-Sparse `Wfisher.py`",
         ),
-        # --- decision boundary: boundary_shrink, boundary_expand (helper D) ---
+        # --- decision boundary: boundary_shrink, boundary_expand ---
         MethodInfo(
             "boundary_shrink",
             "Relabel D_f to the nearest-but-incorrect class found by FGSM on θ*, fine-tune on it (Boundary Shrink).",
@@ -362,6 +407,8 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             needs_retain=False,
             family="boundary",
+            source="Boundary Unlearning code",
+            tests="test_boundary",
         ),
         MethodInfo(
             "boundary_expand",
@@ -370,6 +417,8 @@ METHODS: dict[str, MethodInfo] = {
             defaults={**_SGD, "lr": 1e-5, "weight_decay": 0.0, "epochs": 10, "batch_size": 64},
             needs_retain=False,
             family="boundary",
+            source="Boundary Unlearning code",
+            tests="test_boundary",
         ),
     )
 }

@@ -17,8 +17,8 @@ is 0. Class forgetting only.
 
 from __future__ import annotations
 
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.impair_repair import (
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.impair_repair import (
     drawn_noise,
     impair_repair,
     mixed_labels,

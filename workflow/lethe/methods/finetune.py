@@ -8,7 +8,7 @@ rates the forget accuracy falls slowly.
 
 from __future__ import annotations
 
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
 from lethe.train import fit
 

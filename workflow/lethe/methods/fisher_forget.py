@@ -10,7 +10,7 @@ forget class ids (the catalogue declares ``needs_forget=False``).
 
 1. Fisher on D_r at θ*, model in eval mode (the code calls ``model.eval()``):
    F_i = mean over x ∈ D_r of Σ_y p_θ*(y|x)·(∂CE(x, y)/∂θ_i)², the expected Fisher, by
-   :func:`lethe.methods.fisher.diagonal_fisher` (``fisher: "expected"``, default, C
+   :func:`lethe.methodkit.fisher.diagonal_fisher` (``fisher: "expected"``, default, C
    per-sample gradients per retain sample as in the code).
 2. Per parameter tensor, in the code's order:
    var = clamp(1/(F + 1e-8), max=1e3), and max=1e2 for the classifier (the output
@@ -63,12 +63,12 @@ deviation, the classes zeroed, and ‖θ − θ*‖.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.fisher import diagonal_fisher
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.fisher import diagonal_fisher
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 
 VAR_CLAMP = 1e3  # max of 1/(F + 1e-8) for every tensor but the classifier's
 HEAD_VAR_CLAMP = 1e2  # max of 1/(F + 1e-8) for the classifier's weight and bias
@@ -122,7 +122,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     retain = data.retain
     limit = params["retain_samples"]
     if limit is not None and int(limit) < len(retain):
-        stream = torch.Generator().manual_seed(int(np.random.SeedSequence([ctx.seed, 1]).generate_state(1)[0]))
+        stream = torch.Generator().manual_seed(derived_seed(ctx.seed, 1))
         retain = retain.subset(torch.randperm(len(retain), generator=stream)[: int(limit)])
     fisher = diagonal_fisher(model, retain, labels=params["fisher"], batch_size=params["batch_size"], seed=ctx.seed)
     per_sample = data.num_classes if params["fisher"] == "expected" else 1
@@ -130,7 +130,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     ctx.samples += len(retain)
     mean, variance = forgetting_distribution(model, fisher, float(params["alpha"]), data.forget_classes)
     anchor = {name: p.detach().clone() for name, p in model.named_parameters()}
-    noise_seed = int(np.random.SeedSequence([ctx.seed, 2]).generate_state(1)[0])
+    noise_seed = derived_seed(ctx.seed, 2)
     sample_weights(model, mean, variance, noise_seed)
     head = {f"head.{name}" for name, _ in model.head.named_parameters()}
     clamped = sum(

@@ -73,7 +73,7 @@ import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import Split, index_batches
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.metrics.mia import art_blackbox_mia
 from lethe.models.forgetting import (
     LAYER_SETS,

@@ -60,14 +60,14 @@ multiple of the identity), and whether G was held in memory.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import Split, index_batches
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.fisher import flatten_gradients, per_sample_gradients
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.fisher import flatten_gradients, per_sample_gradients
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 
 
 def gradient_sum(model: torch.nn.Module, data: Split, batch_size: int) -> tuple[torch.Tensor, int]:
@@ -161,7 +161,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         retain_sum, retain_batches = gradient_sum(model, retain, batch_size)
         v = forget_sum / n - retain_sum * (n_f / (n * n_r))
         size = min(int(params["hessian_samples"]), n_r)
-        stream = torch.Generator().manual_seed(int(np.random.SeedSequence([ctx.seed, 1]).generate_state(1)[0]))
+        stream = torch.Generator().manual_seed(derived_seed(ctx.seed, 1))
         sample = retain.subset(torch.randperm(n_r, generator=stream)[:size])
         direction, record = woodfisher_inverse_vector(
             model, sample, v,

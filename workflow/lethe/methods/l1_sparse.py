@@ -42,7 +42,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
 from lethe.train import fit
 

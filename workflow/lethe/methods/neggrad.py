@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import Split
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
 from lethe.train import accuracy, fit
 

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import index_batches
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 from lethe.train import fit
 
 
@@ -48,7 +48,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         raise ValueError("neggrad_plus needs the forget and the retain set")
     alpha = float(params["alpha"])
     forget = data.forget
-    stream = torch.Generator().manual_seed(int(np.random.SeedSequence([ctx.seed, 1]).generate_state(1)[0]))
+    stream = torch.Generator().manual_seed(derived_seed(ctx.seed, 1))
     forget_batches = cycled_batches(len(forget), params["forget_batch_size"], stream)
     forget_seen = 0
 

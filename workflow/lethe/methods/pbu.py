@@ -8,7 +8,7 @@ declares ``needs_retain=False``, so :func:`lethe.unlearn.data_view` hands it
 
 1. Diagonal Fisher F at θ* on the forget set D_f: the expected Fisher over
    y ~ p_θ*(y|x) (nngeometry's ``classif_logits`` variant in the code), computed by
-   :func:`lethe.methods.fisher.diagonal_fisher` with the model in eval mode (the code
+   :func:`lethe.methodkit.fisher.diagonal_fisher` with the model in eval mode (the code
    puts BatchNorm in eval mode for it). ``fisher: "expected"`` (default) weights the
    per-class gradients by their probabilities, exactly as the code's estimator;
    ``"sampled"`` draws one label per sample (unbiased, one pass instead of C).
@@ -45,8 +45,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.fisher import diagonal_fisher
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.fisher import diagonal_fisher
 from lethe.methods.neggrad import forget_stop, forget_target
 from lethe.models.registry import Classifier
 from lethe.train import fit

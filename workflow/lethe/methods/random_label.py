@@ -30,12 +30,12 @@ true label (0 when excluding) and the final loss.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from lethe.data.tensors import Split
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 from lethe.train import fit
 
 
@@ -68,7 +68,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     if data.forget is None or data.retain is None:
         raise ValueError("random_label needs the forget and the retain set")
     forget, retain = data.forget, data.retain
-    generator = torch.Generator().manual_seed(int(np.random.SeedSequence([ctx.seed, 1]).generate_state(1)[0]))
+    generator = torch.Generator().manual_seed(derived_seed(ctx.seed, 1))
     exclude = bool(params["exclude_true"])
     new = random_labels(forget.y, data.num_classes, generator, exclude, data.forget_classes).to(forget.y.device)
     mixed = Split(torch.cat([forget.x, retain.x]), torch.cat([new, retain.y]))

@@ -8,7 +8,7 @@ reported as a ratio to this one's.
 from __future__ import annotations
 
 from lethe.device import prepare_model
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier, build_model
 from lethe.train import fit
 

@@ -67,9 +67,10 @@ import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import index_batches
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.passes import derived_seed, optimiser_pass, set_lr
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import optimiser_pass, set_lr
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 from lethe.train import FitResult, make_optimizer
 
 

@@ -3,11 +3,11 @@
 Bourtoule et al., "Machine Unlearning", IEEE S&P 2021 (``cleverhans-lab/machine-unlearning``).
 SISA is exact by construction: the model it starts from is not the pipeline's original
 but its own sharded ensemble, trained by the rule ``train_sisa``
-(:func:`lethe.sisa.train_sisa`; see that module for sharding, slicing, the epoch
+(:func:`lethe.methodkit.sharding.train_sisa`; see that module for sharding, slicing, the epoch
 schedule, seeds and aggregation). To forget samples, every shard holding one restarts
 from its checkpoint after the last slice before the first slice holding one (or from
 its seeded initialisation when that is the first slice) and trains the remaining stages
-on the samples still present, with :func:`lethe.sisa.train_shard`, the very function that
+on the samples still present, with :func:`lethe.methodkit.sharding.train_shard`, the very function that
 trained it. Shards without a forgotten sample are kept as they are. The result is
 bit-identical (on CPU) to SISA training from scratch on D without D_f with the same seed,
 shards and slices (tested).
@@ -34,9 +34,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.sharding import (
+    PARAM_KEYS,
+    Assignment,
+    check_params,
+    initial_member,
+    positions,
+    stage_state,
+    train_shard,
+)
 from lethe.models.ensemble import Ensemble
-from lethe.sisa import PARAM_KEYS, Assignment, check_params, initial_member, positions, stage_state, train_shard
 
 
 def unlearn(model: Ensemble, data: UnlearningData, params: dict, ctx: Context) -> Ensemble:

@@ -55,13 +55,13 @@ dampening factor over those, the entries set to zero, and ‖θ − θ*‖.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lethe.data.tensors import Split, index_batches
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 
 D_ORDERS = ("concat", "shuffled")
 
@@ -124,7 +124,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     forget, retain = data.forget, data.retain
     full = Split(torch.cat([retain.x, forget.x]), torch.cat([retain.y, forget.y]))
     if params["d_order"] == "shuffled":
-        seed = int(np.random.SeedSequence([ctx.seed, 1]).generate_state(1)[0])
+        seed = derived_seed(ctx.seed, 1)
         d_batches = list(index_batches(len(full), batch_size, torch.Generator().manual_seed(seed)))
     else:
         d_batches = list(index_batches(len(full), batch_size, shuffle=False))

@@ -35,8 +35,8 @@ the impair and repair steps; ``notes`` itemises them. Class forgetting only.
 
 from __future__ import annotations
 
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.impair_repair import (
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.impair_repair import (
     concat_noise,
     error_maximising_noise,
     impair_repair,

@@ -30,8 +30,8 @@ Noise steps count as optimiser steps in the run record; ``notes`` itemises
 
 from __future__ import annotations
 
-from lethe.methods.base import Context, UnlearningData
-from lethe.methods.impair_repair import (
+from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.impair_repair import (
     error_maximising_noise,
     impair_repair,
     mixed_labels,

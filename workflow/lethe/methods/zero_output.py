@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
 
 

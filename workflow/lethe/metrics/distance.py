@@ -49,6 +49,7 @@ import torch
 from scipy.special import xlogy
 
 from lethe.models.registry import Classifier, build_model
+from lethe.seeds import derived_seed
 
 DISTANCE_KEYS = (
     "js_to_retrain",
@@ -133,7 +134,7 @@ def random_model_seed(run_seed: int) -> int:
     A 31-bit value from NumPy's ``SeedSequence`` keyed by (run seed, a fixed tag), so it
     is the same in every process and platform (no ``hash()``).
     """
-    seed = int(np.random.SeedSequence([int(run_seed), _ZRF_SEED_TAG]).generate_state(1)[0] >> 1)
+    seed = derived_seed(run_seed, _ZRF_SEED_TAG) >> 1
     return seed if seed != int(run_seed) else seed + 1
 
 

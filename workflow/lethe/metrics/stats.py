@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from lethe.metrics.catalog import GAP_METRICS
 from lethe.report.aggregate import GROUP_KEYS, RUN_KEYS
 
 REFERENCE = "retrain"
-GAP_METRICS = ("acc_forget", "acc_retain", "acc_test_retained", "mia_entropy")
 TESTS = ("ttest", "wilcoxon")
 # A run of one method is identified by these; the pair partner shares all but ``method``.
 PAIR_KEYS = [key for key in RUN_KEYS if key != "method"]

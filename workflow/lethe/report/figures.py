@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from lethe.metrics.catalog import METRICS, MIA_METRICS
 from lethe.plan import REFERENCE
 from lethe.report.aggregate import summarise
 from lethe.report.latex import method_order, scenario_label
@@ -38,16 +39,7 @@ Paths = PathLike | Iterable[PathLike]
 SCENARIO_KEYS = ["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes"]
 
 # Membership-inference variants (lethe.metrics.mia), in column order, with short titles.
-MIA_VARIANTS = [
-    ("mia_entropy", "Entropy (SVC)"),
-    ("mia_entropy_logreg", "Entropy (log. reg.)"),
-    ("mia_efficacy", "MIA-efficacy"),
-    ("mia_loss_auc", "Loss AUC"),
-    ("mia_loss_acc", "Loss attack acc."),
-    ("mia_art_blackbox", "ART black-box"),
-    ("mia_art_blackbox_aligned", "ART aligned"),
-    ("mia_art_rule", "ART rule-based"),
-]
+MIA_VARIANTS = [(key, METRICS[key].plot) for key in MIA_METRICS]
 
 
 OVERLAY_MIN_SIZE = 16

@@ -1,4 +1,4 @@
-"""Build the paper: copy paper/, the generated files and the figures into a build folder, run latexmk.
+"""Build the paper: copy paper/, the declared generated files and figures into a build folder, run latexmk.
 
 Nothing is written into paper/. A failed build raises with LaTeX's own error lines and
 leaves no PDF behind.
@@ -10,6 +10,7 @@ import logging
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from lethe.io import atomic_path
@@ -34,26 +35,31 @@ def latex_errors(log_text: str, context: int = 3) -> str:
 
 def build_paper(
     source_dir: str | Path,
-    generated_dir: str | Path,
+    generated: Iterable[str | Path],
     build_dir: str | Path,
     pdf_out: str | Path,
     main: str = "main.tex",
-    figures_dir: str | Path | None = None,
+    figures: Iterable[str | Path] = (),
 ) -> Path:
-    """Compile ``source_dir/main`` with the generated files (``generated/``) and the figures
-    (``figures/``, when ``figures_dir`` is given) beside it; copy the PDF to ``pdf_out``."""
+    """Compile ``source_dir/main`` with the ``generated`` files in ``generated/`` and the
+    ``figures`` in ``figures/`` beside it; copy the PDF to ``pdf_out``.
+
+    Only the files named are copied, never a whole folder: a stale or undeclared figure
+    or table that lies in the results cannot reach the PDF (LaTeX fails on its name).
+    """
     if shutil.which("latexmk") is None:
         raise LatexError(
             "latexmk is not installed: run `make setup` (Debian: apt-get install latexmk texlive-latex-extra ...)"
         )
-    source_dir, generated_dir, build_dir = Path(source_dir), Path(generated_dir), Path(build_dir)
+    source_dir, build_dir = Path(source_dir), Path(build_dir)
     Path(pdf_out).unlink(missing_ok=True)  # a failed build must not leave a stale PDF behind
     if build_dir.exists():
         shutil.rmtree(build_dir)
     shutil.copytree(source_dir, build_dir)
-    shutil.copytree(generated_dir, build_dir / "generated")
-    if figures_dir is not None:
-        shutil.copytree(figures_dir, build_dir / "figures", ignore=shutil.ignore_patterns("*.png"))
+    for folder, files in (("generated", generated), ("figures", figures)):
+        (build_dir / folder).mkdir(exist_ok=True)
+        for path in map(Path, files):
+            shutil.copyfile(path, build_dir / folder / path.name)
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", main]
     log.info("running %s in %s", " ".join(cmd), build_dir)
     proc = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True)

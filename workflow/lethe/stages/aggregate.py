@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lethe.metrics.catalog import PAIRED_METRICS
 from lethe.metrics.stats import avg_gap, paired_vs_retrain
 from lethe.report.aggregate import collect, summarise, write_csv
 
@@ -23,8 +24,7 @@ def aggregate(
     write_csv(tidy, out_tidy)
     write_csv(summarise(tidy), out_summary)
     if out_paired is not None:
-        metrics = ["acc_forget", "acc_retain", "acc_test_retained", "mia_entropy", "avg_gap"]
-        present = [m for m in metrics if m in set(tidy["metric"])]
+        present = [m for m in PAIRED_METRICS if m in set(tidy["metric"])]
         paired = [paired_vs_retrain(tidy, m).assign(metric=m) for m in present]
         write_csv(pd.concat(paired, ignore_index=True) if paired else pd.DataFrame(), out_paired)
     log.info("aggregated %d metrics files into %d rows", len(metrics_paths), len(tidy))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lethe.data.forget_sets import retain_indices
 from lethe.data.tensors import load_dataset
-from lethe.device import amp_dtype, amp_name, prepare_model, resolve_device, set_threads, warm_up
+from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model, warm_up
 from lethe.io import read_json, write_json
 from lethe.metrics.distance import random_model
 from lethe.metrics.evaluate import cost_metrics, evaluate_model
@@ -26,14 +26,11 @@ def evaluate(
     retrain_run_path: str | Path | None = None,
     method: str | None = None,
     batch_size: int = 1024,
-    device: str = "auto",
-    threads: int | None = None,
     original_path: str | Path | None = None,
     retrain_path: str | Path | None = None,
     settings: dict | None = None,
     seed: int | None = None,
-    amp: bool | str = False,
-    memory_format: str = "auto",
+    runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Evaluate one model on one forget set; write the metrics JSON.
 
@@ -43,13 +40,11 @@ def evaluate(
     """
     if Path(out).resolve() == sidecar_path(model_path).resolve():
         raise ValueError(f"metrics output {out} would overwrite the model's sidecar; choose another name")
-    set_threads(threads)
-    dev = resolve_device(device)
-    precision = amp_name(amp_dtype(amp, dev))
+    dev, precision = runtime.start()
 
     def load(path: str | Path):
         model, meta = load_checkpoint(path, dev)
-        return prepare_model(model, dev, memory_format), meta
+        return prepare_model(model, dev, runtime.memory_format), meta
 
     dataset = load_dataset(npz_path, manifest_path, dev)
     forget = read_json(forget_path)
@@ -59,11 +54,11 @@ def evaluate(
     original = load(original_path)[0] if original_path else None
     retrain = load(retrain_path)[0] if retrain_path else None
     reference = random_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), seed)
-    reference = prepare_model(reference, dev, memory_format)
+    reference = prepare_model(reference, dev, runtime.memory_format)
     warm_up(dev)
     result = evaluate_model(
         model, dataset, forget, batch_size, seed=seed, original=original, retrain=retrain,
-        random=reference, settings=settings, amp=amp,
+        random=reference, settings=settings, amp=runtime.amp,
     )  # fmt: skip
     run = read_json(run_path) if run_path else None
     retrain_run = read_json(retrain_run_path) if retrain_run_path else None

@@ -12,6 +12,7 @@ from lethe.report.latex import (
     HIDING_COLUMNS,
     cost_table,
     family_sections,
+    methods_section,
     number_macros,
     scenario_tables,
 )
@@ -30,9 +31,10 @@ def paper_inputs(
 ) -> None:
     """The generated LaTeX the paper inputs.
 
-    ``outputs`` maps ``table`` (all methods), ``families`` (a subsection and table per
-    method family), ``costs`` (time against the number of forgotten classes), ``numbers``
-    (macros) and ``setup`` (the experimental-setup section) to paths.
+        ``outputs`` maps ``table`` (all methods), ``families`` (a subsection and table per
+        method family), ``costs`` (time against the number of forgotten classes), ``numbers``
+        (macros), ``setup`` (the experimental-setup section) and ``methods`` (the methods
+    section's family subsections, a paragraph per method run) to paths.
     """
     tidy = pd.read_csv(tidy_csv)
     summary = pd.read_csv(summary_csv)
@@ -42,6 +44,7 @@ def paper_inputs(
         "families": lambda: family_sections(summary),
         "costs": lambda: cost_table(tidy),
         "numbers": lambda: number_macros(summary, config),
+        "methods": lambda: methods_section(method_params),
         "setup": lambda: setup_section(
             config, method_params, [read_json(p) for p in manifest_paths],
             [read_json(p) for p in forget_paths], [read_json(p) for p in original_meta_paths],

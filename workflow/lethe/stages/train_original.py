@@ -7,13 +7,11 @@ from pathlib import Path
 
 from lethe.data.tensors import load_dataset
 from lethe.device import (
-    amp_dtype,
-    amp_name,
+    DEFAULT_RUNTIME,
+    Runtime,
     memory_format_name,
     prepare_model,
-    resolve_device,
     seed_everything,
-    set_threads,
     synchronize,
     warm_up,
 )
@@ -29,19 +27,14 @@ def train_original(
     seed: int,
     recipe: dict,
     out: str | Path,
-    device: str = "auto",
-    threads: int | None = None,
-    amp: bool | str = False,
-    memory_format: str = "auto",
+    runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Train the original model on the whole training set; save checkpoint and sidecar."""
-    set_threads(threads)
-    dev = resolve_device(device)
-    precision = amp_name(amp_dtype(amp, dev))
+    dev, precision = runtime.start()
     seed_everything(seed)
     dataset = load_dataset(npz_path, manifest_path, dev)
     model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed)
-    model = prepare_model(model, dev, memory_format)
+    model = prepare_model(model, dev, runtime.memory_format)
     warm_up(dev)
     started = time.perf_counter()
     result = fit(
@@ -49,7 +42,7 @@ def train_original(
         epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
         optimizer=recipe["optimizer"], momentum=recipe["momentum"],
         weight_decay=recipe["weight_decay"], seed=seed, name=f"original {arch} seed {seed}",
-        monitor=dataset.test, amp=amp,
+        monitor=dataset.test, amp=runtime.amp,
     )  # fmt: skip
     synchronize(dev)
     meta = {

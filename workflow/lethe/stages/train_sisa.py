@@ -8,23 +8,21 @@ from pathlib import Path
 
 from lethe.data.tensors import load_dataset
 from lethe.device import (
-    amp_dtype,
-    amp_name,
+    DEFAULT_RUNTIME,
+    Runtime,
     memory_format_name,
-    resolve_device,
     seed_everything,
-    set_threads,
     synchronize,
     warm_up,
 )
+from lethe.methodkit.sharding import train_sisa as train_ensemble
 from lethe.models.checkpoint import save_checkpoint
-from lethe.sisa import train_sisa
 from lethe.train import accuracy
 
 log = logging.getLogger(__name__)
 
 
-def train_sisa_original(
+def train_sisa(
     npz_path: str | Path,
     manifest_path: str | Path,
     arch: str,
@@ -32,26 +30,21 @@ def train_sisa_original(
     params: dict,
     out: str | Path,
     stages_out: str | Path,
-    device: str = "auto",
-    threads: int | None = None,
-    amp: bool | str = False,
-    memory_format: str = "auto",
+    runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
-    """Train SISA's sharded ensemble on the whole training set (:func:`lethe.sisa.train_sisa`).
+    """Train SISA's sharded ensemble on the whole training set (:func:`lethe.methodkit.sharding.train_sisa`).
 
     Writes the ensemble (safetensors + sidecar) and its shard assignment and per-stage
     checkpoints (``stages_out``), from which the ``sisa`` method unlearns.
     """
-    set_threads(threads)
-    dev = resolve_device(device)
-    precision = amp_name(amp_dtype(amp, dev))
+    dev, precision = runtime.start()
     seed_everything(seed)
     dataset = load_dataset(npz_path, manifest_path, dev)
     warm_up(dev)
     started = time.perf_counter()
-    ensemble, results = train_sisa(
+    ensemble, results = train_ensemble(
         dataset.train, arch, tuple(dataset.manifest["shape"]), dataset.num_classes, params, seed,
-        amp=amp, memory_format=memory_format,
+        amp=runtime.amp, memory_format=runtime.memory_format,
     )  # fmt: skip
     synchronize(dev)
     seconds = time.perf_counter() - started

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lethe.data.tensors import load_dataset
-from lethe.device import amp_dtype, prepare_model, resolve_device, set_threads
+from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
 from lethe.io import read_json, write_json
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.unlearn import run_unlearning
@@ -21,22 +21,17 @@ def unlearn(
     seed: int,
     out_model: str | Path,
     out_record: str | Path,
-    device: str = "auto",
-    threads: int | None = None,
-    amp: bool | str = False,
-    memory_format: str = "auto",
+    runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Run ``method``; save the unlearned model and its run record (time, steps, precision)."""
-    set_threads(threads)
-    dev = resolve_device(device)
-    amp_dtype(amp, dev)  # a bad value fails before any work
+    dev, _ = runtime.start()  # a bad amp value fails before any work
     dataset = load_dataset(npz_path, manifest_path, dev)
     forget = read_json(forget_path)
     original, meta = load_checkpoint(original_path, dev)
-    original = prepare_model(original, dev, memory_format)
+    original = prepare_model(original, dev, runtime.memory_format)
     model, record = run_unlearning(
         method, original, dataset, forget, params, arch=meta["arch"], seed=seed, device=dev,
-        amp=amp, memory_format=memory_format,
+        amp=runtime.amp, memory_format=runtime.memory_format,
     )  # fmt: skip
     record.update({"dataset": dataset.name, "original": str(original_path)})
     save_checkpoint(

@@ -71,17 +71,13 @@ from lethe.data.tensors import Split
 from lethe.device import prepare_model
 from lethe.models.ensemble import AGGREGATIONS, Ensemble
 from lethe.models.registry import Classifier, build_model
+from lethe.seeds import derived_seed
 from lethe.train import FitResult, fit
 
 log = logging.getLogger(__name__)
 
 ASSIGN_TAG, INIT_TAG, ORDER_TAG = 0x5157A, 0x5157B, 0x5157C  # keep SISA's streams apart from other seeds
 PARAM_KEYS = ("shards", "slices", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "aggregation")
-
-
-def derived_seed(*entropy: int) -> int:
-    """A 32-bit seed from ``SeedSequence(entropy)``: the same in every process (no ``hash()``)."""
-    return int(np.random.SeedSequence([int(e) for e in entropy]).generate_state(1)[0])
 
 
 def check_params(params: dict, n: int | None = None) -> None:

@@ -13,17 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
 from lethe.data.tensors import index_batches
 from lethe.train import FitResult
-
-
-def derived_seed(seed: int, stream: int) -> int:
-    """A seed for an independent random stream of run ``seed`` (stable across processes)."""
-    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -35,8 +35,9 @@ import torch.nn.functional as F
 
 from lethe.data.tensors import Split
 from lethe.device import synchronize
-from lethe.methods.base import Context, UnlearningData
+from lethe.methodkit.base import Context, UnlearningData
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 from lethe.train import fit
 
 # Offsets that give each random choice of a run its own stream from one ctx.seed.
@@ -121,7 +122,7 @@ def draw_noise(n: int, shape: Sequence[int], seed: int, device: torch.device, in
     Drawing on the CPU makes the initial noise the same on every device; ``index``
     separates the noise batches of one run (UNSIR's one per class).
     """
-    state = np.random.SeedSequence([int(seed), _NOISE_STREAM, int(index)]).generate_state(1)[0]
+    state = derived_seed(seed, _NOISE_STREAM, index)
     generator = torch.Generator().manual_seed(int(state))
     return torch.randn((n, *shape), generator=generator).to(device)
 

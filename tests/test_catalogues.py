@@ -1,0 +1,227 @@
+"""The catalogues are the one place for each fact: every place derived from them agrees.
+
+Method registry (lethe.methods.catalog), metric catalogue (lethe.metrics.catalog), figure
+registry (lethe.report.catalog): each entry is complete (module, citation, test, paper
+paragraph, caption, drawing function) and the generated docs equal their text. The last
+test adds a dummy method, metric and figure to a scratch copy of the repository, one
+place each, and finds every generated place updated.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from repository_copy import copy_repository
+
+from lethe.docs import bib_entries, update
+from lethe.methods.catalog import FAMILIES, METHODS
+from lethe.metrics.catalog import GOALS, KINDS, METRICS, TABLES
+from lethe.report.catalog import FIGURES, GENERATED, SOURCES
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER = REPO / "paper"
+METHODS_DIR = REPO / "workflow" / "lethe" / "methods"
+# Modules of lethe/methods that are not methods: the package and the registry (shared helpers
+# live in lethe/methodkit).
+HELPERS = {"__init__", "catalog"}
+
+
+# --------------------------------------------------------------------------- methods
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_is_complete(name):
+    info = METHODS[name]
+    module = METHODS_DIR / f"{name}.py"
+    tree = ast.parse(module.read_text())
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "unlearn" for n in tree.body), f"{module}: no unlearn()"
+    assert ast.get_docstring(tree), f"{module}: its docstring is the method's reference"
+    assert info.family in FAMILIES, f"{name}: family {info.family!r} not in FAMILIES"
+    assert info.summary and info.source, f"{name}: summary and source are shown in the docs"
+    test_file = REPO / "tests" / f"{info.test_module}.py"
+    assert test_file.exists(), f"{name}: no test module {test_file}"
+    assert re.search(rf"[\"']{name}[\"']|\b{name}\b", test_file.read_text()), f"{test_file} never names {name}"
+    paragraph = PAPER / "methods" / f"{name}.tex"
+    assert paragraph.exists(), f"{name}: no paper paragraph {paragraph}"
+    text = paragraph.read_text()
+    assert re.search(r"^\\paragraph\{", text, re.M), f"{paragraph}: starts a \\paragraph"
+    if info.citation:
+        assert info.citation in bib_entries(), f"{name}: citation {info.citation!r} not in references.bib"
+        cited = {key.strip() for keys in re.findall(r"\\cite[pt]?\{([^}]*)\}", text) for key in keys.split(",")}
+        assert info.citation in cited, f"{paragraph} does not cite {info.citation}"
+
+
+def test_no_orphans_in_methods_folder_or_paragraphs():
+    modules = {p.stem for p in METHODS_DIR.glob("*.py")}
+    assert modules - HELPERS == set(METHODS), "a module of lethe/methods is neither a method nor a known helper"
+    assert {p.stem for p in (PAPER / "methods").glob("*.tex")} == set(METHODS)
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    keys = set(bib_entries())
+    for tex in PAPER.rglob("*.tex"):
+        for group in re.findall(r"\\cite[pt]?\{([^}]*)\}", tex.read_text()):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{tex}: \\cite of {key.strip()!r}, not in references.bib"
+
+
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/paper.yaml"])
+def test_default_and_paper_configs_run_every_method(config):
+    methods = yaml.safe_load((REPO / config).read_text())["methods"]
+    assert set(methods) == set(METHODS), f"{config}: methods differ from the registry by {set(METHODS) ^ set(methods)}"
+
+
+def test_method_counts_and_lists_in_the_docs_match_the_registry():
+    for doc in ("README.md", "config/README.md"):
+        for count in re.findall(r"\ball (\d+) methods\b", (REPO / doc).read_text()):
+            assert int(count) == len(METHODS), f"{doc}: 'all {count} methods', the registry has {len(METHODS)}"
+    amp = (REPO / "config/README.md").read_text().split("Where it applies:", 1)[1].split("**`memory_format`", 1)[0]
+    missing = [m for m in METHODS if f"`{m}`" not in amp]
+    assert not missing, f"config/README.md's amp paragraph does not say where amp applies to {missing}"
+
+
+def test_generated_docs_match_the_catalogues():
+    stale = update(check=True)
+    assert not stale, f"generated docs out of date: {stale}; run `lethe docs`"
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_metric_catalogue_is_well_formed():
+    for m in METRICS.values():
+        assert m.kind in KINDS and m.goal in GOALS, m
+        assert m.table is None or m.table in TABLES, m
+        assert m.latex and m.plot, m
+    assert all(not m.derived for m in METRICS.values() if m.in_gap), "the gap averages measured metrics"
+
+
+# --------------------------------------------------------------------------- figures and paper
+
+
+def _paper_text() -> dict[Path, str]:
+    return {p: p.read_text() for p in PAPER.rglob("*.tex")}
+
+
+def test_every_figure_is_complete():
+    from lethe.report.figures import TABLE_FIGURES
+
+    for f in FIGURES.values():
+        assert f.source in SOURCES, f
+        assert (REPO / "workflow" / "scripts" / f"{f.script}.py").exists(), f
+        assert (REPO / "workflow" / "report" / f"{f.name}.rst").exists(), f"{f.name}: no caption file"
+    assert set(TABLE_FIGURES) == {f.name for f in FIGURES.values() if f.source == "tidy"}
+    captions = {p.stem for p in (REPO / "workflow" / "report").glob("*.rst")}
+    assert captions - set(FIGURES) == {"workflow", "paper", "summary"}, "a caption file of no figure"
+
+
+def test_paper_includes_exactly_the_declared_figures_and_generated_files():
+    included, inputs = [], []
+    for text in _paper_text().values():
+        included += re.findall(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]*)\}", text)
+        inputs += re.findall(r"\\input\{([^}]*)\}", text)
+    assert sorted(included) == sorted(f"figures/{name}.pdf" for name in FIGURES)
+    for target in inputs:
+        folder, _, stem = target.partition("/")
+        if folder == "generated":
+            assert Path(stem).name in GENERATED.values() or f"{stem}.tex" in GENERATED.values(), target
+        else:
+            assert (PAPER / (target if target.endswith(".tex") else f"{target}.tex")).exists(), target
+    assert {f"generated/{name}" for name in GENERATED.values()} <= set(inputs), (
+        "a generated file the paper never inputs"
+    )
+
+
+def test_methods_section_inputs_existing_paragraphs():
+    from lethe.report.latex import methods_section
+
+    text = methods_section(list(METHODS))
+    names = re.findall(r"\\input\{methods/(\w+)\}", text)
+    assert names == [m for family in FAMILIES for m, i in METHODS.items() if i.family == family]
+    assert re.findall(r"\\subsection\{", methods_section(["retrain", "ssd"])) == [r"\subsection{"] * 2
+    with pytest.raises(ValueError, match="not in the method registry"):
+        methods_section(["nosuch"])
+
+
+# --------------------------------------------------------------------------- one place per addition
+
+
+DUMMY_METHOD = """
+        MethodInfo(
+            "dummy",
+            "A dummy method that returns the original model.",
+            "cao2015towards",
+            defaults={"strength": 0.5},
+            family="other",
+            source="the test",
+        ),
+"""
+DUMMY_METRIC = """        Metric("dummy_score", r"Dummy$_s$", "dummy score", "frac", "min", "hiding"),
+"""
+DUMMY_FIGURE = """        Figure("dummy_figure", "tidy", "table_figure", "Cost", "a dummy figure"),
+"""
+
+
+def _insert_after(path: Path, anchor: str, text: str) -> None:
+    source = path.read_text()
+    assert source.count(anchor) == 1, f"{path}: anchor {anchor!r}"
+    path.write_text(source.replace(anchor, anchor + text))
+
+
+def test_adding_a_method_metric_and_figure_is_one_place_each(tmp_path):
+    """In a scratch copy: one catalogue entry each (plus the method's module and paragraph,
+    the figure's caption), then `lethe docs`; every derived place shows the additions."""
+    repo = copy_repository(tmp_path)
+    lethe = repo / "workflow" / "lethe"
+    _insert_after(lethe / "methods/catalog.py", "    for info in (\n", DUMMY_METHOD)
+    (lethe / "methods/dummy.py").write_text(
+        '"""Dummy: returns the model unchanged (a test)."""\n\n\ndef unlearn(model, data, params, ctx):\n    return model\n'
+    )
+    (repo / "paper/methods/dummy.tex").write_text("\\paragraph{Dummy.} Nothing~\\citep{cao2015towards}.\n")
+    _insert_after(lethe / "metrics/catalog.py", "    for m in (\n", DUMMY_METRIC)
+    _insert_after(lethe / "report/catalog.py", "    for f in (\n", DUMMY_FIGURE)
+    (repo / "workflow/report/dummy_figure.rst").write_text("A dummy figure.\n")
+    env = {**os.environ, "PYTHONPATH": str(repo / "workflow")}
+
+    def run(*cmd, cwd=repo):
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout + proc.stderr
+
+    assert "stale" in subprocess.run([sys.executable, "-m", "lethe.cli", "docs", "--check"], cwd=repo, env=env,
+                                     capture_output=True, text=True).stdout  # fmt: skip
+    run(sys.executable, "-m", "lethe.cli", "docs")
+    readme, config_readme = (repo / "README.md").read_text(), (repo / "config/README.md").read_text()
+    assert "| `dummy` | A dummy method" in readme  # the method table
+    assert "| `dummy` | `strength: 0.5` | the test |" in config_readme  # the defaults table
+    assert "### `dummy`" in (repo / "docs/methods.md").read_text()  # the method reference
+    assert "| `dummy_score` | dummy score |" in readme  # the metric table
+    assert "| `dummy_figure` | a dummy figure |" in readme  # the figure table
+    probe = run(sys.executable, "-c", (
+        "from lethe.report.latex import HIDING_COLUMNS, GOALS, methods_section, method_order\n"
+        "from lethe.metrics.catalog import PAIRED_METRICS\n"
+        "print('col', [c for c in HIDING_COLUMNS if c[0] == 'dummy_score'], GOALS['dummy_score'])\n"
+        "print('sec', 'methods/dummy' in methods_section(['retrain', 'dummy']))\n"
+        "print('order', method_order(['retrain', 'original', 'dummy']))\n"
+    ))  # fmt: skip
+    assert "col [('dummy_score', 'Dummy$_s$', 'frac')] min" in probe  # a column of the hiding table, bolded by its goal
+    assert "sec True" in probe  # its paragraph in the methods section
+    assert "order ['original', 'dummy', 'retrain']" in probe  # table rows in registry order (inserted first)
+    # The workflow: a figure rule of its own whose PDF the paper build receives; the method runs by name.
+    config = yaml.safe_load((repo / "tests/configs/tiny.yaml").read_text())
+    config["methods"] = [*config["methods"], "dummy"]
+    (repo / "dummy.yaml").write_text(yaml.safe_dump(config))
+    out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "dummy.yaml", "--quiet", "rules")
+    assert re.search(r"figure_dummy_figure\s+1", out), out
+    assert re.search(r"unlearn\s+9", out), out  # 7 in tiny.yaml + dummy on both forget sets
+    graph = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "dummy.yaml", "--forceall",
+                "compile_paper")  # fmt: skip
+    compile_job = graph.split("rule compile_paper:", 1)[1].split("\n\n", 1)[0]
+    assert "results/paper/tiny/figures/dummy_figure.pdf" in compile_job.split("output:", 1)[0]

@@ -1,0 +1,82 @@
+"""The metric catalogue: one entry per reported metric, read by tables, figures and statistics (torch-free).
+
+Each :class:`Metric` holds every fact about a metric that more than one place needs:
+its column header in LaTeX, its title in plots, how its numbers are printed, what
+"best" means for it, which paper table shows it, whether it enters the average gap to
+retrain and whether it gets a paired test against retrain. ``lethe.report.latex``
+(tables, bolding, number macros), ``lethe.report.figures`` (the membership-inference
+panels), ``lethe.metrics.stats`` (the gap) and ``lethe.stages.aggregate`` (the paired
+tests) read it; nothing else lists metrics. ``tests/test_catalogues.py`` checks that
+every metric here is one the evaluation writes (or the aggregate derives).
+
+Adding a metric: compute it in ``lethe.metrics`` (its key in the metrics JSON), add an
+entry here, and it reaches the tables, bolding and macros that its fields ask for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# How a value is printed (lethe.report.latex.format_value): percent, fraction, one decimal,
+# milliseconds from seconds, three significant digits.
+KINDS = ("pct", "frac", "num", "ms", "ratio")
+# What "best" means (lethe.report.latex.best_methods): highest, lowest, closest to retrain's mean.
+GOALS = ("max", "min", "retrain")
+# The paper's tables, in order: key -> what the table shows.
+TABLES = {
+    "main": "forgetting, retention and cost",
+    "hiding": "forgetting or hiding: attacks, probe, relearn time, distance to retrain",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # the key in the metrics JSON / the tidy table's ``metric`` column
+    latex: str  # column header in the paper's tables
+    plot: str  # title or axis label in figures
+    kind: str  # number format, one of KINDS
+    goal: str  # what is best, one of GOALS
+    table: str | None = None  # the paper table it is a column of (TABLES), None for none
+    in_gap: bool = False  # counts in the average gap to retrain (lethe.metrics.stats.avg_gap)
+    paired: bool = False  # paired comparison with retrain in paired_vs_retrain.csv
+    mia: bool = False  # a membership-inference variant (the membership-inference figure's panels)
+    derived: bool = False  # computed by the aggregate from other metrics, not by the evaluation
+
+
+METRICS: dict[str, Metric] = {
+    m.key: m
+    for m in (
+        Metric("acc_forget", r"Acc$_f$", "Acc_f", "pct", "retrain", "main", in_gap=True, paired=True),
+        Metric("acc_retain", r"Acc$_r$", "Acc_r", "pct", "max", "main", in_gap=True, paired=True),
+        Metric("acc_test_retained", r"Acc$_{te,r}$", "Acc_te,r", "pct", "max", "main", in_gap=True, paired=True),
+        Metric("acc_test_forgotten", r"Acc$_{te,f}$", "Acc_te,f", "pct", "retrain", "main"),
+        Metric("unlearn_seconds", r"Time (ms)", "unlearning time (s)", "ms", "min", "main"),
+        Metric("time_ratio_to_retrain", r"$t/t_{\mathrm{retrain}}$", "t / t_retrain", "ratio", "min", "main"),
+        Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", in_gap=True, paired=True, mia=True),
+        Metric("mia_entropy_logreg", r"MIA$_{ent,lr}$", "Entropy (log. reg.)", "frac", "retrain", mia=True),
+        Metric("mia_efficacy", r"MIA$_{eff}$", "MIA-efficacy", "pct", "retrain", "hiding", mia=True),
+        Metric("mia_loss_auc", r"AUC$_{loss}$", "Loss AUC", "frac", "retrain", "hiding", mia=True),
+        Metric("mia_loss_acc", r"MIA$_{loss}$", "Loss attack acc.", "frac", "retrain", mia=True),
+        Metric("mia_art_blackbox", r"MIA$_{bb}$", "ART black-box", "frac", "retrain", mia=True),
+        Metric("mia_art_blackbox_aligned", r"MIA$_{bb,al}$", "ART aligned", "frac", "retrain", mia=True),
+        Metric("mia_art_rule", r"MIA$_{rule}$", "ART rule-based", "frac", "retrain", mia=True),
+        Metric("probe_fewshot_acc_forgotten", r"Probe$_f$", "few-shot probe accuracy", "pct", "retrain", "hiding"),
+        Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding"),
+        Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding"),
+        Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
+        Metric("avg_gap", "Gap", "avg gap to retrain", "pct", "min", "hiding", paired=True, derived=True),
+    )
+}  # fmt: skip
+
+
+def table_columns(table: str) -> list[Metric]:
+    """The metrics of paper table ``table``, in column order."""
+    if table not in TABLES:
+        raise ValueError(f"table_columns: unknown table {table!r}; known: {sorted(TABLES)}")
+    return [m for m in METRICS.values() if m.table == table]
+
+
+GAP_METRICS = tuple(m.key for m in METRICS.values() if m.in_gap)
+PAIRED_METRICS = tuple(m.key for m in METRICS.values() if m.paired)
+MIA_METRICS = tuple(m.key for m in METRICS.values() if m.mia)
+PERCENT_METRICS = frozenset(m.key for m in METRICS.values() if m.kind == "pct")
