@@ -226,23 +226,25 @@ def update(root: str | Path = REPO, check: bool = False) -> list[str]:
     Returns the ``file: block`` names that differed (and, unless ``check``, were rewritten).
     """
     root = Path(root)
-    texts: dict[str, str] = {}
-    stale = []
+
+    def read(rel: str) -> str | None:
+        path = root / rel
+        return path.read_text() if path.exists() else None
+
+    current = {rel: read(rel) for rel in {rel for rel, _ in BLOCKS.values()} | set(FILES)}
+    texts = {rel: generate() for rel, generate in FILES.items()}
+    stale = [rel for rel in FILES if current[rel] != texts[rel]]
     for name, (rel, generate) in BLOCKS.items():
-        old = texts.get(rel, (root / rel).read_text())
+        old = texts.get(rel, current[rel])
+        if old is None:
+            raise FileNotFoundError(f"{root / rel}: missing; it holds the generated block {name!r}")
         new = render(old, name, generate(), rel)
         if new != old:
             stale.append(f"{rel}: {name}")
         texts[rel] = new
-    for rel, generate in FILES.items():
-        path = root / rel
-        new = generate()
-        if not path.exists() or path.read_text() != new:
-            stale.append(rel)
-        texts[rel] = new
     if not check:
         for rel, text in texts.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            if not (root / rel).exists() or text != (root / rel).read_text():
+            if text != current[rel]:
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
                 (root / rel).write_text(text)
     return stale
