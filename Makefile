@@ -63,7 +63,7 @@ lint: setup
 report: setup
 	$(BIN)/snakemake $(PROFILE) --report results/report.html
 
-# Benchmarks (BENCHMARKS.md): all three with their defaults, or one: make bench ARGS="loader --device cuda"
+# Benchmarks (BENCHMARKS.md): loader, methods and dag with their defaults, or one (overhead runs the workflow): make bench ARGS="loader --device cuda"
 bench: $(STAMP)
 	$(BIN)/python -m bench $(or $(ARGS),all)
 

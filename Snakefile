@@ -19,6 +19,21 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
+# Local runs: the warm worker that forks each job's process, and no job rate limiter
+# (workflow/rules/common.smk).
+onstart:
+    unlimit_local_scheduler()
+    start_worker()
+
+
+onsuccess:
+    stop_worker()
+
+
+onerror:
+    stop_worker()
+
+
 rule all:
     input:
         f"results/paper/{config['name']}/paper.pdf",

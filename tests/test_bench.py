@@ -264,3 +264,48 @@ def test_dag_job_count_from_the_dry_run_output():
     )
     with pytest.raises(ValueError, match="job-stats"):
         dag.count_jobs("Building DAG of jobs...\n")
+
+
+# --------------------------------------------------------------------------- overhead
+
+
+def write_tsv(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t100\n")
+
+
+def test_overhead_report_subtracts_each_stages_own_time(tmp_path):
+    """Per rule: the job's wall time (Snakemake's benchmark TSV) minus the time the stage
+    recorded for its own work; a config's rules (figures, paper) are named by their file."""
+    results = tmp_path / "results"
+    base = "digits/mlp/seed0/class3"
+    for method, wall, work in (("finetune", 1.0, 0.25), ("retrain", 2.0, 1.5)):
+        write_tsv(results / f"benchmarks/unlearn/{base}/{method}.tsv", wall)
+        write_json(results / f"models/{base}/{method}.run.json", {"seconds": work})
+        write_tsv(results / f"benchmarks/evaluate/{base}/{method}.tsv", wall + 1)
+        write_json(results / f"metrics/{base}/{method}.json", {"eval_seconds": work + 0.5})
+    write_tsv(results / "benchmarks/make_forget_set/digits/class3.tsv", 0.4)
+    write_tsv(results / "benchmarks/mini/figure_frontier.tsv", 3.0)
+    (tmp_path / "config.yaml").write_text("name: mini\n")
+    record = {"label": "x", "config": "config.yaml", "jobs": 6, "wall_seconds": 60.0,
+              "snakemake_cpu_seconds": 3.0, "machine_busy_cpu_seconds": 100.0, "snakemake_cpu_share": 0.03}  # fmt: skip
+    write_json(results / "bench/overhead_run.json", record)
+    out = run_bench(["overhead", "report", "--workdir", str(tmp_path), "--out", str(tmp_path / "o.json")])
+    rules = out["rules"]
+    assert rules["unlearn"]["jobs"] == 2 and rules["unlearn"]["mean_overhead_seconds"] == pytest.approx(0.625)
+    assert rules["evaluate"]["mean_overhead_seconds"] == pytest.approx(1.125)
+    assert rules["make_forget_set"]["mean_overhead_seconds"] == pytest.approx(0.4)  # it records no work of its own
+    assert rules["figure_frontier"]["jobs"] == 1 and "mini" not in rules
+    assert "3.0 %" in out["markdown"]
+
+
+def test_overhead_reads_cpu_times_from_proc():
+    import os
+
+    from bench import overhead
+
+    if not Path("/proc/stat").exists():
+        pytest.skip("no /proc")
+    assert overhead.process_cpu_seconds(os.getpid()) > 0
+    assert overhead.machine_busy_seconds() > 0
+    assert overhead.process_cpu_seconds(2**22 + 7) is None  # no such process

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from lethe.code_deps import closure, code_inputs
+from lethe.code_deps import RUNNER, closure, code_inputs, code_stamp
 from lethe.run_lock import claim
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
@@ -47,6 +48,34 @@ def test_code_inputs_are_relative_and_include_what_the_issue_found_missing():
     assert "workflow/lethe/methods/neggrad.py" in unlearn and "workflow/lethe/methods/scrub.py" not in unlearn
     assert "workflow/lethe/methodkit/sharding.py" not in train  # SISA's training is its own rule's
     assert not any(Path(p).is_absolute() for p in train + unlearn)
+
+
+def test_a_code_stamp_is_rewritten_only_when_a_listed_file_changed(tmp_path: Path):
+    """One stamp per script (and extra modules): each file with its sha256; an unchanged
+    closure leaves the file and its time alone, an edit names the edited file."""
+    root = write_package(tmp_path / "workflow", {
+        "lethe/__init__.py": "",
+        "lethe/job.py": "",
+        "lethe/a.py": "from lethe import b\n",
+        "lethe/b.py": "x = 1\n",
+        "lethe/m.py": "",
+        "scripts/run_a.py": "from lethe.a import b\n",
+    })  # fmt: skip
+    script = root / "scripts/run_a.py"
+    path, changed = code_stamp(root, script, ("lethe.m",), start=tmp_path)
+    assert path == "results/code/run_a+m.json" and changed is None
+    listed = json.loads((tmp_path / path).read_text())["code"]
+    assert set(listed) == {
+        "workflow/scripts/run_a.py", "workflow/lethe/__init__.py", "workflow/lethe/a.py", "workflow/lethe/b.py",
+        "workflow/lethe/m.py", "workflow/lethe/job.py",
+    }  # fmt: skip
+    assert RUNNER == "lethe.job"
+    before = (tmp_path / path).stat().st_mtime_ns
+    assert code_stamp(root, script, ("lethe.m",), start=tmp_path) == (path, [])
+    assert (tmp_path / path).stat().st_mtime_ns == before
+    (root / "lethe/b.py").write_text("x = 2\n")
+    assert code_stamp(root, script, ("lethe.m",), start=tmp_path) == (path, ["workflow/lethe/b.py"])
+    assert json.loads((tmp_path / path).read_text())["code"]["workflow/lethe/b.py"] != listed["workflow/lethe/b.py"]
 
 
 def test_stage_scripts_do_not_load_other_stages():

@@ -48,6 +48,28 @@ def test_batched_probes_equal_separate_fits():
     assert probe_predict(W, b, problems[0][0]).shape == (3, 60)
 
 
+def test_fewer_samples_than_features_are_solved_in_their_span():
+    """A few-shot problem (n < d) is solved on its samples' coordinates: the same optimum as
+    sklearn's in all d dimensions, and W orthogonal to everything the samples do not span."""
+    x, y = _blobs(3, n=12, d=40, k=3)
+    W, b = fit_linear_probe(x, y, 3, C=1.0)
+    reference = LogisticRegression(C=1.0, tol=1e-12, max_iter=100_000).fit(x.numpy(), y.numpy())
+    np.testing.assert_allclose(W.numpy().T, reference.coef_, atol=1e-5)
+    np.testing.assert_allclose(b.numpy(), reference.intercept_, atol=1e-5)
+    _, _, vt = np.linalg.svd(x.numpy(), full_matrices=True)
+    np.testing.assert_allclose(vt[12:] @ W.numpy(), 0.0, atol=1e-12)
+
+
+def test_probe_stops_at_its_gradient_tolerance():
+    x, y = _blobs(1)
+    W, b = fit_linear_probe(x, y, 3, C=1.0, tol=1e-9)
+    W.requires_grad_(True), b.requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(x @ W + b, y, reduction="mean") + W.pow(2).sum() / (2 * len(x))
+    loss.backward()
+    assert max(W.grad.abs().max().item(), b.grad.abs().max().item()) <= 1e-9
+    assert abs(b.detach().sum().item()) < 1e-12  # the bias stays in its zero-sum subspace
+
+
 def test_probe_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="fit_linear_probe"):
         fit_linear_probe(torch.zeros(5, 2), torch.zeros(4, dtype=torch.long), 2)

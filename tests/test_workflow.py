@@ -17,7 +17,7 @@ import pytest
 import yaml
 from repository_copy import copy_repository
 
-from lethe.code_deps import code_inputs
+from lethe.code_deps import STAMPS, code_inputs
 from lethe.metrics.catalog import METRICS
 from lethe.report.catalog import FIGURES as FIGURE_REGISTRY
 from lethe.report.catalog import rule_name
@@ -282,6 +282,9 @@ def dry_run_jobs(workdir: Path, *args: str) -> list[dict]:
     for job in jobs:
         job["inputs"] = set(job["inputs"])
         job["key"] = f"{job['rule']}:{job['outputs'][0] if job['outputs'] else ''}"
+        job["stamps"] = {p for p in job["inputs"] if p.startswith(STAMPS + "/")}
+        # What the job's code stamps list (lethe.code_deps.code_stamp): its script and modules.
+        job["code"] = {name for stamp in job["stamps"] for name in json.loads((workdir / stamp).read_text())["code"]}
     return jobs
 
 
@@ -353,7 +356,7 @@ def rule_scripts() -> dict[str, str]:
     scripts = {}
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", smk.read_text(), flags=re.M):
-            match = re.search(r'"\.\./scripts/(\w+)\.py"', body)
+            match = re.search(r'job_params\(\s*"(\w+)"', body)
             if match:
                 scripts[rule] = match.group(1)
     # The figure rules are made in a loop from the registry (figures.smk): its entries name their scripts.
@@ -362,15 +365,18 @@ def rule_scripts() -> dict[str, str]:
 
 
 def test_code_inputs_cover_everything_a_job_imports(tiny_run: Path, forced_jobs: dict[str, dict]):
-    """Each job's code inputs include every package module its script (and, for unlearn, its
-    method) loads when it runs, as relative paths: tensors.py and checkpoint.py were in none."""
+    """Each job's code stamp lists its script and every package module that script (and,
+    for unlearn, its method) loads when it runs, as relative paths: tensors.py and
+    checkpoint.py were in none once. The stamp is the job's only code input."""
     scripts, methods = observed_imports(tiny_run)
     rules = rule_scripts()
     checked = set()
     for job in forced_jobs.values():
         if job["rule"] == "all":
             continue
-        code = {p for p in job["inputs"] if p.startswith("workflow/lethe/")}
+        assert len(job["stamps"]) == 1 and not any(p.startswith("workflow/lethe/") for p in job["inputs"]), job
+        code = job["code"]
+        assert f"workflow/scripts/{rules[job['rule']]}.py" in code, job["key"]
         expected = scripts[rules[job["rule"]]]
         if job["rule"] == "unlearn":
             method = job["key"].rsplit("/", 1)[1].split(".")[0]
@@ -402,9 +408,10 @@ def downstream(jobs: dict[str, dict], keys: set[str]) -> set[str]:
 
 @pytest.mark.parametrize("module", module_representatives())
 def test_module_edit_reruns_exactly_its_importers(tiny_run: Path, forced_jobs: dict[str, dict], module: str):
-    """Editing one package module reruns the jobs that list it as code and what depends on
-    their outputs, nothing else (a module that no job imports: nothing). Snakemake names
-    the edit as the reason of the first such jobs; the rest rerun for their updated inputs."""
+    """Editing one package module reruns the jobs whose code stamp lists it and what depends
+    on their outputs, nothing else (a module that no job imports: nothing). Snakemake names
+    the rewritten stamp as the reason of the first such jobs; the rest rerun for their
+    updated inputs."""
     path = tiny_run / module
     original = path.read_text()
     path.write_text(original + "\n# an edit\n")
@@ -412,11 +419,12 @@ def test_module_edit_reruns_exactly_its_importers(tiny_run: Path, forced_jobs: d
         jobs = {job["key"]: job for job in dry_run_jobs(tiny_run)}
     finally:
         path.write_text(original)
-    importers = {key for key, job in forced_jobs.items() if module in job["inputs"]}
+    importers = {key for key, job in forced_jobs.items() if module in job["code"]}
+    stamps = {stamp for key in importers for stamp in forced_jobs[key]["stamps"]}
     assert set(jobs) == downstream(forced_jobs, importers)
     first = {key for key in importers if not downstream(forced_jobs, importers - {key}) >= {key}}
     for key, job in jobs.items():
-        direct = job["reason"].startswith("Updated input files") and module in job["reason"]
+        direct = job["reason"].startswith("Updated input files") and any(stamp in job["reason"] for stamp in stamps)
         assert direct or (key not in first and job["reason"].startswith("Input files updated by another job")), job
         assert key in importers or not direct, job
 

@@ -1,11 +1,12 @@
 """The code a rule's results depend on: the ``lethe`` modules its script imports, transitively.
 
-Snakemake's ``code`` rerun trigger sees only a rule's own script; the package code that
-script runs must be declared as inputs, so that editing it reruns exactly the jobs that
-import it. This module derives those inputs from the source (``ast``), without
-importing anything, so the workflow parses without torch. Every ``import`` statement
-counts, including those inside functions: an import that runs only on some code paths
-is still a dependency of the results.
+Snakemake's ``code`` rerun trigger sees only a rule's own body; the package code that
+its script runs must be declared, so that editing it reruns exactly the jobs that import
+it. This module derives that code from the source (``ast``), without importing anything,
+so the workflow parses without torch. Every ``import`` statement counts, including those
+inside functions: an import that runs only on some code paths is still a dependency of
+the results. A rule declares it as one input, a stamp (:func:`code_stamp`) listing the
+script and each module with its sha256.
 
 Paths are relative (to the working directory, normally the repository root), so a
 finished checkout copied elsewhere, with its ``results/`` and ``.snakemake/``, is
@@ -95,3 +96,66 @@ def code_inputs(
     names = [*(script_imports(script) if script else []), *modules]
     start = Path.cwd() if start is None else Path(start)
     return [os.path.relpath(path, start) for path in closure(root, names)]
+
+
+# --- one stamp file per rule (and method) instead of every module as an input ----------
+#
+# Listing a job's ~25 modules as its inputs made Snakemake's scheduler hash and stat them
+# for every waiting job each time it chose jobs to run, which took most of its CPU (the
+# default run's hundreds of waiting jobs). A stamp condenses them: one small JSON file per
+# (script, extra modules) listing each module with the sha256 of its source, rewritten
+# only when one of them changed, is the job's single code input. Editing a module
+# rewrites the stamps that list it, so exactly the jobs that import it rerun (the stamp is
+# newer than their outputs); unchanged stamps keep their time stamps, so a finished
+# checkout copied with its times kept stays up to date.
+
+STAMPS = "results/code"
+# Every job runs through this module (lethe.job: its description, log, the worker), so
+# every stamp lists it and what it imports.
+RUNNER = "lethe.job"
+
+
+def stamp_name(script: str, modules: tuple[str, ...] = ()) -> str:
+    """The stamp's file name: the script, then each extra module's last name part."""
+    return "+".join([script, *(m.rsplit(".", 1)[-1] for m in modules)]) + ".json"
+
+
+def stamp_content(root: Path, script: Path, modules: tuple[str, ...] = (), start: Path | None = None) -> dict:
+    """What a stamp records: the script and every module of its closure (the runner's
+    included), with their sha256."""
+    import hashlib
+
+    start = Path.cwd() if start is None else Path(start)
+    files = [Path(script), *closure(root, [*script_imports(script), RUNNER, *modules])]
+    return {os.path.relpath(path, start): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+
+
+def write_stamp(path: Path, content: dict) -> list[str] | None:
+    """Write the stamp ``path`` if its content differs; the files whose hash changed (none
+    when it was up to date; None for a new stamp)."""
+    import json
+
+    from lethe.io import write_atomic
+
+    text = json.dumps({"code": content}, indent=1, sort_keys=True) + "\n"
+    try:
+        old = json.loads(path.read_text()).get("code", {})
+    except (OSError, ValueError):
+        old = None
+    if old == content:
+        return []
+    write_atomic(path, lambda tmp: tmp.write_text(text))
+    if old is None:
+        return None
+    return sorted(name for name in set(content) | set(old) if content.get(name) != old.get(name))
+
+
+def code_stamp(
+    root: Path, script: Path, modules: tuple[str, ...] = (), start: Path | None = None, folder: str = STAMPS
+) -> tuple[str, list[str] | None]:
+    """A rule's code input: (the stamp's relative path, the files that changed since it was
+    written; None when it is new)."""
+    start = Path.cwd() if start is None else Path(start)
+    path = start / folder / stamp_name(Path(script).stem, modules)
+    changed = write_stamp(path, stamp_content(root, script, modules, start))
+    return os.path.relpath(path, start), changed

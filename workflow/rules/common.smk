@@ -1,13 +1,16 @@
 # Shared helpers: config validation, the experiment plan, wildcard constraints,
 # input functions. Parse-time code stays torch-free so that `snakemake -n` is quick.
+import inspect
 import os
+import shlex
 import sys
 from pathlib import Path
 
 REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "workflow"))
 
-from lethe.code_deps import code_inputs  # noqa: E402
+from lethe import job as lethe_job  # noqa: E402
+from lethe.code_deps import code_stamp  # noqa: E402
 from lethe.config import ConfigError, load_plan, load_yaml  # noqa: E402
 from lethe.methods.catalog import METHODS  # noqa: E402
 from lethe.plan import METRICS, MODELS, REFERENCE  # noqa: E402
@@ -63,17 +66,120 @@ wildcard_constraints:
 
 
 def code(script, *modules):
-    """A rule's code inputs: the `lethe` modules that its script (workflow/scripts/<script>.py)
-    and `modules` import, transitively, as relative paths (the code trigger sees only the
-    script itself). Derived from the source by lethe.code_deps, without importing it."""
-    return code_inputs(
-        REPO / "workflow", REPO / "workflow" / "scripts" / f"{script}.py", modules
-    )
+    """A rule's code input: the stamp (results/code/) that lists its entry script
+    (workflow/scripts/<script>.py) and the `lethe` modules that it and `modules` import,
+    transitively, each with its sha256 (lethe.code_deps, from the source, without
+    importing it). Rewritten when one of them changed: the rule's jobs rerun."""
+    key = (script, *modules)
+    if key not in _STAMPS:
+        path, changed = code_stamp(
+            REPO / "workflow", REPO / "workflow" / "scripts" / f"{script}.py", modules
+        )
+        if changed and workflow.is_main_process:
+            print(
+                f"lethe: code changed ({', '.join(changed)}): {path}", file=sys.stderr
+            )
+        _STAMPS[key] = path
+    return _STAMPS[key]
+
+
+_STAMPS = {}
+
+
+# Each Python-running rule's body is `shell: JOB`: workflow/job.py starts the entry
+# script (lethe.job) with the job's description, the params entry `job` that job_params
+# adds. Locally it hands the job to the warm worker (lethe.worker, started by onstart), which
+# forks a process for it; on SLURM, under --sdm conda or with LETHE_WORKER=off the job
+# runs in that process itself. The job's threads and log are arguments (not in `job`,
+# so that another --cores does not count as a params change).
+PYTHON = "python" if workflow.deployment_settings.deployment_method else sys.executable
+JOB = (
+    f"{shlex.quote(PYTHON)} {shlex.quote(os.path.relpath(REPO / 'workflow' / 'job.py'))}"
+    " {params.job:q} --log {log:q} --threads {threads}"
+)
+
+
+def _resolve(value, **available):
+    """A param's value for one job: a function is called with the arguments it names."""
+    if not callable(value):
+        return value
+    names = inspect.signature(value).parameters
+    return value(**{name: available[name] for name in names})
+
+
+def job_params(script, **params):
+    """A rule's params: `params` and `job`, the job's description for its entry script."""
+
+    def describe(wildcards, input, output):
+        resolved = {
+            name: _resolve(value, wildcards=wildcards, input=input, output=output)
+            for name, value in params.items()
+        }
+        return lethe_job.spec(script, wildcards, input, output, resolved)
+
+    return {**params, "job": describe}
+
+
+# Snakemake's job rate limiter (--max-jobs-per-timespan, 100/1s unless set) re-arms a
+# 1-second timer after every scheduling round, and each timer starts another round, so on a
+# local run with jobs waiting for cores the rounds pile up (snakemake/snakemake#3744); in the
+# default run Snakemake's own process took about a quarter of the machine's CPU, mostly in
+# rounds that found no free core. A local run submits nothing to a cluster: it runs without
+# the limiter (removed from the scheduler, which exists by `onstart`). Cluster runs keep it.
+def unlimit_local_scheduler():
+    if workflow.is_main_process and workflow.local_exec:
+        scheduler = getattr(workflow, "scheduler", None)
+        if scheduler is not None and hasattr(scheduler, "job_rate_limiter"):
+            scheduler.job_rate_limiter = None
+
+
+# The warm worker of a local run (lethe.worker): started before the first job, stopped
+# after the last; jobs find it through LETHE_WORKER. Not on a cluster (each SLURM job
+# is its own process), not under --sdm conda/apptainer (jobs run in their environment),
+# not with LETHE_WORKER=off in the environment.
+WORKER = []
+
+
+def start_worker():
+    if (
+        not (workflow.is_main_process and workflow.local_exec)
+        or workflow.deployment_settings.deployment_method
+        or os.environ.get(lethe_job.WORKER_ENV) == "off"
+    ):
+        return
+    from lethe import worker
+
+    # timm (4 s to import) only where an architecture of the plan is timm's.
+    extra = ("timm",) if any(arch == "resnet18" for _, arch, _ in PLAN.models()) else ()
+    log = Path(".snakemake/lethe/worker.log")
+    started = worker.start(REPO / "workflow", log, extra)
+    if started is None:
+        print(
+            f"lethe: the warm worker did not start (see {log}); each job starts its own Python",
+            file=sys.stderr,
+        )
+        return
+    os.environ[lethe_job.WORKER_ENV] = started.address
+    WORKER.append(started)
+
+
+def stop_worker():
+    while WORKER:
+        WORKER.pop().stop()
+    os.environ.pop(lethe_job.WORKER_ENV, None)
+
 
 
 def method_code(wildcards):
-    """The unlearn rule's code inputs of one method: its module and what that imports."""
+    """The unlearn rule's code input of one method: the stamp of its module and what that imports."""
     return code("unlearn", f"lethe.methods.{wildcards.method}")
+
+
+# Every method's stamp is written now, while the workflow is parsed: Snakemake takes stock
+# of which files exist before it calls input functions, so a stamp first written from
+# method_code would count as missing.
+for _method in PLAN.methods:
+    code("unlearn", f"lethe.methods.{_method}")
 
 
 def method_params(wildcards):

@@ -14,11 +14,14 @@ rule prepare_dataset:
     resources:
         mem_mb=4000,
     params:
-        root=config["data"]["root"],
-        idx_folder=config["data"]["fashion_mnist_idx"],
-        download=config["data"]["download"],
-    script:
-        "../scripts/prepare_dataset.py"
+        **job_params(
+            "prepare_dataset",
+            root=config["data"]["root"],
+            idx_folder=config["data"]["fashion_mnist_idx"],
+            download=config["data"]["download"],
+        ),
+    shell:
+        JOB
 
 
 rule make_forget_set:
@@ -38,6 +41,9 @@ rule make_forget_set:
     resources:
         mem_mb=2000,
     params:
-        spec=forget_spec,
-    script:
-        "../scripts/make_forget_set.py"
+        **job_params(
+            "make_forget_set",
+            spec=forget_spec,
+        ),
+    shell:
+        JOB

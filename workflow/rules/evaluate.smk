@@ -18,10 +18,15 @@ rule evaluate:
         gpu=GPU,
         mem_mb=8000,
     params:
-        batch_size=config["evaluation"]["batch_size"],
-        settings={k: v for k, v in config["evaluation"].items() if k != "batch_size"},
-        device=DEVICE,
-        amp=AMP,
-        memory_format=MEMORY_FORMAT,
-    script:
-        "../scripts/evaluate.py"
+        **job_params(
+            "evaluate",
+            batch_size=config["evaluation"]["batch_size"],
+            settings={
+                k: v for k, v in config["evaluation"].items() if k != "batch_size"
+            },
+            device=DEVICE,
+            amp=AMP,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB

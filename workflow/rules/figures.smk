@@ -90,12 +90,9 @@ for _figure in FIGURE_REGISTRY.values():
         resources:
             mem_mb=_figure.mem_mb,
         params:
-            **figure_params(_figure),
-            # The script's name travels as a param: a script path is read when the job
-            # runs, after this loop has moved on (Snakemake formats it with the params).
-            script=_figure.script,
-        script:
-            "../scripts/{params.script}.py"
+            **job_params(_figure.script, **figure_params(_figure)),
+        shell:
+            JOB
 
 
 # In registry order: the compile_paper rule copies exactly these into the build.

@@ -30,8 +30,10 @@ rule aggregate:
     threads: 1
     resources:
         mem_mb=4000,
-    script:
-        "../scripts/aggregate.py"
+    params:
+        **job_params("aggregate"),
+    shell:
+        JOB
 
 
 rule paper_inputs:
@@ -60,10 +62,13 @@ rule paper_inputs:
     resources:
         mem_mb=2000,
     params:
-        config=PLAN.setup_config(),
-        method_params={m: PLAN.params[m] for m in PLAN.methods},
-    script:
-        "../scripts/paper_inputs.py"
+        **job_params(
+            "paper_inputs",
+            config=PLAN.setup_config(),
+            method_params={m: PLAN.params[m] for m in PLAN.methods},
+        ),
+    shell:
+        JOB
 
 
 rule compile_paper:
@@ -87,7 +92,10 @@ rule compile_paper:
     resources:
         mem_mb=2000,
     params:
-        source_dir=lambda wildcards, input: Path(input.main).parent,
-        build_dir=lambda wildcards, output: Path(output[0]).parent / "build",
-    script:
-        "../scripts/compile_paper.py"
+        **job_params(
+            "compile_paper",
+            source_dir=lambda wildcards, input: Path(input.main).parent,
+            build_dir=lambda wildcards, output: Path(output[0]).parent / "build",
+        ),
+    shell:
+        JOB

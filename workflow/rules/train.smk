@@ -17,12 +17,15 @@ rule train_original:
         gpu=GPU,
         mem_mb=8000,
     params:
-        recipe=config["train"],
-        device=DEVICE,
-        amp=AMP,
-        memory_format=MEMORY_FORMAT,
-    script:
-        "../scripts/train_original.py"
+        **job_params(
+            "train_original",
+            recipe=config["train"],
+            device=DEVICE,
+            amp=AMP,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB
 
 
 # SISA's own original: one model per shard, trained slice by slice with a checkpoint after
@@ -47,9 +50,12 @@ rule train_sisa:
         gpu=GPU,
         mem_mb=8000,
     params:
-        hyper=PLAN.params["sisa"],
-        device=DEVICE,
-        amp=AMP,
-        memory_format=MEMORY_FORMAT,
-    script:
-        "../scripts/train_sisa.py"
+        **job_params(
+            "train_sisa",
+            hyper=PLAN.params["sisa"],
+            device=DEVICE,
+            amp=AMP,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB

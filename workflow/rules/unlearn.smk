@@ -24,9 +24,12 @@ rule unlearn:
         gpu=GPU,
         mem_mb=8000,
     params:
-        hyper=method_params,
-        device=DEVICE,
-        amp=AMP,
-        memory_format=MEMORY_FORMAT,
-    script:
-        "../scripts/unlearn.py"
+        **job_params(
+            "unlearn",
+            hyper=method_params,
+            device=DEVICE,
+            amp=AMP,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB

@@ -1,21 +1,16 @@
 """Rule paper_inputs: the LaTeX table, number macros and setup section."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-
-from lethe.log import logged
 from lethe.stages.paper_inputs import paper_inputs
 
-with logged(snakemake.log[0]):
+
+def main(job):
     paper_inputs(
-        snakemake.input.tidy,
-        snakemake.input.summary,
-        snakemake.params.config,
-        snakemake.params.method_params,
-        snakemake.input.manifests,
-        snakemake.input.forget_sets,
-        snakemake.input.originals,
-        dict(snakemake.output.items()),
+        job.input.tidy,
+        job.input.summary,
+        job.params.config,
+        job.params.method_params,
+        job.input.manifests,
+        job.input.forget_sets,
+        job.input.originals,
+        dict(job.output.items()),
     )

@@ -1,21 +1,16 @@
 """Rule figure_gradcam: Grad-CAM (or input-gradient) maps of the original, chosen and retrained models."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-
-from lethe.log import logged
 from lethe.report.saliency import saliency_figure
 
-with logged(snakemake.log[0]):
+
+def main(job):
     saliency_figure(
-        snakemake.input.models,
-        snakemake.input.npz,
-        snakemake.input.manifests,
-        snakemake.input.forget_sets,
-        snakemake.params.methods,
-        snakemake.params.images,
-        [snakemake.output.pdf, snakemake.output.png],
-        threads=snakemake.threads,
+        job.input.models,
+        job.input.npz,
+        job.input.manifests,
+        job.input.forget_sets,
+        job.params.methods,
+        job.params.images,
+        [job.output.pdf, job.output.png],
+        threads=job.threads,
     )

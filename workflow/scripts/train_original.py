@@ -1,23 +1,16 @@
 """Rule train_original: train the original model of one dataset/arch/seed."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-
 from lethe.device import Runtime
-from lethe.log import logged
 from lethe.stages.train_original import train_original
 
-with logged(snakemake.log[0]):
+
+def main(job):
     train_original(
-        snakemake.input.npz,
-        snakemake.input.manifest,
-        snakemake.wildcards.arch,
-        int(snakemake.wildcards.seed),
-        snakemake.params.recipe,
-        snakemake.output.model,
-        runtime=Runtime(
-            snakemake.params.device, snakemake.params.amp, snakemake.params.memory_format, snakemake.threads
-        ),
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.recipe,
+        job.output.model,
+        runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
     )

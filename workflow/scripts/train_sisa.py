@@ -1,24 +1,17 @@
 """Rule train_sisa: train SISA's sharded, sliced ensemble (the model the sisa method unlearns from)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
-
 from lethe.device import Runtime
-from lethe.log import logged
 from lethe.stages.train_sisa import train_sisa
 
-with logged(snakemake.log[0]):
+
+def main(job):
     train_sisa(
-        snakemake.input.npz,
-        snakemake.input.manifest,
-        snakemake.wildcards.arch,
-        int(snakemake.wildcards.seed),
-        snakemake.params.hyper,
-        snakemake.output.model,
-        snakemake.output.stages,
-        runtime=Runtime(
-            snakemake.params.device, snakemake.params.amp, snakemake.params.memory_format, snakemake.threads
-        ),
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.hyper,
+        job.output.model,
+        job.output.stages,
+        runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
     )

@@ -69,8 +69,10 @@ probabilities and near chance with raw logits (whose scale varies wildly between
 ``"aligned"`` is the class-agnostic view above; the attack model is ART's ``"rf"`` (100 trees, a fraction of a second on a thousand
 samples) rather than ART's default ``"nn"`` (100 epochs of a 3-layer network); ``"gb"``,
 ``"lr"``, ``"dt"``, ``"knn"``, ``"svm"`` and ``"nn"`` (seeded through torch) are accepted.
-ART is imported with this module (one to two seconds), not inside the functions, so that a
-caller that imports it before starting a clock does not time it.
+ART (two to four seconds to import) and scikit-learn are imported where they are used, so
+that a job that only imports this module for one function (FNN's unlearning) does not load
+them; a caller that times an attack imports ART first (:mod:`lethe.methods.fnn` does, at
+its top, so that FNN's clock never times the import).
 
 Which non-members (:func:`membership_metrics`): for class forgetting, the test images of the
 *retained* classes only. Members (D_r) then hold no forgotten-class sample either, so
@@ -107,16 +109,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from art.attacks.inference.membership_inference import (
-    MembershipInferenceBlackBox,
-    MembershipInferenceBlackBoxRuleBased,
-)
-from art.estimators.classification import BlackBoxClassifier
 from scipy.special import entr
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
-from sklearn.svm import SVC
 from torch import nn
 
 from lethe.data.tensors import Dataset, Split
@@ -236,6 +229,9 @@ def entropy_mia(
     """
     if attacker not in ENTROPY_ATTACKERS:
         raise ValueError(f"entropy_mia: attacker must be one of {ENTROPY_ATTACKERS}, got {attacker!r}")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
     p_mem, p_non, p_tgt = _numpy(probs_members), _numpy(probs_nonmembers), _numpy(probs_target)
     _check_rows("entropy_mia", probs_members=p_mem, probs_nonmembers=p_non, probs_target=p_tgt)
     mi, ni, ti = _balanced_sample("entropy_mia", len(p_mem), len(p_non), len(p_tgt), seed, max_samples)
@@ -271,6 +267,8 @@ def efficacy_mia(
     |D_te| retain samples, which is the balance when |D_r| ≥ |D_te|). Keys ``mia_efficacy``,
     ``mia_efficacy_attack_acc``.
     """
+    from sklearn.svm import SVC
+
     p_mem, p_non, p_tgt = _numpy(probs_members), _numpy(probs_nonmembers), _numpy(probs_target)
     _check_rows("efficacy_mia", probs_members=p_mem, probs_nonmembers=p_non, probs_target=p_tgt)
     mi, ni, ti = _balanced_sample("efficacy_mia", len(p_mem), len(p_non), len(p_tgt), seed, max_samples)
@@ -298,6 +296,10 @@ def loss_auc_mia(losses_forget: ArrayLike, losses_heldout: ArrayLike, seed: int)
     of the smaller, losses clipped to [−100, 100], ``LogisticRegression()`` scored by 5-fold
     ``StratifiedShuffleSplit(test_size=0.1, random_state=seed)``, mean accuracy.
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
+
     lf, lh = _numpy(losses_forget).ravel(), _numpy(losses_heldout).ravel()
     if min(len(lf), len(lh)) < 10:
         raise ValueError(
@@ -322,8 +324,9 @@ def loss_auc_mia(losses_forget: ArrayLike, losses_heldout: ArrayLike, seed: int)
 # ----------------------------------------------------------------------------------------------
 
 
-def _table_estimator(table: np.ndarray) -> BlackBoxClassifier:
+def _table_estimator(table: np.ndarray):
     """An ART classifier whose input is a row number into ``table`` (N×C model outputs)."""
+    from art.estimators.classification import BlackBoxClassifier
 
     def lookup(rows: np.ndarray) -> np.ndarray:
         return table[np.asarray(rows, dtype=np.int64).reshape(-1)]
@@ -342,6 +345,8 @@ def _art_blackbox_attack(
     attack: str,
 ) -> dict:
     """The core of :func:`art_blackbox_mia` on already sampled float32 outputs."""
+    from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
+
     n = len(p_mem)
     half = n // 2
     mia = MembershipInferenceBlackBox(_table_estimator(p_mem), input_type="prediction", attack_model_type=attack)
@@ -486,6 +491,8 @@ def art_rule_mia(
     table = np.concatenate([p_mem[mi], p_non[ni], p_tgt[ti]]).astype(np.float32)
     labels = np.concatenate([y_mem[mi], y_non[ni], y_tgt[ti]])
     one_hot = np.eye(table.shape[1], dtype=np.float32)[labels]
+    from art.attacks.inference.membership_inference import MembershipInferenceBlackBoxRuleBased
+
     attack = MembershipInferenceBlackBoxRuleBased(_table_estimator(table))
     verdict = attack.infer(np.arange(len(table)).reshape(-1, 1), one_hot).ravel()
     n = len(mi)
