@@ -169,7 +169,6 @@ def stop_worker():
     os.environ.pop(lethe_job.WORKER_ENV, None)
 
 
-
 def method_code(wildcards):
     """The unlearn rule's code input of one method: the stamp of its module and what that imports."""
     return code("unlearn", f"lethe.methods.{wildcards.method}")
