@@ -22,7 +22,7 @@ from repository_copy import copy_repository
 
 from lethe.docs import bib_entries, update
 from lethe.methods.catalog import FAMILIES, METHODS
-from lethe.metrics.catalog import GOALS, KINDS, METRICS, TABLES
+from lethe.metrics.catalog import GAPS, GOALS, KINDS, METRICS, TABLES
 from lethe.report.catalog import FIGURES, GENERATED, SOURCES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +100,12 @@ def test_metric_catalogue_is_well_formed():
         assert m.kind in KINDS and m.goal in GOALS, m
         assert m.table is None or m.table in TABLES, m
         assert m.latex and m.plot, m
-    assert all(not m.derived for m in METRICS.values() if m.in_gap), "the gap averages measured metrics"
+    for name, metrics in GAPS.items():
+        assert name in METRICS and METRICS[name].derived, name
+        assert all(key in METRICS and not METRICS[key].derived for key in metrics), "a gap averages measured metrics"
+    assert GAPS["avg_gap"][-1] == "mia_efficacy"  # SalUn's definition
+    for m in METRICS.values():
+        assert m.power is None or (m.mia and m.power.startswith(m.key)), m
 
 
 # --------------------------------------------------------------------------- figures and paper

@@ -129,10 +129,12 @@ def test_collect(tidy, records):
 
 
 def test_summarise_mean_std_n(summary):
-    assert list(summary.columns) == [*GROUP_KEYS, "metric", "mean", "std", "n"]
+    assert list(summary.columns) == [*GROUP_KEYS, "metric", "mean", "std", "n", "ci95"]
     retrain = pick(summary, "class3", "retrain", "acc_forget").iloc[0]
     assert retrain["mean"] == pytest.approx(0.1)
     assert retrain["std"] == pytest.approx(math.sqrt(0.02))  # sample std (ddof 1) of 0.0 and 0.2
+    # Student-t 95 % half-width with n = 2: t(0.975, 1) = 12.706, times s / sqrt(2).
+    assert retrain["ci95"] == pytest.approx(12.7062047 * math.sqrt(0.02) / math.sqrt(2))
     assert retrain["n"] == 2
     neggrad = pick(summary, "class3", "neggrad", "acc_forget").iloc[0]
     assert (neggrad["mean"], neggrad["std"]) == (pytest.approx(0.05), pytest.approx(0.0))
@@ -185,8 +187,9 @@ def test_main_table_values_and_missing_metrics(summary):
     rows = {(i, line.split(" & ")[0]): line.split(" & ") for i, line in enumerate(table_rows(main_table(summary)))}
     retrain = rows[(1, "retrain")]
     assert retrain[1] == "2"  # n
-    assert retrain[2] == r"10.0 $\pm$ 14.1"  # acc_forget in percent
-    assert retrain[6] == r"150.0 $\pm$ 70.7"  # unlearn_seconds in ms
+    # acc_forget in percent, unlearn_seconds in ms: mean ± the t interval's half-width (n = 2: 12.71 s / √2)
+    assert retrain[2] == r"10.0 $\pm$ 127.1"
+    assert retrain[6] == r"150.0 $\pm$ 635.3"
     original = rows[(0, "original")]
     assert original[6] == "--" and original[7].startswith("--")  # the original did not unlearn
     random_retrain = rows[(6, "retrain")]
@@ -236,7 +239,7 @@ def test_main_table_bolds_the_best_cells():
             if value is not None:
                 rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
                              "n_forget_classes": 1, "method": method, "metric": metric,
-                             "mean": value, "std": 0.0, "n": 3})  # fmt: skip
+                             "mean": value, "std": 0.0, "n": 3, "ci95": 0.0})  # fmt: skip
     table = main_table(pd.DataFrame(rows))
     assert bold_cells(table) == {
         ("neggrad", 2): r"\textbf{2.0 $\pm$ 0.0}",  # Acc_f: 2 points from retrain's 0
@@ -414,3 +417,29 @@ def test_build_paper_without_latexmk(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(LatexError, match="latexmk is not installed"):
         build_paper(tmp_path, [], tmp_path / "build", tmp_path / "paper.pdf")
+
+
+def test_verdicts_without_power_get_a_dagger_and_no_bold():
+    """An attack whose pooled held-out interval contains chance (has_power False) never decides bold."""
+    rows = []
+    values = {  # method: (mia_efficacy, has_power)
+        "original": (0.05, True),
+        "retrain": (0.90, True),
+        "finetune": (0.89, False),  # closest to retrain, but the attack on it has no power
+        "neggrad": (0.70, True),
+        "zero_output": (0.50, True),
+    }
+    for method, (value, power) in values.items():
+        for metric, v, p in (("acc_forget", 0.1, float("nan")), ("mia_efficacy", value, power)):
+            rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
+                         "n_forget_classes": 1, "method": method, "metric": metric,
+                         "mean": v, "std": 0.0, "n": 3, "ci95": 0.01, "has_power": p})  # fmt: skip
+    summary = pd.DataFrame(rows)
+    columns = [("acc_forget", "Acc", "pct"), ("mia_efficacy", "MIA", "pct")]
+    table = main_table(summary, columns=columns)
+    assert {k: v for k, v in bold_cells(table).items() if k[1] == 3} == {("neggrad", 3): r"\textbf{70.0 $\pm$ 1.0}"}
+    finetune = next(line for line in table_rows(table) if line.startswith("finetune"))
+    assert finetune.split(" & ")[3].startswith(r"89.0 $\pm$ 1.0$^\dagger$")
+    # Read back from a CSV, the flags are strings: the same table.
+    summary["has_power"] = summary["has_power"].map(lambda v: "" if v != v else str(v))
+    assert main_table(summary, columns=columns) == table

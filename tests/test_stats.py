@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from lethe.metrics.stats import GAP_METRICS, avg_gap, paired_vs_retrain
+from lethe.metrics.stats import GAP_METRICS, attack_power, avg_gap, avg_gaps, paired_vs_retrain
 from lethe.report.aggregate import RUN_KEYS
 
 
@@ -72,8 +72,8 @@ def test_small_and_degenerate_samples():
 
 def test_avg_gap_per_run():
     values = {
-        "retrain": {"acc_forget": 0.0, "acc_retain": 0.99, "acc_test_retained": 0.97, "mia_entropy": 0.30},
-        "zero_output": {"acc_forget": 0.14, "acc_retain": 0.97, "acc_test_retained": 0.97, "mia_entropy": 0.50},
+        "retrain": {"acc_forget": 0.0, "acc_retain": 0.99, "acc_test_retained": 0.97, "mia_efficacy": 0.30},
+        "zero_output": {"acc_forget": 0.14, "acc_retain": 0.97, "acc_test_retained": 0.97, "mia_efficacy": 0.50},
         "neggrad": {"acc_forget": 0.03, "acc_retain": 0.99, "acc_test_retained": 0.97},  # no MIA
     }
     rows = [_row(m, 0, k, v) for m, metrics in values.items() for k, v in metrics.items()]
@@ -82,7 +82,8 @@ def test_avg_gap_per_run():
     assert list(gaps.columns) == [*RUN_KEYS, "metric", "value"]
     assert (gaps["metric"] == "avg_gap").all()
     by_method = dict(zip(gaps["method"], gaps["value"], strict=True))
-    assert set(by_method) == {"retrain", "zero_output"}  # neggrad lacks mia_entropy: left out
+    assert GAP_METRICS == ("acc_forget", "acc_retain", "acc_test_retained", "mia_efficacy")  # SalUn's four
+    assert set(by_method) == {"retrain", "zero_output"}  # neggrad lacks mia_efficacy: left out
     assert by_method["retrain"] == 0.0
     assert by_method["zero_output"] == pytest.approx((0.14 + 0.02 + 0.0 + 0.20) / 4)
     # Another MIA column, or fewer metrics, by argument.
@@ -99,3 +100,43 @@ def test_avg_gap_pairs_each_seed_with_its_own_retrain():
     gaps = avg_gap(_frame(rows), metrics=("acc_forget",))
     finetune = gaps[gaps["method"] == "finetune"].set_index("seed")["value"]
     assert finetune[0] == pytest.approx(0.2) and finetune[1] == pytest.approx(0.1)
+
+
+def test_avg_gaps_names_salun_and_the_entropy_variant():
+    values = {
+        "retrain": {
+            "acc_forget": 0.0,
+            "acc_retain": 0.9,
+            "acc_test_retained": 0.9,
+            "mia_efficacy": 0.8,
+            "mia_entropy": 0.2,
+        },
+        "finetune": {
+            "acc_forget": 0.2,
+            "acc_retain": 0.9,
+            "acc_test_retained": 0.9,
+            "mia_efficacy": 0.4,
+            "mia_entropy": 0.2,
+        },
+    }
+    rows = [_row(m, 0, k, v) for m, metrics in values.items() for k, v in metrics.items()]
+    gaps = avg_gaps(_frame(rows))
+    finetune = gaps[gaps["method"] == "finetune"].set_index("metric")["value"]
+    assert finetune["avg_gap"] == pytest.approx((0.2 + 0.4) / 4)  # MIA-efficacy's 0.4 counts
+    assert finetune["avg_gap_entropy"] == pytest.approx(0.2 / 4)  # the entropy MIA agrees with retrain
+
+
+def test_attack_power_pools_runs_and_gates_on_chance():
+    rows = []
+    for seed in range(3):
+        for method, acc in (("finetune", 0.52), ("original", 0.60)):
+            lo, hi = acc - 0.031, acc + 0.031  # about Wilson's interval at n = 1000
+            for suffix, value in (("acc", acc), ("lo", lo), ("hi", hi), ("n", 1000)):
+                rows.append(_row(method, seed, f"mia_efficacy_attack_{suffix}", value))
+    power = attack_power(_frame(rows)).set_index("method")
+    assert set(power["metric"]) == {"mia_efficacy"}
+    # Three runs of n = 1000 pool to a half-width of 0.031 / sqrt(3) = 0.018: 0.52 clears 0.5, barely.
+    assert power.loc["finetune", "power_lo"] == pytest.approx(0.52 - 0.031 / np.sqrt(3))
+    assert bool(power.loc["finetune", "has_power"]) and bool(power.loc["original", "has_power"])
+    one = _frame([r for r in rows if r["seed"] == 0])
+    assert not bool(attack_power(one).set_index("method").loc["finetune", "has_power"])  # 0.489 < 0.5

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lethe.methods.catalog import FAMILIES, METHODS, MethodInfo
-from lethe.metrics.catalog import METRICS
+from lethe.metrics.catalog import GAPS, METRICS
 from lethe.report.catalog import FIGURES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,13 +116,13 @@ def metric_table() -> str:
     """README: the reported metrics of the metric catalogue and how each is read."""
     goals = {"max": "highest", "min": "lowest", "retrain": "closest to retrain"}
     lines = [
-        "| Metric | Shown as | Printed as | Best | Paper table | In `avg_gap` | Paired test |",
+        "| Metric | Shown as | Printed as | Best | Paper table | In the gaps | Paired test |",
         "|---|---|---|---|---|---|---|",
     ]
     for m in METRICS.values():
         lines.append(
             f"| `{m.key}` | {m.plot} | {KIND_NAMES[m.kind]} | {goals[m.goal]} | {m.table or '—'} | "
-            f"{'yes' if m.in_gap else ''} | {'yes' if m.paired else ''} |"
+            f"{', '.join(f'`{g}`' for g, keys in GAPS.items() if m.key in keys)} | {'yes' if m.paired else ''} |"
         )
     return "\n".join(lines)
 

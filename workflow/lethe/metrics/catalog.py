@@ -2,8 +2,10 @@
 
 Each :class:`Metric` holds every fact about a metric that more than one place needs:
 its column header in LaTeX, its title in plots, how its numbers are printed, what
-"best" means for it, which paper table shows it, whether it enters the average gap to
-retrain and whether it gets a paired test against retrain. ``lethe.report.latex``
+"best" means for it, which paper table shows it, which average gap to retrain it enters
+(``GAPS``), whether it gets a paired test against retrain, and for an attack the keys of
+its power (``power``): an attack whose held-out accuracy has a 95 % interval that contains
+chance has no power, and its verdict is never bolded. ``lethe.report.latex``
 (tables, bolding, number macros), ``lethe.report.figures`` (the membership-inference
 panels), ``lethe.metrics.stats`` (the gap) and ``lethe.stages.aggregate`` (the paired
 tests) read it; nothing else lists metrics. ``tests/test_catalogues.py`` checks that
@@ -37,7 +39,7 @@ class Metric:
     kind: str  # number format, one of KINDS
     goal: str  # what is best, one of GOALS
     table: str | None = None  # the paper table it is a column of (TABLES), None for none
-    in_gap: bool = False  # counts in the average gap to retrain (lethe.metrics.stats.avg_gap)
+    power: str | None = None  # an attack's verdict: the prefix of its held-out power keys (POWER_SUFFIXES)
     paired: bool = False  # paired comparison with retrain in paired_vs_retrain.csv
     mia: bool = False  # a membership-inference variant (the membership-inference figure's panels)
     derived: bool = False  # computed by the aggregate from other metrics, not by the evaluation
@@ -46,25 +48,26 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
-        Metric("acc_forget", r"Acc$_f$", "Acc_f", "pct", "retrain", "main", in_gap=True, paired=True),
-        Metric("acc_retain", r"Acc$_r$", "Acc_r", "pct", "max", "main", in_gap=True, paired=True),
-        Metric("acc_test_retained", r"Acc$_{te,r}$", "Acc_te,r", "pct", "max", "main", in_gap=True, paired=True),
+        Metric("acc_forget", r"Acc$_f$", "Acc_f", "pct", "retrain", "main", paired=True),
+        Metric("acc_retain", r"Acc$_r$", "Acc_r", "pct", "max", "main", paired=True),
+        Metric("acc_test_retained", r"Acc$_{te,r}$", "Acc_te,r", "pct", "max", "main", paired=True),
         Metric("acc_test_forgotten", r"Acc$_{te,f}$", "Acc_te,f", "pct", "retrain", "main"),
         Metric("unlearn_seconds", r"Time (ms)", "unlearning time (s)", "ms", "min", "main"),
         Metric("time_ratio_to_retrain", r"$t/t_{\mathrm{retrain}}$", "t / t_retrain", "ratio", "min", "main"),
-        Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", in_gap=True, paired=True, mia=True),
-        Metric("mia_entropy_logreg", r"MIA$_{ent,lr}$", "Entropy (log. reg.)", "frac", "retrain", mia=True),
-        Metric("mia_efficacy", r"MIA$_{eff}$", "MIA-efficacy", "pct", "retrain", "hiding", mia=True),
+        Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_entropy_attack"),
+        Metric("mia_entropy_logreg", r"MIA$_{ent,lr}$", "Entropy (log. reg.)", "frac", "retrain", mia=True, power="mia_entropy_logreg_attack"),
+        Metric("mia_efficacy", r"MIA$_{eff}$", "MIA-efficacy", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_efficacy_attack"),
         Metric("mia_loss_auc", r"AUC$_{loss}$", "Loss AUC", "frac", "retrain", "hiding", mia=True),
         Metric("mia_loss_acc", r"MIA$_{loss}$", "Loss attack acc.", "frac", "retrain", mia=True),
-        Metric("mia_art_blackbox", r"MIA$_{bb}$", "ART black-box", "frac", "retrain", mia=True),
-        Metric("mia_art_blackbox_aligned", r"MIA$_{bb,al}$", "ART aligned", "frac", "retrain", mia=True),
-        Metric("mia_art_rule", r"MIA$_{rule}$", "ART rule-based", "frac", "retrain", mia=True),
+        Metric("mia_art_blackbox", r"MIA$_{bb}$", "ART black-box", "frac", "retrain", mia=True, power="mia_art_blackbox_attack"),
+        Metric("mia_art_blackbox_aligned", r"MIA$_{bb,al}$", "ART aligned", "frac", "retrain", mia=True, power="mia_art_blackbox_aligned_attack"),
+        Metric("mia_art_rule", r"MIA$_{rule}$", "ART rule-based", "frac", "retrain", mia=True, power="mia_art_rule_attack"),
         Metric("probe_fewshot_acc_forgotten", r"Probe$_f$", "few-shot probe accuracy", "pct", "retrain", "hiding"),
         Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding"),
         Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding"),
         Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
-        Metric("avg_gap", "Gap", "avg gap to retrain", "pct", "min", "hiding", paired=True, derived=True),
+        Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
+        Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True),
     )
 }  # fmt: skip
 
@@ -76,7 +79,20 @@ def table_columns(table: str) -> list[Metric]:
     return [m for m in METRICS.values() if m.table == table]
 
 
-GAP_METRICS = tuple(m.key for m in METRICS.values() if m.in_gap)
+# The average gaps to retrain (lethe.metrics.stats.avg_gap): name -> the metrics averaged.
+# ``avg_gap`` is SalUn's (Fan et al., ICLR 2024, "Avg. Gap"): unlearning accuracy (1 - Acc_f,
+# so |Δ| is Acc_f's), remaining accuracy, test accuracy (of the retained classes under class
+# forgetting) and MIA-efficacy. ``avg_gap_entropy`` is the same with the entropy MIA in place
+# of MIA-efficacy, the variant Lethe reported before it was named.
+GAPS: dict[str, tuple[str, ...]] = {
+    "avg_gap": ("acc_forget", "acc_retain", "acc_test_retained", "mia_efficacy"),
+    "avg_gap_entropy": ("acc_forget", "acc_retain", "acc_test_retained", "mia_entropy"),
+}
+GAP_METRICS = GAPS["avg_gap"]
+# An attack's power, per run (lethe.metrics.intervals): its held-out accuracy at telling
+# members from non-members (or the audit AUC for LiRA), a 95 % interval and the sample count.
+POWER_SUFFIXES = ("acc", "lo", "hi", "n")
+CHANCE = 0.5
 PAIRED_METRICS = tuple(m.key for m in METRICS.values() if m.paired)
 MIA_METRICS = tuple(m.key for m in METRICS.values() if m.mia)
 PERCENT_METRICS = frozenset(m.key for m in METRICS.values() if m.kind == "pct")

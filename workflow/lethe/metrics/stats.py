@@ -17,8 +17,13 @@ forget-set id carries the draw, so a pair is one seed × one forget-set draw).
   is 0 the p-value is 1 (no evidence of a difference); when the differences are all
   equal and non-zero it is 0 (the t statistic is infinite).
 * :func:`avg_gap`: SalUn's "Avg. Gap" (Fan et al., ICLR 2024): per run, the mean of
-  |metric − retrain's metric| over Acc_f, Acc_r, the retained-class test accuracy and an
-  MIA score; here in fractions (SalUn reports percentage points: multiply by 100).
+  |metric − retrain's metric| over Acc_f (|Δ UA|), Acc_r, the retained-class test accuracy
+  and MIA-efficacy; here in fractions (SalUn reports percentage points: multiply by 100).
+  :func:`avg_gaps` adds every gap of :data:`lethe.metrics.catalog.GAPS` (SalUn's, and
+  ``avg_gap_entropy`` with the entropy MIA in place of MIA-efficacy).
+* :func:`attack_power`: per scenario, method and attack, the attack's held-out power
+  pooled over the runs (:func:`lethe.metrics.intervals.pooled_interval`) and whether its
+  95 % interval clears chance; the tables never bold a verdict without power.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from lethe.metrics.catalog import GAP_METRICS
+from lethe.metrics.catalog import GAP_METRICS, GAPS, METRICS
+from lethe.metrics.intervals import has_power, pooled_interval
 from lethe.report.aggregate import GROUP_KEYS, RUN_KEYS
 
 REFERENCE = "retrain"
@@ -96,8 +102,8 @@ def paired_vs_retrain(tidy: pd.DataFrame, metric: str, test: str = "ttest") -> p
     return pd.DataFrame(rows, columns=columns)
 
 
-def avg_gap(tidy: pd.DataFrame, metrics: Sequence[str] = GAP_METRICS) -> pd.DataFrame:
-    """SalUn's average gap to retrain, per run, as tidy rows with ``metric="avg_gap"``.
+def avg_gap(tidy: pd.DataFrame, metrics: Sequence[str] = GAP_METRICS, name: str = "avg_gap") -> pd.DataFrame:
+    """SalUn's average gap to retrain, per run, as tidy rows with ``metric=name``.
 
     For each run (every method, retrain included, whose gap is 0): the mean over
     ``metrics`` of |value − retrain's value on the same dataset, arch, seed and forget
@@ -112,5 +118,36 @@ def avg_gap(tidy: pd.DataFrame, metrics: Sequence[str] = GAP_METRICS) -> pd.Data
     grouped = joined.groupby(RUN_KEYS, sort=True)["gap"]
     gaps = grouped.agg(value="mean", count="count").reset_index()
     gaps = gaps[gaps["count"] == len(metrics)].drop(columns="count")
-    gaps.insert(len(RUN_KEYS), "metric", "avg_gap")
+    gaps.insert(len(RUN_KEYS), "metric", name)
     return gaps[[*RUN_KEYS, "metric", "value"]].reset_index(drop=True)
+
+
+def avg_gaps(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Every gap of :data:`lethe.metrics.catalog.GAPS`, per run, as tidy rows."""
+    return pd.concat([avg_gap(tidy, metrics, name) for name, metrics in GAPS.items()], ignore_index=True)
+
+
+POWER_COLUMNS = ["power", "power_lo", "power_hi", "has_power"]
+
+
+def attack_power(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, method and attack metric: the pooled power and whether it clears chance.
+
+    One row per (GROUP_KEYS, metric) for every catalogue metric with a ``power`` prefix
+    whose ``_acc``, ``_lo``, ``_hi`` and ``_n`` rows are in ``tidy``; columns
+    :data:`POWER_COLUMNS`.
+    """
+    columns = [*GROUP_KEYS, "metric", *POWER_COLUMNS]
+    rows = []
+    present = set(tidy["metric"])
+    for metric in METRICS.values():
+        keys = {s: f"{metric.power}_{s}" for s in ("acc", "lo", "hi", "n")} if metric.power else {}
+        if not keys or not set(keys.values()) <= present:
+            continue
+        part = tidy[tidy["metric"].isin(list(keys.values()))]
+        wide = part.pivot_table(index=RUN_KEYS, columns="metric", values="value", aggfunc="first")
+        for group, runs in wide.groupby(GROUP_KEYS, sort=True):
+            est, lo, hi = pooled_interval(*(runs[keys[s]] for s in ("acc", "lo", "hi", "n")))
+            rows.append({**dict(zip(GROUP_KEYS, group, strict=True)), "metric": metric.key,
+                         "power": est, "power_lo": lo, "power_hi": hi, "has_power": has_power(lo)})  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

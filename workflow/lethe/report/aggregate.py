@@ -45,8 +45,13 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample std and count over seeds and forget-set draws, per scenario, method, metric."""
+    """Mean, sample std, count and the half-width ``ci95`` of the Student-t 95 % interval of
+    the mean (:func:`lethe.metrics.intervals.mean_interval`; NaN for one run) over seeds and
+    forget-set draws, per scenario, method and metric."""
+    from lethe.metrics.intervals import mean_interval
+
     grouped = tidy.groupby([*GROUP_KEYS, "metric"], sort=False)["value"]
     summary = grouped.agg(mean="mean", std="std", n="count").reset_index()
     summary["std"] = summary["std"].fillna(0.0)
+    summary["ci95"] = grouped.agg(lambda v: mean_interval(v.to_numpy())[1]).to_numpy()
     return summary

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lethe.metrics.catalog import METRICS, MIA_METRICS
+from lethe.metrics.stats import attack_power
 from lethe.plan import REFERENCE
 from lethe.report.aggregate import summarise
 from lethe.report.latex import method_order, scenario_label
@@ -163,8 +164,11 @@ def trade_off(tidy: pd.DataFrame, paths: Paths) -> bool:
 # --------------------------------------------------------------------------- dot plots
 
 
-def _dot_panel(ax, stats: dict, scenario: Scenario, methods: list[str], metric: str, scale: float = 1.0) -> bool:
-    """A horizontal dot plot: one row per method (mean ± std), retrain's mean ± std as a band.
+def _dot_panel(
+    ax, stats: dict, scenario: Scenario, methods: list[str], metric: str, scale: float = 1.0, hollow: Iterable[str] = ()
+) -> bool:
+    """A horizontal dot plot: one row per method (mean ± std), retrain's mean ± std as a band;
+    the methods in ``hollow`` (verdicts of an attack without power) are drawn as open markers.
 
     Drawn as one collection of bars and caps and one of markers per marker shape (rather
     than an ``errorbar`` per row: the membership figure has about 500 rows, whose
@@ -184,14 +188,16 @@ def _dot_panel(ax, stats: dict, scenario: Scenario, methods: list[str], metric: 
         edge = matplotlib.rcParams["lines.markeredgewidth"]
         for end in (x - err, x + err):
             ax.scatter(end, y, s=cap, marker="|", c=colors, linewidths=edge, zorder=2)
+        hollow = set(hollow)
         groups: dict[tuple, list[int]] = {}
         for k, (method, *_) in enumerate(rows):
             top = method in ("retrain", "original")
-            key = (method_style(method)["marker"], 8 if method == "retrain" else 5, 3 if top else 2)
+            key = (method_style(method)["marker"], 8 if method == "retrain" else 5, 3 if top else 2, method in hollow)
             groups.setdefault(key, []).append(k)
-        for (marker, size, order), members in groups.items():
+        for (marker, size, order, open_), members in groups.items():
             ax.scatter(
-                x[members], y[members], s=size**2, marker=marker, c=[colors[k] for k in members],
+                x[members], y[members], s=size**2, marker=marker,
+                c="white" if open_ else [colors[k] for k in members],
                 linewidths=edge, edgecolors=[colors[k] for k in members], zorder=order,
             )  # fmt: skip
     ref = stats.get((scenario, "retrain", metric))
@@ -216,10 +222,18 @@ def membership_inference(tidy: pd.DataFrame, paths: Paths) -> bool:
     The shaded band is the retrained model's mean ± std: a method that forgot should fall
     in it, not at an extreme. Directions differ by variant (entropy and ART: mean predicted
     membership of D_f, lower = more forgetting; MIA-efficacy: fraction judged non-member,
-    higher = more forgetting; loss AUC and attack accuracy: 0.5 = indistinguishable).
+    higher = more forgetting; loss AUC and attack accuracy: 0.5 = indistinguishable). An
+    open marker: the attack has no power on that method's models (the 95 % interval of its
+    held-out accuracy, pooled over the runs, contains 0.5; :func:`lethe.metrics.stats.attack_power`),
+    so the dot's position is no verdict.
     """
     variants = [(metric, title) for metric, title in MIA_VARIANTS if metric in set(tidy["metric"])]
     stats = _stats(tidy, [metric for metric, _ in variants])
+    power = attack_power(tidy)
+    hollow: dict[tuple, set[str]] = {}
+    for row in power[~power["has_power"].astype(bool)].itertuples(index=False):
+        key = (tuple(getattr(row, k) for k in SCENARIO_KEYS), row.metric)
+        hollow.setdefault(key, set()).add(row.method)
     scenarios = _scenarios(stats)
     if not scenarios:
         placeholder("Membership inference", "No membership-inference results (evaluation ran without attacks).", paths)
@@ -233,7 +247,7 @@ def membership_inference(tidy: pd.DataFrame, paths: Paths) -> bool:
             methods = _methods(stats, scenario)
             axes = sub.subplots(1, len(variants), squeeze=False).ravel()
             for c, (ax, (metric, title)) in enumerate(zip(axes, variants, strict=True)):
-                _dot_panel(ax, stats, scenario, methods, metric)
+                _dot_panel(ax, stats, scenario, methods, metric, hollow=hollow.get((scenario, metric), ()))
                 ax.set_xlim(-0.05, 1.05)
                 ax.set_xticks([0, 0.5, 1])
                 if r == 0:

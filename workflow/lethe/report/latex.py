@@ -1,6 +1,9 @@
 r"""LaTeX output: the main results table (booktabs) and the number macros.
 
-Values are mean ± sample std over seeds and forget-set draws; accuracies in percent.
+Values are mean ± the half-width of the Student-t 95 % interval of the mean over seeds
+and forget-set draws (the summary's ``ci95``; the mean alone for one run); accuracies in
+percent. A membership verdict whose attack has no power (the summary's ``has_power``,
+:func:`lethe.metrics.stats.attack_power`) carries a dagger and is never bold.
 
 Best in bold: in each scenario block and column, the unlearning method(s) whose mean,
 as printed, is best by the column's goal (``goal`` in :mod:`lethe.metrics.catalog`): the highest for retention
@@ -42,18 +45,27 @@ def escape(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in str(text))
 
 
-def format_value(mean: float, std: float, kind: str) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_value(mean: float, spread: float, kind: str) -> str:
+    """``mean ± spread`` in the metric's format; the mean alone when ``spread`` is missing (one run)."""
+    if _missing(mean):
         return "--"
-    if kind == "pct":
-        return f"{100 * mean:.1f} $\\pm$ {100 * std:.1f}"
-    if kind == "frac":
-        return f"{mean:.2f} $\\pm$ {std:.2f}"
-    if kind == "num":
-        return f"{mean:.1f} $\\pm$ {std:.1f}"
-    if kind == "ms":
-        return f"{1000 * mean:.1f} $\\pm$ {1000 * std:.1f}"
-    return f"{mean:.3g}"
+    if kind == "ratio":
+        return f"{mean:.3g}"
+    scale, digits = {"pct": (100, 1), "frac": (1, 2), "num": (1, 1), "ms": (1000, 1)}[kind]
+    text = f"{scale * mean:.{digits}f}"
+    return text if _missing(spread) else f"{text} $\\pm$ {scale * spread:.{digits}f}"
+
+
+NO_POWER = r"$^\dagger$"  # after a verdict whose attack has no power (lethe.metrics.intervals.has_power)
+
+
+def powerless(value) -> bool:
+    """A summary's ``has_power`` cell: False (also read back from CSV as "False") means no power."""
+    return value is False or str(value) == "False"
 
 
 def shown_mean(mean: float, kind: str) -> float | None:
@@ -124,9 +136,14 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
     columns = COLUMNS if columns is None else columns
     if methods is not None:
         summary = summary[summary["method"].isin([REFERENCE, "retrain", *methods])]
+    summary = summary.copy()
+    for column, default in (("ci95", float("nan")), ("has_power", "")):
+        if column not in summary.columns:
+            summary[column] = default
+    summary["has_power"] = summary["has_power"].map(lambda v: "False" if powerless(v) else "")
     wide = summary.pivot_table(
         index=["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes", "method"],
-        columns="metric", values=["mean", "std", "n"], aggfunc="first", sort=False,
+        columns="metric", values=["mean", "ci95", "n", "has_power"], aggfunc="first", sort=False,
     )  # fmt: skip
     ncols = 2 + len(columns)
     lines = [
@@ -143,9 +160,21 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             rf"\multicolumn{{{ncols}}}{{l}}{{\emph{{{escape(dataset)} / {escape(arch)} / {escape(label)}}}}} \\",
         ]
         rows = wide.loc[block]
+
+        def no_power(method, metric, rows=rows):
+            return rows.loc[method].get(("has_power", metric), "") == "False"
+
+        # A verdict of an attack without power is no candidate for bold (the references still anchor the goal).
         best = {
             metric: best_methods(
-                {m: rows.loc[m].get(("mean", metric), float("nan")) for m in rows.index}, GOALS[metric], fmt
+                {
+                    m: float("nan")
+                    if no_power(m, metric) and m not in REFERENCES
+                    else rows.loc[m].get(("mean", metric), float("nan"))
+                    for m in rows.index
+                },
+                GOALS[metric],
+                fmt,
             )
             for metric, _, fmt in columns
             if metric in GOALS
@@ -156,8 +185,8 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             cells = []
             for metric, _, fmt in columns:
                 mean = row.get(("mean", metric), float("nan"))
-                std = row.get(("std", metric), float("nan"))
-                cell = format_value(mean, std, fmt)
+                ci = row.get(("ci95", metric), float("nan"))
+                cell = format_value(mean, ci, fmt) + (NO_POWER if no_power(method, metric) else "")
                 cells.append(bold(cell) if method in best.get(metric, ()) else cell)
             lines.append(" & ".join([escape(method), str(n), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
@@ -165,14 +194,17 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
 
 
 MAIN_CAPTION = (
-    r"Every method, mean $\pm$ std over $n$ runs; accuracies in percent, time in milliseconds. Bold: the best "
+    r"Every method, mean $\pm$ the half-width of its 95\,\% interval (Student $t$) over $n$ runs; accuracies in percent, time in milliseconds. Bold: the best "
     r"unlearning method of the column, that is the closest to the retrained model on Acc$_f$ and Acc$_{te,f}$, the "
     r"highest retention, the lowest time; the original and retrain rows are references."
 )
 HIDING_CAPTION = (
     r"Forgetting or hiding: membership inference, probe, relearn time and distance to the retrained model on the "
-    r"forget set, mean $\pm$ std over $n$ runs. Bold: the unlearning method closest to the retrained model's value "
-    r"(lowest for JS$_{rt}$ and the gap) in each column."
+    r"forget set, mean $\pm$ the half-width of its 95\,\% interval over $n$ runs. Bold: the unlearning method closest "
+    r"to the retrained model's value (lowest for JS$_{rt}$ and the gap) in each column. $^\dagger$: the attack has no "
+    r"power on this model (the 95\,\% interval of its held-out accuracy, pooled over the runs, contains 0.5), so its "
+    r"verdict is not evidence either way and is never bold. Gap: SalUn's average gap (Acc$_f$, Acc$_r$, "
+    r"Acc$_{te,r}$, MIA-efficacy)."
 )
 
 
@@ -223,7 +255,7 @@ def family_sections(summary: pd.DataFrame) -> str:
             r"\resizebox{\linewidth}{!}{%",
             main_table(summary, members).rstrip(),
             r"}",
-            rf"\caption{{{escape(heading)}: forgetting and retention, mean $\pm$ std over $n$ runs (seeds $\times$ "
+            rf"\caption{{{escape(heading)}: forgetting and retention, mean $\pm$ 95\,\% interval over $n$ runs (seeds $\times$ "
             rf"forget-set draws); accuracies in percent, time in milliseconds. Bold: the best method of each block "
             rf"and column (closest to retrain for Acc$_f$ and Acc$_{{te,f}}$, highest retention, lowest time).}}",
             rf"\label{{{label}}}",
