@@ -105,7 +105,8 @@ def test_metric_catalogue_is_well_formed():
         assert all(key in METRICS and not METRICS[key].derived for key in metrics), "a gap averages measured metrics"
     assert GAPS["avg_gap"][-1] == "mia_efficacy"  # SalUn's definition
     for m in METRICS.values():
-        assert m.power is None or (m.mia and m.power.startswith(m.key)), m
+        assert m.power is None or m.table == "lira" or (m.mia and m.power == f"{m.key}_attack_acc"), m
+        assert m.power is None or m.power.endswith("_attack_acc") or m.power in METRICS, m
 
 
 # --------------------------------------------------------------------------- figures and paper

@@ -256,6 +256,35 @@ def test_relearn_figure_stage_reads_metrics_files(tmp_path):
     assert_figure_files(out)
 
 
+def test_lira_roc_means_and_figure(tmp_path):
+    from lethe.metrics.lira import ROC_FPRS
+    from lethe.report.figures import lira_roc, lira_roc_means
+
+    def rec(method, seed, audit, forget):
+        return {"dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": "class3", "forget_set_name": "class3",
+                "forget_kind": "classes", "forget_classes": [3], "method": method,
+                "lira_roc": {"fpr": list(ROC_FPRS), "online_audit": audit, "online_forget": forget,
+                             "offline_audit": audit, "offline_forget": forget}}  # fmt: skip
+
+    n = len(ROC_FPRS)
+    recs = [
+        rec("original", 0, [0.2] * n, [None] + [0.4] * (n - 1)),  # the first FPR unresolved in this run
+        rec("original", 1, [0.4] * n, [0.6] * n),
+        rec("retrain", 0, [0.1] * n, [None] * n),
+        {**rec("finetune", 0, [0.1] * n, [0.1] * n), "lira_roc": None},  # no reference models: left out
+    ]
+    means = lira_roc_means(recs)
+    (scenario,) = means
+    assert set(means[scenario]) == {"original", "retrain"}
+    assert means[scenario]["original"]["audit"] == pytest.approx([0.3] * n)
+    assert means[scenario]["original"]["forget"][0] == pytest.approx(0.6)  # only the run that resolved it
+    assert np.isnan(means[scenario]["retrain"]["forget"]).all()
+    paths = written(tmp_path, "lira_roc")
+    assert lira_roc(recs, paths) is True
+    assert_figure_files(paths)
+    assert lira_roc(recs[3:], written(tmp_path / "none", "lira_roc")) is False  # a placeholder
+
+
 # --------------------------------------------------------------------------- FNN curves
 
 

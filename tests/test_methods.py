@@ -280,3 +280,17 @@ def test_zero_output_on_two_classes(original_mlp, digits, y_train, cpu):
     model, _ = run_unlearning("zero_output", original_mlp, digits, forget, {}, arch="mlp", seed=0, device=cpu)
     zeroed = [c for c in range(10) if model.head.weight[c].abs().sum() == 0 and model.head.bias[c] == 0]
     assert zeroed == [1, 7]
+
+
+def test_retrain_twin_is_retrain_from_an_independent_seed(unlearned_class3, digits, forget_class3):
+    """The noise floor of distances to retrain: another exact unlearning, not the same model."""
+    from lethe.metrics.evaluate import evaluate_model
+
+    retrain, retrain_record = unlearned_class3["retrain"]
+    twin, twin_record = unlearned_class3["retrain_twin"]
+    assert twin_record["steps"] == retrain_record["steps"]
+    assert twin_record["params"] == retrain_record["params"]  # the same recipe
+    assert not torch.equal(twin.head.weight, retrain.head.weight)  # another initialisation and order
+    a, b = (evaluate_model(m, digits, forget_class3, full=False)["metrics"] for m in (retrain, twin))
+    assert a["acc_forget"] == b["acc_forget"] == 0.0  # neither saw class 3
+    assert abs(a["acc_test_retained"] - b["acc_test_retained"]) < 0.03

@@ -91,7 +91,7 @@ ATTACKS = (
     "mia_art_blackbox_aligned",
     "mia_art_rule",
 )
-KEYS |= {f"{a}_attack_{s}" for a in ATTACKS for s in ("lo", "hi", "n")}
+KEYS |= {f"{a}_attack_acc_{s}" for a in ATTACKS for s in ("lo", "hi", "n")}
 SCORES = ("mia_entropy", "mia_entropy_logreg", "mia_efficacy", "mia_art_blackbox_aligned", "mia_art_rule")
 
 
@@ -231,9 +231,9 @@ def test_flat_seeded_pure_and_counts(original_mlp, digits, forget_class3, forget
     json.dumps(a)  # JSON-ready
     assert all(0.0 <= value <= 1.0 for key, value in a.items() if not (key.startswith("mia_n_") or key.endswith("_n")))
     for attack in ATTACKS:  # each held-out accuracy sits inside its Wilson interval
-        assert a[f"{attack}_attack_lo"] <= a[f"{attack}_attack_acc"] <= a[f"{attack}_attack_hi"], attack
+        assert a[f"{attack}_attack_acc_lo"] <= a[f"{attack}_attack_acc"] <= a[f"{attack}_attack_acc_hi"], attack
     n = a["mia_n_members"]
-    assert a["mia_entropy_attack_n"] == 2 * (n - n // 2) and a["mia_art_rule_attack_n"] == 2 * n
+    assert a["mia_entropy_attack_acc_n"] == 2 * (n - n // 2) and a["mia_art_rule_attack_acc_n"] == 2 * n
     y_test = digits.test.y.numpy()
     retained_test = int((y_test != 3).sum())
     assert a["mia_n_members"] == min(retained_test, 1000)  # non-members: retained-class test images

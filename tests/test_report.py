@@ -443,3 +443,25 @@ def test_verdicts_without_power_get_a_dagger_and_no_bold():
     # Read back from a CSV, the flags are strings: the same table.
     summary["has_power"] = summary["has_power"].map(lambda v: "" if v != v else str(v))
     assert main_table(summary, columns=columns) == table
+
+
+def test_relearn_runs_that_hit_the_cap_are_shown_as_lower_bounds():
+    rows = []
+    values = {  # method: (relearn_epochs mean, fraction of runs that relearned)
+        "original": (1.0, 1.0),
+        "retrain": (20.0, 1.0),
+        "finetune": (50.0, 0.0),  # every run hit the cap of 50
+        "neggrad": (30.0, 2 / 3),  # one of three did
+        "zero_output": (1.0, 1.0),
+    }
+    for method, (epochs, reached) in values.items():
+        for metric, v in (("acc_forget", 0.1), ("relearn_epochs", epochs), ("relearn_reached", reached)):
+            rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
+                         "n_forget_classes": 1, "method": method, "metric": metric,
+                         "mean": v, "std": 0.0, "n": 3, "ci95": 0.5})  # fmt: skip
+    table = main_table(pd.DataFrame(rows), columns=[("acc_forget", "Acc", "pct"), ("relearn_epochs", "R", "num")])
+    cells = {line.split(" & ")[0]: line.rstrip(" \\").split(" & ")[3] for line in table_rows(table)}
+    assert cells["finetune"] == "$>$50"
+    assert cells["neggrad"] == r"$\geq$30.0 (67\,\% reached)"
+    # Censored cells are no candidates for bold: zero_output is the only one left, and one candidate bolds nothing.
+    assert {k for k, v in bold_cells(table).items() if k[1] == 3} == set()

@@ -131,8 +131,8 @@ def test_attack_power_pools_runs_and_gates_on_chance():
     for seed in range(3):
         for method, acc in (("finetune", 0.52), ("original", 0.60)):
             lo, hi = acc - 0.031, acc + 0.031  # about Wilson's interval at n = 1000
-            for suffix, value in (("acc", acc), ("lo", lo), ("hi", hi), ("n", 1000)):
-                rows.append(_row(method, seed, f"mia_efficacy_attack_{suffix}", value))
+            for suffix, value in (("", acc), ("_lo", lo), ("_hi", hi), ("_n", 1000)):
+                rows.append(_row(method, seed, f"mia_efficacy_attack_acc{suffix}", value))
     power = attack_power(_frame(rows)).set_index("method")
     assert set(power["metric"]) == {"mia_efficacy"}
     # Three runs of n = 1000 pool to a half-width of 0.031 / sqrt(3) = 0.018: 0.52 clears 0.5, barely.

@@ -31,6 +31,7 @@ OPTIONAL_STUDY_KEYS = ("seeds", "methods")
 # Where a run's files live (data, models and metrics are shared by every config).
 MODELS = "results/models/{dataset}/{arch}/seed{seed}"
 METRICS = "results/metrics/{dataset}/{arch}/seed{seed}/{forget_set}/{evaluated}.json"
+REFERENCES = "results/reference/{dataset}/{arch}/seed{seed}"  # rule train_reference (lethe.reference)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from lethe import job as lethe_job  # noqa: E402
 from lethe.code_deps import code_stamp  # noqa: E402
 from lethe.config import ConfigError, load_plan, load_yaml  # noqa: E402
 from lethe.methods.catalog import METHODS  # noqa: E402
-from lethe.plan import METRICS, MODELS, REFERENCE  # noqa: E402
+from lethe.plan import METRICS, MODELS, REFERENCE, REFERENCES  # noqa: E402
 from lethe.report.selection import select  # noqa: E402
 from lethe.run_lock import claim  # noqa: E402
 
@@ -206,11 +206,16 @@ def metrics_files():
 
 def evaluated_inputs(wildcards):
     """The model to evaluate, the original (relearn target) and retrain (distance
-    reference) of its forget set, and for unlearned models their run record and retrain's.
+    reference) of its forget set, the reference models' scores (LiRA) when configured, and
+    for unlearned models their run record and retrain's.
     """
     original = f"{MODELS}/original.safetensors".format(**wildcards)
     base = f"{MODELS}/{{forget_set}}".format(**wildcards)
     inputs = {"original": original, "retrain": f"{base}/retrain.safetensors"}
+    if config["evaluation"]["reference_models"] > 0:
+        references = REFERENCES.format(**wildcards)
+        inputs["reference"] = f"{references}/scores.npz"
+        inputs["reference_meta"] = f"{references}/reference.json"
     if wildcards.evaluated == REFERENCE:
         return {**inputs, "model": original}
     return {

@@ -59,3 +59,38 @@ rule train_sisa:
         ),
     shell:
         JOB
+
+
+# The reference models that calibrate LiRA (lethe.reference): K models of the original's
+# architecture and recipe, each on a random half of train + test, in one job (batched with
+# torch.func where the architecture has no batch normalisation). Only in the DAG when
+# evaluation.reference_models > 0 (the evaluate jobs ask for them).
+rule train_reference:
+    input:
+        code("train_reference"),
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+    output:
+        scores=f"{REFERENCES}/scores.npz",
+        models=f"{REFERENCES}/models.safetensors",
+        meta=f"{REFERENCES}/reference.json",
+    log:
+        "results/logs/train_reference/{dataset}/{arch}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_reference/{dataset}/{arch}/seed{seed}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+    params:
+        **job_params(
+            "train_reference",
+            recipe=config["train"],
+            models=config["evaluation"]["reference_models"],
+            device=DEVICE,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB

@@ -17,6 +17,7 @@ def main(job):
         batch_size=job.params.batch_size,
         original_path=job.input.original,
         retrain_path=job.input.retrain,
+        reference_paths=(job.input.reference, job.input.reference_meta) if job.input.get("reference") else None,
         settings=job.params.settings,
         runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
     )

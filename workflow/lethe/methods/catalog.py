@@ -61,6 +61,7 @@ FAMILIES = {
 }
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9}
+RETRAINS = ("retrain", "retrain_twin")  # trained with the config's recipe (`train`), not method_params
 
 METHODS: dict[str, MethodInfo] = {
     info.name: info
@@ -74,6 +75,17 @@ METHODS: dict[str, MethodInfo] = {
             needs_original=False,
             family="baseline",
             source="the original model's recipe (`train`)",
+            tests="test_methods",
+        ),
+        MethodInfo(
+            "retrain_twin",
+            "Retrain again from an independent seed: the noise floor of every distance to retrain.",
+            "cao2015towards",
+            defaults={},  # the workflow passes the config's training recipe
+            needs_forget=False,
+            needs_original=False,
+            family="baseline",
+            source="the original model's recipe (`train`), seed `derived_seed(seed, 1)`",
             tests="test_methods",
         ),
         MethodInfo(
@@ -438,11 +450,11 @@ def merge_params(name: str, overrides: dict | None, train_recipe: dict | None = 
     the gold standard is trained exactly like the original model.
     """
     info = method_info(name)
-    defaults = dict(train_recipe or {}) if name == "retrain" else dict(info.defaults)
+    defaults = dict(train_recipe or {}) if name in RETRAINS else dict(info.defaults)
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        where = "train" if name == "retrain" else f"method_params.{name}"
+        where = "train" if name in RETRAINS else f"method_params.{name}"
         raise ValueError(
             f"config key {where}: unknown parameter(s) {unknown} for method {name!r}; known: {sorted(defaults)}"
         )

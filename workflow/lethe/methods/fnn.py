@@ -27,8 +27,12 @@ parameter.
 3. **Trajectory.** After every epoch (Algorithm 1's steps II and III) the network at
    the current t is evaluated: test accuracy, retain (training) accuracy, accuracy on
    D_f, and the ART black-box MIA on D_f (:func:`lethe.metrics.mia.art_blackbox_mia`,
-   random-forest attack, at most ``mia_samples`` per group, seeded by ``ctx.seed`` so
-   every epoch uses the same samples). Members are D_r, non-members D_te; for class
+   random-forest attack, at most ``mia_samples`` per group, seeded by its own stream
+   ``derived_seed(ctx.seed, 1)``, so every epoch uses the same samples and none of them are
+   the draw of the evaluation's ART attack, which uses the run's seed). The non-members are
+   test images, as in the paper: the original trained on every training image, so no other
+   unseen images exist. A validation split set aside before the original is trained would
+   remove this use of the test set; Lethe does not have one yet. Members are D_r, non-members D_te; for class
    forgetting the non-members are the test images of the *retained* classes, since
    the label alone would otherwise tell the attack that a forget-class sample is a
    non-member (measured: the original model then scores 0.0 on D_f). The list of
@@ -88,11 +92,13 @@ from lethe.models.forgetting import (
     mean_activations,
 )
 from lethe.models.registry import Classifier
+from lethe.seeds import derived_seed
 from lethe.train import accuracy, make_optimizer
 
 log = logging.getLogger(__name__)
 
 ACCEPT_ON = ("test", "retain")
+MIA_STREAM = 1  # the acceptance attack's seed stream (lethe.seeds)
 
 
 def build_network(model: Classifier, forget: Split, params: dict, seed: int) -> ForgettingNetwork:
@@ -150,6 +156,8 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         net.parameters(), params["optimizer"], params["lr"], params["momentum"], params["weight_decay"]
     )
     generator = torch.Generator().manual_seed(ctx.seed)
+    # The acceptance attack's own sample draw: not the evaluation's (which uses the run's seed).
+    mia_seed = derived_seed(ctx.seed, MIA_STREAM)
     trajectory: list[dict] = []
     accepted = None
     eval_seconds = 0.0
@@ -158,7 +166,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         nonlocal eval_seconds
         started = time.perf_counter()
         mia = art_blackbox_mia(
-            net, data.retain, test_retained, data.forget, seed=ctx.seed,
+            net, data.retain, test_retained, data.forget, seed=mia_seed,
             max_samples=params["mia_samples"], attack=params["mia_attack"],
         )  # fmt: skip
         entry = {

@@ -28,6 +28,7 @@ GOALS = ("max", "min", "retrain")
 TABLES = {
     "main": "forgetting, retention and cost",
     "hiding": "forgetting or hiding: attacks, probe, relearn time, distance to retrain",
+    "lira": "per-example membership inference calibrated on reference models (LiRA)",
 }
 
 
@@ -39,10 +40,11 @@ class Metric:
     kind: str  # number format, one of KINDS
     goal: str  # what is best, one of GOALS
     table: str | None = None  # the paper table it is a column of (TABLES), None for none
-    power: str | None = None  # an attack's verdict: the prefix of its held-out power keys (POWER_SUFFIXES)
+    power: str | None = None  # an attack's verdict: the key of its power estimate (with _lo, _hi, _n beside it)
     paired: bool = False  # paired comparison with retrain in paired_vs_retrain.csv
     mia: bool = False  # a membership-inference variant (the membership-inference figure's panels)
     derived: bool = False  # computed by the aggregate from other metrics, not by the evaluation
+    censor: str | None = None  # a 0/1 metric saying whether the run finished (else the value is its cap)
 
 
 METRICS: dict[str, Metric] = {
@@ -54,16 +56,25 @@ METRICS: dict[str, Metric] = {
         Metric("acc_test_forgotten", r"Acc$_{te,f}$", "Acc_te,f", "pct", "retrain", "main"),
         Metric("unlearn_seconds", r"Time (ms)", "unlearning time (s)", "ms", "min", "main"),
         Metric("time_ratio_to_retrain", r"$t/t_{\mathrm{retrain}}$", "t / t_retrain", "ratio", "min", "main"),
-        Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_entropy_attack"),
-        Metric("mia_entropy_logreg", r"MIA$_{ent,lr}$", "Entropy (log. reg.)", "frac", "retrain", mia=True, power="mia_entropy_logreg_attack"),
-        Metric("mia_efficacy", r"MIA$_{eff}$", "MIA-efficacy", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_efficacy_attack"),
+        Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_entropy_attack_acc"),
+        Metric("mia_entropy_logreg", r"MIA$_{ent,lr}$", "Entropy (log. reg.)", "frac", "retrain", mia=True, power="mia_entropy_logreg_attack_acc"),
+        Metric("mia_efficacy", r"MIA$_{eff}$", "MIA-efficacy", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_efficacy_attack_acc"),
         Metric("mia_loss_auc", r"AUC$_{loss}$", "Loss AUC", "frac", "retrain", "hiding", mia=True),
         Metric("mia_loss_acc", r"MIA$_{loss}$", "Loss attack acc.", "frac", "retrain", mia=True),
-        Metric("mia_art_blackbox", r"MIA$_{bb}$", "ART black-box", "frac", "retrain", mia=True, power="mia_art_blackbox_attack"),
-        Metric("mia_art_blackbox_aligned", r"MIA$_{bb,al}$", "ART aligned", "frac", "retrain", mia=True, power="mia_art_blackbox_aligned_attack"),
-        Metric("mia_art_rule", r"MIA$_{rule}$", "ART rule-based", "frac", "retrain", mia=True, power="mia_art_rule_attack"),
+        Metric("mia_art_blackbox", r"MIA$_{bb}$", "ART black-box", "frac", "retrain", mia=True, power="mia_art_blackbox_attack_acc"),
+        Metric("mia_art_blackbox_aligned", r"MIA$_{bb,al}$", "ART aligned", "frac", "retrain", mia=True, power="mia_art_blackbox_aligned_attack_acc"),
+        Metric("mia_art_rule", r"MIA$_{rule}$", "ART rule-based", "frac", "retrain", mia=True, power="mia_art_rule_attack_acc"),
+        Metric("lira_online_auc_audit", r"AUC$_{aud}$", "LiRA audit AUC (D_r vs test)", "frac", "retrain", "lira"),
+        Metric("lira_online_tpr01_audit", r"TPR$_{0.1\%}$", "LiRA audit TPR at 0.1% FPR", "pct", "retrain", "lira"),
+        Metric("lira_online_tpr1_audit", r"TPR$_{1\%}$", "LiRA audit TPR at 1% FPR", "pct", "retrain", "lira"),
+        Metric("lira_online_tpr5_audit", r"TPR$_{5\%}$", "LiRA audit TPR at 5% FPR", "pct", "retrain", "lira"),
+        Metric("lira_offline_auc_audit", r"AUC$_{aud,off}$", "offline LiRA audit AUC", "frac", "retrain", "lira"),
+        Metric("lira_online_auc_forget", r"AUC$_f$", "LiRA AUC on D_f", "frac", "retrain", "lira", paired=True, mia=True, power="lira_online_auc_audit"),
+        Metric("lira_online_tpr1_forget", r"TPR$_{1\%,f}$", "LiRA TPR at 1% FPR on D_f", "pct", "retrain", "lira", power="lira_online_auc_audit"),
+        Metric("lira_offline_auc_forget", r"AUC$_{f,off}$", "offline LiRA AUC on D_f", "frac", "retrain", "lira", mia=True, power="lira_offline_auc_audit"),
+        Metric("lira_offline_tpr1_forget", r"TPR$_{1\%,f,off}$", "offline LiRA TPR at 1% FPR on D_f", "pct", "retrain", "lira", power="lira_offline_auc_audit"),
         Metric("probe_fewshot_acc_forgotten", r"Probe$_f$", "few-shot probe accuracy", "pct", "retrain", "hiding"),
-        Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding"),
+        Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding", censor="relearn_reached"),
         Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding"),
         Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
         Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
@@ -90,8 +101,9 @@ GAPS: dict[str, tuple[str, ...]] = {
 }
 GAP_METRICS = GAPS["avg_gap"]
 # An attack's power, per run (lethe.metrics.intervals): its held-out accuracy at telling
-# members from non-members (or the audit AUC for LiRA), a 95 % interval and the sample count.
-POWER_SUFFIXES = ("acc", "lo", "hi", "n")
+# members from non-members (the audit AUC for LiRA), under the catalogue's ``power`` key,
+# with its 95 % interval and sample count under that key + these suffixes.
+POWER_SUFFIXES = ("lo", "hi", "n")
 CHANCE = 0.5
 PAIRED_METRICS = tuple(m.key for m in METRICS.values() if m.paired)
 MIA_METRICS = tuple(m.key for m in METRICS.values() if m.mia)

@@ -15,11 +15,13 @@ Accuracies (fractions in [0, 1]):
 * ``confusion_test``: the test confusion matrix;
 * ``relearn_curve``: accuracy on the scored forget samples before relearning and after
   each relearn epoch (None where relearning did not run); a list, so it sits beside
-  ``metrics`` rather than in it.
+  ``metrics`` rather than in it; ``lira_roc`` likewise holds LiRA's ROC curves (None
+  without reference models).
 
 Forgetting versus hiding (each family documented in its module):
 
-* membership inference, every variant named (:mod:`lethe.metrics.mia`);
+* membership inference, every variant named (:mod:`lethe.metrics.mia`), and the per-example
+  likelihood-ratio attack calibrated on reference models (:mod:`lethe.metrics.lira`);
 * the linear probe of the penultimate features (:mod:`lethe.metrics.probe`);
 * relearn time on part of D_f until the original's forget accuracy returns
   (:mod:`lethe.metrics.relearn`);
@@ -38,6 +40,7 @@ from lethe.data.tensors import Dataset
 from lethe.device import synchronize
 from lethe.metrics.accuracy import accuracy, confusion_matrix
 from lethe.metrics.distance import distance_metrics, probabilities
+from lethe.metrics.lira import lira_metrics
 from lethe.metrics.mia import membership_metrics
 from lethe.metrics.predict import features_and_logits
 from lethe.metrics.predict import logits as model_logits
@@ -45,7 +48,7 @@ from lethe.metrics.probe import probe_metrics
 from lethe.metrics.relearn import relearn_time
 from lethe.models.registry import Classifier
 
-DEFAULT_SETTINGS = {"mia_samples": 1000, "forget_samples": 5000, "relearn": {}, "probe": {}}
+DEFAULT_SETTINGS = {"mia_samples": 1000, "forget_samples": 5000, "relearn": {}, "probe": {}, "reference_models": 0}
 
 
 def capped(indices: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
@@ -84,6 +87,7 @@ def evaluate_model(
     original: Classifier | None = None,
     retrain: Classifier | None = None,
     random: Classifier | None = None,
+    reference: dict | None = None,
     settings: dict | None = None,
     full: bool = True,
     amp: bool | str = False,
@@ -125,6 +129,9 @@ def evaluate_model(
             timings[name] = time.perf_counter() - t0
 
         timed("mia", lambda: membership_metrics(None, dataset, forget, z_train, z_test, seed, settings["mia_samples"]))
+        if reference is not None:
+            y_train, y_test = dataset.train.y.cpu().numpy(), dataset.test.y.cpu().numpy()
+            timed("lira", lambda: lira_metrics(z_train, z_test, y_train, y_test, forget, reference, seed))
         timed(
             "probe",
             lambda: probe_metrics(
@@ -163,8 +170,10 @@ def evaluate_model(
             )
     synchronize(device)
     curve = metrics.pop("relearn_curve", None)
+    roc = metrics.pop("lira_roc", None)
     return {
         "metrics": metrics,
+        "lira_roc": roc,
         "confusion_test": confusion_matrix(dataset.test.y.cpu().numpy(), pred_test, dataset.num_classes).tolist(),
         "relearn_curve": curve,
         "eval_seconds": time.perf_counter() - started,

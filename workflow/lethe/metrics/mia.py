@@ -103,7 +103,7 @@ What the numbers mean on a model that generalises: if the attack's held-out accu
 says which side of the attack's (arbitrary) boundary D_f falls on — for the entropy and
 efficacy attacks, in effect, whether D_f is classified as confidently as training data.
 That is the published metric; the ``*_attack_acc`` keys, with Wilson 95 % intervals
-(``*_attack_lo``, ``*_attack_hi``, over ``*_attack_n`` held-out samples), are there so a
+(``*_attack_acc_lo``, ``*_attack_acc_hi``, over ``*_attack_acc_n`` held-out samples), are there so a
 reader can tell, and the tables gate on them: a verdict whose attack's interval contains
 0.5 is marked as having no power and never bolded (:mod:`lethe.metrics.intervals`).
 """
@@ -537,7 +537,7 @@ def membership_metrics(
     ``mia_art_blackbox``, ``mia_art_blackbox_attack_acc``, ``mia_art_blackbox_aligned``,
     ``mia_art_blackbox_aligned_attack_acc``, ``mia_art_rule``, ``mia_art_rule_attack_acc``,
     ``mia_loss_auc``, ``mia_loss_acc``; for each ``*_attack_acc`` its Wilson 95 % interval
-    ``*_attack_lo`` / ``*_attack_hi`` and held-out count ``*_attack_n``; and the sample counts ``mia_n_members`` (=
+    ``*_attack_acc_lo`` / ``*_attack_acc_hi`` and held-out count ``*_attack_acc_n``; and the sample counts ``mia_n_members`` (=
     ``mia_n_nonmembers``, before the half split), ``mia_n_target``, ``mia_n_loss_forget``,
     ``mia_n_loss_heldout``.
     """
@@ -581,10 +581,9 @@ def membership_metrics(
     # Each trained attack's power: its held-out accuracy on the second halves (2·(n − n//2)
     # samples), the rule-based attack's on all 2n, with Wilson's 95 % interval.
     for key in [k for k in out if k.endswith("_attack_acc")]:
-        prefix = key[: -len("_acc")]
-        held = 2 * n if prefix == "mia_art_rule_attack" else 2 * (n - n // 2)
-        out[f"{prefix}_lo"], out[f"{prefix}_hi"] = wilson(out[key], held)
-        out[f"{prefix}_n"] = held
+        held = 2 * n if key == "mia_art_rule_attack_acc" else 2 * (n - n // 2)
+        out[f"{key}_lo"], out[f"{key}_hi"] = wilson(out[key], held)
+        out[f"{key}_n"] = held
     out.update(
         {
             "mia_n_members": n,

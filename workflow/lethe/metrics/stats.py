@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from lethe.metrics.catalog import GAP_METRICS, GAPS, METRICS
+from lethe.metrics.catalog import GAP_METRICS, GAPS, METRICS, POWER_SUFFIXES
 from lethe.metrics.intervals import has_power, pooled_interval
 from lethe.report.aggregate import GROUP_KEYS, RUN_KEYS
 
@@ -133,21 +133,20 @@ POWER_COLUMNS = ["power", "power_lo", "power_hi", "has_power"]
 def attack_power(tidy: pd.DataFrame) -> pd.DataFrame:
     """Per scenario, method and attack metric: the pooled power and whether it clears chance.
 
-    One row per (GROUP_KEYS, metric) for every catalogue metric with a ``power`` prefix
-    whose ``_acc``, ``_lo``, ``_hi`` and ``_n`` rows are in ``tidy``; columns
-    :data:`POWER_COLUMNS`.
+    One row per (GROUP_KEYS, metric) for every catalogue metric with a ``power`` key whose
+    estimate and ``_lo``, ``_hi``, ``_n`` rows are in ``tidy``; columns :data:`POWER_COLUMNS`.
     """
     columns = [*GROUP_KEYS, "metric", *POWER_COLUMNS]
     rows = []
     present = set(tidy["metric"])
     for metric in METRICS.values():
-        keys = {s: f"{metric.power}_{s}" for s in ("acc", "lo", "hi", "n")} if metric.power else {}
+        keys = {"est": metric.power, **{s: f"{metric.power}_{s}" for s in POWER_SUFFIXES}} if metric.power else {}
         if not keys or not set(keys.values()) <= present:
             continue
         part = tidy[tidy["metric"].isin(list(keys.values()))]
         wide = part.pivot_table(index=RUN_KEYS, columns="metric", values="value", aggfunc="first")
         for group, runs in wide.groupby(GROUP_KEYS, sort=True):
-            est, lo, hi = pooled_interval(*(runs[keys[s]] for s in ("acc", "lo", "hi", "n")))
+            est, lo, hi = pooled_interval(*(runs[keys[s]] for s in ("est", "lo", "hi", "n")))
             rows.append({**dict(zip(GROUP_KEYS, group, strict=True)), "metric": metric.key,
                          "power": est, "power_lo": lo, "power_hi": hi, "has_power": has_power(lo)})  # fmt: skip
     return pd.DataFrame(rows, columns=columns)

@@ -72,6 +72,11 @@ FIGURES: dict[str, Figure] = {
             "draws; a run that reached the target early holds its last value), the target dashed",
         ),
         Figure(
+            "lira_roc", "metrics", "lira_figure", "Forgetting or hiding",
+            "LiRA's ROC curves on log axes (online, calibrated on the reference models): the audit of each model and "
+            "the verdict on its forget set, a line per method, a row per scenario",
+        ),
+        Figure(
             "fnn_curves", "fnn_runs", "fnn_figure", "Forgetting layers (FNN)",
             "FNN's per-epoch accuracy and MIA over its learning–unlearning turns, acceptance band shaded",
         ),
@@ -95,6 +100,7 @@ GENERATED = {
     "table": "main_table.tex",
     "families": "families.tex",
     "hiding": "hiding_table.tex",
+    "lira": "lira_table.tex",
     "costs": "cost_table.tex",
     "numbers": "numbers.tex",
     "setup": "setup.tex",

@@ -619,6 +619,82 @@ def relearn_curve_means(records: Sequence[dict]) -> dict[Scenario, RelearnPanel]
 TARGET_LINE = {"color": "0.45", "linestyle": "--", "linewidth": 0.8}
 
 
+# --------------------------------------------------------------------------- LiRA ROC curves
+
+
+def lira_roc_means(records: Sequence[dict], variant: str = "online") -> dict[Scenario, dict[str, dict]]:
+    """{scenario: {method: {"fpr": ..., "audit": mean TPR, "forget": mean TPR}}} over seeds and draws.
+
+    From the metrics JSONs' ``lira_roc``; a point that a run could not resolve (too few
+    non-members) is left out of that point's mean, and a point no run resolved is NaN.
+    """
+    ordered = sorted(records, key=lambda r: (r["dataset"], r["arch"], r["seed"], r["forget_set"]))
+    found: dict[Scenario, dict[str, list[dict]]] = {}
+    for rec in ordered:
+        roc = rec.get("lira_roc")
+        if roc:
+            found.setdefault(_record_scenario(rec), {}).setdefault(rec["method"], []).append(roc)
+
+    def mean(curves):
+        values = np.array([[np.nan if v is None else v for v in c] for c in curves], dtype=float)
+        with np.errstate(all="ignore"):
+            counts = np.isfinite(values).sum(0)
+            return np.where(counts > 0, np.nansum(values, 0) / np.maximum(counts, 1), np.nan)
+
+    return {
+        scenario: {
+            m: {
+                "fpr": np.asarray(runs[0]["fpr"], dtype=float),
+                "audit": mean([r[f"{variant}_audit"] for r in runs]),
+                "forget": mean([r[f"{variant}_forget"] for r in runs]),
+            }
+            for m in method_order(list(by_method))
+            for runs in [by_method[m]]
+        }
+        for scenario, by_method in found.items()
+    }
+
+
+def lira_roc(records: Sequence[dict], paths: Paths) -> bool:
+    """LiRA's ROC curves on log axes (online), a row per scenario: the audit (retained training
+    samples against held-out test samples: how much an attacker learns at all) and the verdict
+    on D_f (forget samples against test samples of their classes), one line per method, the
+    original and retrain thick; the diagonal is chance. Mean TPR over seeds and draws."""
+    from matplotlib.lines import Line2D
+
+    panels = lira_roc_means(records)
+    if not panels:
+        placeholder("LiRA ROC curves", "No LiRA results (evaluation.reference_models is 0).", paths)
+        return False
+    with style():
+        fig = new_figure(5.0, 2.2 * len(panels) + 0.5)
+        axes = fig.subplots(len(panels), 2, squeeze=False)
+        shown = []
+        for row, (scenario, by_method) in zip(axes, panels.items(), strict=True):
+            for ax, part, title in zip(row, ("audit", "forget"), ("audit: D_r vs test", "verdict: D_f vs test"),
+                                       strict=True):  # fmt: skip
+                ax.plot([1e-3, 1], [1e-3, 1], color="0.6", linestyle=":", linewidth=0.8)
+                for method, curve in by_method.items():
+                    st = method_style(method)
+                    reference = method in ("retrain", REFERENCE)
+                    ax.plot(curve["fpr"], curve[part], color=st["color"], linewidth=1.4 if reference else 0.6,
+                            alpha=1.0 if reference else 0.7, zorder=3 if reference else 2)  # fmt: skip
+                    shown.append(method)
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xlim(1e-3, 1)
+                ax.set_ylim(1e-3, 1.05)
+                ax.set_xlabel("false-positive rate")
+                ax.set_ylabel("true-positive rate")
+                ax.set_title(f"{_title(scenario)}\n{title}", fontsize=6)
+        methods = _present(shown)
+        handles = [Line2D([], [], color=method_style(m)["color"], linewidth=1.4 if m in ("retrain", REFERENCE) else 0.8)
+                   for m in methods]  # fmt: skip
+        fig.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 6), frameon=False)
+        save(fig, paths)
+    return True
+
+
 def relearn_curves(records: Sequence[dict], paths: Paths) -> bool:
     """Forget accuracy during relearning: accuracy on the scored forget samples (by default
     those held out from the relearn data) before relearning (epoch 0) and after each relearn

@@ -2,7 +2,9 @@ r"""LaTeX output: the main results table (booktabs) and the number macros.
 
 Values are mean ± the half-width of the Student-t 95 % interval of the mean over seeds
 and forget-set draws (the summary's ``ci95``; the mean alone for one run); accuracies in
-percent. A membership verdict whose attack has no power (the summary's ``has_power``,
+percent. A censored metric (relearn time, whose runs may hit the epoch cap) is printed as
+"> cap" when no run finished and "≥ mean (x % reached)" when some did (the capped runs
+count at the cap, so the mean is a lower bound), and is never bold then. A membership verdict whose attack has no power (the summary's ``has_power``,
 :func:`lethe.metrics.stats.attack_power`) carries a dagger and is never bold.
 
 Best in bold: in each scenario block and column, the unlearning method(s) whose mean,
@@ -35,7 +37,7 @@ from lethe.plan import REFERENCE
 # (metric, column header, kind) in table order, and what "best" means per metric: from the catalogue.
 COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("main")]
 GOALS = {key: m.goal for key, m in METRICS.items()}
-REFERENCES = (REFERENCE, "retrain")  # reference rows: never bold
+REFERENCES = (REFERENCE, "retrain", "retrain_twin")  # reference rows (and retrain's noise floor): never bold
 
 
 def escape(text: str) -> str:
@@ -125,6 +127,8 @@ def scenario_label(row: pd.Series) -> str:
 
 # Forgetting versus hiding: what accuracy alone cannot show.
 HIDING_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("hiding")]
+# The per-example attack calibrated on reference models.
+LIRA_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("lira")]
 
 
 def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns: list | None = None) -> str:
@@ -164,12 +168,18 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
         def no_power(method, metric, rows=rows):
             return rows.loc[method].get(("has_power", metric), "") == "False"
 
+        def reached(method, metric, rows=rows):
+            """The fraction of runs that finished, for a censored metric (1.0 otherwise)."""
+            censor = METRICS[metric].censor if metric in METRICS else None
+            value = rows.loc[method].get(("mean", censor), float("nan")) if censor else float("nan")
+            return 1.0 if _missing(value) else float(value)
+
         # A verdict of an attack without power is no candidate for bold (the references still anchor the goal).
         best = {
             metric: best_methods(
                 {
                     m: float("nan")
-                    if no_power(m, metric) and m not in REFERENCES
+                    if (no_power(m, metric) or reached(m, metric) < 1) and m not in REFERENCES
                     else rows.loc[m].get(("mean", metric), float("nan"))
                     for m in rows.index
                 },
@@ -187,6 +197,10 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
                 mean = row.get(("mean", metric), float("nan"))
                 ci = row.get(("ci95", metric), float("nan"))
                 cell = format_value(mean, ci, fmt) + (NO_POWER if no_power(method, metric) else "")
+                done = reached(method, metric)
+                if done < 1 and not _missing(mean):
+                    # Runs that hit the cap count at the cap: the mean is a lower bound.
+                    cell = f"$>${mean:.0f}" if done == 0 else f"$\\geq${mean:.1f} ({100 * done:.0f}\\,\\% reached)"
                 cells.append(bold(cell) if method in best.get(metric, ()) else cell)
             lines.append(" & ".join([escape(method), str(n), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
@@ -205,6 +219,16 @@ HIDING_CAPTION = (
     r"power on this model (the 95\,\% interval of its held-out accuracy, pooled over the runs, contains 0.5), so its "
     r"verdict is not evidence either way and is never bold. Gap: SalUn's average gap (Acc$_f$, Acc$_r$, "
     r"Acc$_{te,r}$, MIA-efficacy)."
+)
+
+LIRA_CAPTION = (
+    r"LiRA, the likelihood-ratio attack calibrated per sample on reference models (online unless marked "
+    r"``off''), mean $\pm$ the half-width of its 95\,\% interval over $n$ runs. Audit (AUC$_{aud}$, TPR at "
+    r"0.1\,\%, 1\,\% and 5\,\% FPR): the retained training samples against held-out test samples, how much an "
+    r"attacker can learn about this model's members at all; ``--'' where there are too few held-out samples to "
+    r"resolve that FPR. $D_f$ (AUC$_f$, TPR$_{1\%,f}$): the forget samples against held-out test samples of "
+    r"their classes; the original's $D_f$ looks like members, a model that forgot like the retrained model's. "
+    r"$^\dagger$: the audit's interval contains 0.5, so the verdict on $D_f$ has no power. Bold: closest to retrain."
 )
 
 

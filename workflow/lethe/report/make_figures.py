@@ -55,3 +55,12 @@ def relearn_figure(metrics_paths: list[str | Path], paths: list[str | Path]) -> 
     what = "written" if shown else "placeholder"
     log.info("figure relearn_curves from %d metrics JSONs: %s", len(metrics_paths), what)
     return shown
+
+
+def lira_figure(metrics_paths: list[str | Path], paths: list[str | Path]) -> bool:
+    """LiRA ROC curves from metrics JSONs (none carrying them: a placeholder)."""
+    from lethe.report.figures import lira_roc
+
+    shown = lira_roc([read_json(p) for p in metrics_paths], paths)
+    log.info("figure lira_roc from %d metrics JSONs: %s", len(metrics_paths), "written" if shown else "placeholder")
+    return shown

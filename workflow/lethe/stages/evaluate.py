@@ -12,6 +12,7 @@ from lethe.io import read_json, write_json
 from lethe.metrics.distance import random_model
 from lethe.metrics.evaluate import cost_metrics, evaluate_model
 from lethe.models.checkpoint import load_checkpoint, sidecar_path
+from lethe.stages.train_reference import load_reference
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def evaluate(
     batch_size: int = 1024,
     original_path: str | Path | None = None,
     retrain_path: str | Path | None = None,
+    reference_paths: tuple[str | Path, str | Path] | None = None,
     settings: dict | None = None,
     seed: int | None = None,
     runtime: Runtime = DEFAULT_RUNTIME,
@@ -36,7 +38,8 @@ def evaluate(
 
     ``method`` defaults to the one named in the model's sidecar (``original`` if none).
     ``original_path`` (relearn target) and ``retrain_path`` (distance reference) enable
-    those metrics; the random reference model is built from the run's seed.
+    those metrics; the random reference model is built from the run's seed;
+    ``reference_paths`` (the reference models' scores and sidecar) enable LiRA.
     """
     if Path(out).resolve() == sidecar_path(model_path).resolve():
         raise ValueError(f"metrics output {out} would overwrite the model's sidecar; choose another name")
@@ -55,10 +58,11 @@ def evaluate(
     retrain = load(retrain_path)[0] if retrain_path else None
     reference = random_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), seed)
     reference = prepare_model(reference, dev, runtime.memory_format)
+    lira_reference = load_reference(*reference_paths) if reference_paths else None
     warm_up(dev)
     result = evaluate_model(
         model, dataset, forget, batch_size, seed=seed, original=original, retrain=retrain,
-        random=reference, settings=settings, amp=runtime.amp,
+        random=reference, reference=lira_reference, settings=settings, amp=runtime.amp,
     )  # fmt: skip
     run = read_json(run_path) if run_path else None
     retrain_run = read_json(retrain_run_path) if retrain_run_path else None

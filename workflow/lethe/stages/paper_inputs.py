@@ -10,6 +10,8 @@ from lethe.io import atomic_path, read_json
 from lethe.report.latex import (
     HIDING_CAPTION,
     HIDING_COLUMNS,
+    LIRA_CAPTION,
+    LIRA_COLUMNS,
     cost_table,
     family_sections,
     methods_section,
@@ -41,6 +43,7 @@ def paper_inputs(
     texts = {
         "table": lambda: scenario_tables(summary),
         "hiding": lambda: scenario_tables(summary, HIDING_COLUMNS, HIDING_CAPTION, "tab:hiding"),
+        "lira": lambda: scenario_tables(summary, LIRA_COLUMNS, LIRA_CAPTION, "tab:lira"),
         "families": lambda: family_sections(summary),
         "costs": lambda: cost_table(tidy),
         "numbers": lambda: number_macros(summary, config),

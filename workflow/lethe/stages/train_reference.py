@@ -1,0 +1,67 @@
+"""Rule train_reference: the K reference models of one dataset/arch/seed (lethe.reference)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import save_file
+
+from lethe.data.tensors import load_dataset
+from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
+from lethe.io import atomic_path, read_checked, sha256_file, write_json
+from lethe.reference import train_reference
+
+log = logging.getLogger(__name__)
+
+
+def write_reference(
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    arch: str,
+    seed: int,
+    recipe: dict,
+    k: int,
+    scores_out: str | Path,
+    models_out: str | Path,
+    meta_out: str | Path,
+    runtime: Runtime = DEFAULT_RUNTIME,
+) -> dict:
+    """Train the reference models; write their scores (npz), weights (safetensors) and a sidecar."""
+    dev, _ = runtime.start()
+    seed_everything(seed)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    warm_up(dev)
+    shape = dataset.manifest["shape"]
+    ref = train_reference(arch, dataset.train, dataset.test, shape, dataset.num_classes, recipe, seed, k)
+    synchronize(dev)
+    with atomic_path(scores_out) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, in_mask=ref["in_mask"], phi=ref["phi"], n_train=np.int64(ref["n_train"]))
+    with atomic_path(models_out) as tmp:
+        save_file({name: t.detach().cpu().contiguous() for name, t in ref["params"].items()}, str(tmp))
+    meta = {
+        "arch": arch, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"], "seed": seed,
+        "models": k, "recipe": recipe, "population": "train + test (training samples first)",
+        "n_train": ref["n_train"], "n_test": len(dataset.test), "batched": ref["batched"],
+        "seconds": ref["seconds"], "device": str(dev),
+        "scores_sha256": sha256_file(scores_out), "models_sha256": sha256_file(models_out),
+    }  # fmt: skip
+    write_json(meta_out, meta)
+    log.info(
+        "%d reference models (%s, %s) trained in %.1fs (%s)",
+        k, arch, dataset.name, ref["seconds"], "batched" if ref["batched"] else "one at a time",
+    )  # fmt: skip
+    return meta
+
+
+def load_reference(scores_path: str | Path, meta_path: str | Path) -> dict:
+    """The reference scores (``phi``, ``in_mask``, ``n_train``), checked against the sidecar's sha256."""
+    import io
+
+    from lethe.io import read_json
+
+    meta = read_json(meta_path)
+    data = read_checked(scores_path, meta.get("scores_sha256"), meta_path, "rule train_reference writes it")
+    with np.load(io.BytesIO(data)) as arrays:
+        return {"phi": arrays["phi"], "in_mask": arrays["in_mask"], "n_train": int(arrays["n_train"])}
