@@ -411,8 +411,8 @@ def test_paper_config_plans_what_it_documents():
     """config/paper.yaml validates, plans, and has the job counts its header and config/README.md state."""
     plan = Plan(load_config("config/paper.yaml"))
     runs = plan.runs()
-    assert len(runs) == 1608  # evaluate jobs
-    assert sum(r.method != REFERENCE for r in runs) == 1530  # unlearn jobs
+    assert len(runs) == 1680  # evaluate jobs
+    assert sum(r.method != REFERENCE for r in runs) == 1602  # unlearn jobs
     assert len(plan.models()) == 27  # train_original jobs
     assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "sisa"}) == 27  # train_sisa jobs
     assert len(plan.dataset_forget_sets()) == 21  # make_forget_set jobs

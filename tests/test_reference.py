@@ -7,7 +7,17 @@ import pytest
 import torch
 
 from lethe.data.tensors import Split
-from lethe.metrics.lira import auc, gaussians, hanley_mcneil, lira_metrics, logit_confidence, scores, tpr_at_fpr
+from lethe.metrics.intervals import bootstrap_interval
+from lethe.metrics.lira import (
+    auc,
+    bootstrap_auc,
+    gaussians,
+    hanley_mcneil,
+    lira_metrics,
+    logit_confidence,
+    scores,
+    tpr_at_fpr,
+)
 from lethe.metrics.predict import logits
 from lethe.models.registry import build_model
 from lethe.reference import halves, model_seed, population, train_one, train_reference
@@ -97,6 +107,12 @@ def test_auc_tpr_and_intervals():
     assert abs(auc(same[0], same[1]) - 0.5) < 0.03
     assert abs(tpr_at_fpr(same[0], same[1], 0.05) - 0.05) < 0.02  # no information: TPR ≈ FPR
     assert np.isnan(tpr_at_fpr(same[0], same[1][:50], 0.01))  # 50 non-members cannot resolve 1 %
+    assert tpr_at_fpr(same[0], same[1], 1.0) == 1.0  # the ROC curve ends at (1, 1)
+    # FPR 1/2: one non-member may score above the threshold, which is then the other one (0).
+    assert tpr_at_fpr(np.array([2.0, -0.5]), np.array([0.0, 1.0]), 0.5) == 0.5
+    # The counting bootstrap of the AUC is the generic bootstrap, draw for draw (ties included).
+    m, o = np.round(rng.normal(0.3, 1, 300), 1), np.round(rng.normal(size=80), 1)
+    assert bootstrap_auc(m, o, 7, 200) == pytest.approx(bootstrap_interval(auc, [m, o], 7, 200), abs=1e-12)
     lo, hi = hanley_mcneil(0.5, 1000, 1000)
     assert lo < 0.5 < hi and hi - lo == pytest.approx(2 * 1.96 * np.sqrt(1 / 12 * 2001 / 1e6), rel=0.05)
 

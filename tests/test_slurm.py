@@ -36,7 +36,7 @@ PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 COMMANDS = ["munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scancel", "sinfo"]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-GPU_RULES = {"train_original", "train_sisa", "unlearn", "evaluate"}
+GPU_RULES = {"train_original", "train_sisa", "train_reference", "unlearn", "evaluate"}
 SLURM_RUN_TIMEOUT = 600  # seconds; the run takes 1-3 minutes on 2 cores
 TABLES = "results/tables/slurm/metrics.csv"
 

@@ -31,11 +31,12 @@ pytestmark = pytest.mark.workflow
 # The figures drawn from the tidy metrics table: any evaluation change reruns them.
 TABLE_FIGURES = [rule_name(f.name) for f in FIGURE_REGISTRY.values() if f.source == "tidy"]
 # Everything after the evaluations of a changed method: aggregation, the paper's tables,
-# the table figures, the relearn curves (every metrics JSON), the paper. The FNN curves
+# the table figures, the relearn curves and LiRA's ROC curves (every metrics JSON), the paper. The FNN curves
 # (FNN's run records), the GradCAM panels and the confusion matrices (original, retrain and
 # tiny.yaml's figures.methods: zero_output) are not in it: they show none of finetune or neggrad.
 REPORT_CHAIN = {
     "aggregate": 1, "paper_inputs": 1, **dict.fromkeys(TABLE_FIGURES, 1), "figure_relearn_curves": 1,
+    "figure_lira_roc": 1,
     "compile_paper": 1, "all": 1,
 }  # fmt: skip
 FIGURES = [rule_name(name) for name in FIGURE_REGISTRY]
@@ -135,9 +136,10 @@ def test_hyperparameter_edit_reruns_only_that_method(tiny_run: Path, tmp_path: P
     proc = snakemake(tiny_run, "--configfile", str(changed), "--dry-run", "--quiet", "rules")
     counts = job_counts(proc.stdout + proc.stderr)
     # finetune on both forget sets, its two evaluations, then the report chain (8 -> 13 jobs
-    # when the five table figures came, 15 with the frontier and the relearn curves; the other
+    # when the five table figures came, 15 with the frontier and the relearn curves, 16 with
+    # LiRA's ROC curves; the other
     # three figures do not show finetune).
-    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 15}
+    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 16}
 
 
 def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
@@ -153,7 +155,7 @@ def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
     finally:
         module.write_text(original)
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 15}
+    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 16}
 
 
 def edited_dry_run(tiny_run: Path, module: str) -> dict[str, int]:
@@ -173,14 +175,14 @@ def test_figure_method_edit_also_reruns_its_figures(tiny_run: Path):
     confusion matrix are redrawn too; the FNN curves are not."""
     counts = edited_dry_run(tiny_run, "workflow/lethe/methods/zero_output.py")
     assert counts == {
-        "unlearn": 1, "evaluate": 1, **REPORT_CHAIN, "figure_confusion": 1, "figure_gradcam": 1, "total": 15,
+        "unlearn": 1, "evaluate": 1, **REPORT_CHAIN, "figure_confusion": 1, "figure_gradcam": 1, "total": 16,
     }  # fmt: skip
 
 
 def test_figure_code_edit_redraws_figures_only(tiny_run: Path):
     """Editing the figures' module redraws every figure and rebuilds the paper; nothing is re-evaluated."""
     counts = edited_dry_run(tiny_run, "workflow/lethe/report/figures.py")
-    assert counts == {**dict.fromkeys(FIGURES, 1), "compile_paper": 1, "all": 1, "total": 12}
+    assert counts == {**dict.fromkeys(FIGURES, 1), "compile_paper": 1, "all": 1, "total": len(FIGURES) + 2}
 
 
 def test_bad_config_names_the_key(tiny_run: Path, tmp_path: Path):

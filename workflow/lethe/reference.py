@@ -23,7 +23,7 @@ floating-point reassociation (batched matrix products sum in another order), whi
 
 What is kept (:func:`write_reference`): every model's weights (safetensors, stacked), and
 ``scores.npz`` with ``in_mask`` (K×N bool), ``phi`` (K×N float32, LiRA's logit-scaled
-confidence of each sample's true label, :func:`lethe.metrics.lira.logit_confidence`) and
+confidence of each sample's true label, :func:`lethe.metrics.predict.logit_confidence`) and
 ``n_train`` (where the test samples begin).
 """
 
@@ -39,6 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lethe.data.tensors import Split, index_batches
+from lethe.metrics.predict import logit_confidence
+from lethe.metrics.predict import logits as model_logits
 from lethe.models.registry import build_model
 from lethe.seeds import derived_seed
 from lethe.train import fit, make_optimizer
@@ -162,8 +164,6 @@ def train_reference(
     Returns ``in_mask`` (K×N), ``phi`` (K×N float32), ``n_train``, ``params`` (stacked
     {name: K×...}), ``batched`` and ``seconds``.
     """
-    from lethe.metrics.lira import logit_confidence
-
     data = population(train, test)
     mask = halves(len(data), k, seed)
     seeds = [model_seed(seed, i) for i in range(k)]
@@ -186,8 +186,6 @@ def train_reference(
         for i, s in enumerate(seeds):
             models.append(train_one(arch, data.subset(np.flatnonzero(mask[i])), shape, num_classes, recipe, s))
             log.info("reference model %d/%d trained", i + 1, k)
-        from lethe.metrics.predict import logits as model_logits
-
         logits = torch.stack([model_logits(m, data, 4096) for m in models])
         params = {name: torch.stack([m.state_dict()[name] for m in models]) for name in models[0].state_dict()}
     phi = np.stack([logit_confidence(z, data.y) for z in logits.cpu()]).astype(np.float32)

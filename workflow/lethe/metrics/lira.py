@@ -3,7 +3,7 @@ principles", IEEE S&P 2022), calibrated per example on reference models (:mod:`l
 
 For a sample (x, y) and a model f, LiRA reads the logit-scaled confidence
 φ = log p / (1 − p), p = softmax(f(x))_y, computed stably as z_y − logsumexp_{j≠y} z_j
-(:func:`logit_confidence`). Over the reference models that trained on x (IN) and those that
+(:func:`lethe.metrics.predict.logit_confidence`). Over the reference models that trained on x (IN) and those that
 did not (OUT), φ is close to Gaussian; LiRA fits μ_in, σ_in, μ_out, σ_out per sample
 (:func:`gaussians`) and scores the target model's φ:
 
@@ -44,6 +44,7 @@ import torch
 from scipy import stats as sps
 
 from lethe.metrics.intervals import Z95, bootstrap_interval
+from lethe.metrics.predict import logit_confidence
 
 MIN_PER_SIDE = 16
 SIGMA_FLOOR = 1e-3
@@ -51,15 +52,6 @@ AUDIT_FPRS = {"tpr01": 0.001, "tpr1": 0.01, "tpr5": 0.05}
 VARIANTS = ("online", "offline")
 BOOTSTRAP_DRAWS = 500
 ROC_FPRS = tuple(float(f) for f in np.logspace(-3, 0, 25))
-
-
-def logit_confidence(logits: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> np.ndarray:
-    """φ = z_y − logsumexp_{j≠y} z_j per row (float64): log p_y / (1 − p_y) without cancellation."""
-    z = torch.as_tensor(logits).double()
-    y = torch.as_tensor(y).long().view(-1, 1)
-    own = z.gather(1, y).squeeze(1)
-    others = z.scatter(1, y, float("-inf"))
-    return (own - torch.logsumexp(others, dim=1)).numpy()
 
 
 def gaussians(phi: np.ndarray, in_mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -107,6 +99,28 @@ def auc(members: np.ndarray, nonmembers: np.ndarray) -> float:
     return float((ranks[: len(m)].sum() - len(m) * (len(m) + 1) / 2) / (len(m) * len(o)))
 
 
+def bootstrap_auc(members: np.ndarray, nonmembers: np.ndarray, seed: int, draws: int) -> tuple[float, float]:
+    """:func:`lethe.metrics.intervals.bootstrap_interval` of :func:`auc`, the same draws, in O(n) per draw.
+
+    The scores are ranked once (their distinct values); a resample is then a count of
+    each group's draws per value, and its AUC the count-weighted sum of the non-members
+    below (ties one half). On a 36,000-sample forget set this is about ten times faster
+    than ranking every resample.
+    """
+    m, o = np.asarray(members, np.float64), np.asarray(nonmembers, np.float64)
+    values, inverse = np.unique(np.concatenate([m, o]), return_inverse=True)
+    inv_m, inv_o = inverse[: len(m)], inverse[len(m) :]
+    rng = np.random.default_rng(seed)
+    out = np.empty(draws)
+    for i in range(draws):
+        cm = np.bincount(inv_m[rng.integers(0, len(m), len(m))], minlength=len(values))
+        co = np.bincount(inv_o[rng.integers(0, len(o), len(o))], minlength=len(values))
+        below = np.cumsum(co) - co
+        out[i] = float(cm @ (below + 0.5 * co)) / (len(m) * len(o))
+    lo, hi = np.percentile(out, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def hanley_mcneil(a: float, n1: int, n0: int) -> tuple[float, float]:
     """95 % interval of an AUC ``a`` from n1 positives and n0 negatives (Hanley & McNeil 1982)."""
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
@@ -120,6 +134,8 @@ def tpr_at_fpr(members: np.ndarray, nonmembers: np.ndarray, fpr: float) -> float
     if len(o) * fpr < 1 or len(members) == 0:
         return float("nan")
     allowed = int(np.floor(fpr * len(o)))  # non-members allowed above the threshold
+    if allowed >= len(o):
+        return 1.0  # every sample is called a member
     threshold = o[len(o) - allowed - 1]
     return float((np.asarray(members) > threshold).mean())
 
@@ -179,11 +195,12 @@ def lira_metrics(
         for name, stat in (("auc", auc), ("tpr1", lambda m, o: tpr_at_fpr(m, o, 0.01))):
             value = stat(target, reference_set)
             out[f"{key}_{name}_forget"] = value
-            lo, hi = (
-                bootstrap_interval(stat, [target, reference_set], seed, BOOTSTRAP_DRAWS)
-                if np.isfinite(value)
-                else (float("nan"), float("nan"))
-            )
+            if not np.isfinite(value):
+                lo, hi = float("nan"), float("nan")
+            elif name == "auc":  # the same draws as bootstrap_interval, by counting instead of sorting
+                lo, hi = bootstrap_auc(target, reference_set, seed, BOOTSTRAP_DRAWS)
+            else:
+                lo, hi = bootstrap_interval(stat, [target, reference_set], seed, BOOTSTRAP_DRAWS)
             out[f"{key}_{name}_forget_lo"], out[f"{key}_{name}_forget_hi"] = lo, hi
     out["lira_n_forget"], out["lira_n_heldout"] = int(in_forget.sum()), int(heldout.sum())
     out["lira_roc"] = roc

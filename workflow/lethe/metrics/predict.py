@@ -50,3 +50,12 @@ def features_and_logits(
         feats = torch.cat(feats)
         out = model.head(feats).float().cpu()
     return feats, out
+
+
+def logit_confidence(logits: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> np.ndarray:
+    """φ = z_y − logsumexp_{j≠y} z_j per row (float64): log p_y / (1 − p_y) without cancellation."""
+    z = torch.as_tensor(logits).double()
+    y = torch.as_tensor(y).long().view(-1, 1)
+    own = z.gather(1, y).squeeze(1)
+    others = z.scatter(1, y, float("-inf"))
+    return (own - torch.logsumexp(others, dim=1)).numpy()
