@@ -179,6 +179,12 @@ class Runtime:
     memory_format: str = "auto"
     threads: int | None = None
 
+    @classmethod
+    def from_job(cls, job) -> Runtime:
+        """A rule job's runtime (:class:`lethe.job.Job`): its params ``device``, ``amp`` (float32
+        where the rule has none) and ``memory_format``, and its threads."""
+        return cls(job.params.device, job.params.get("amp", False), job.params.memory_format, job.threads)
+
     def start(self) -> tuple[torch.device, str | None]:
         """Set the threads, resolve the device and check ``amp`` before any work: the
         device to compute on and the precision's name (``bfloat16``, ``float16``, None)."""

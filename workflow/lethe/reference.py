@@ -112,16 +112,14 @@ def train_batched(
     if buffers:
         raise ValueError(f"train_batched: {arch} has buffers (batch normalisation); train its models one at a time")
     template = copy.deepcopy(models[0]).to("meta")
-    leaves = [p.detach().requires_grad_(False) for p in params.values()]
-    stacked = dict(zip(params, leaves, strict=True))
-    names = list(stacked)
+    names = list(params)
 
     def loss(p, x, y):
         return F.cross_entropy(functional_call(template, p, (x,)), y)
 
     grads = vmap(grad(loss))
     # The optimiser sees the stacked tensors as its parameters; each step sets their .grad.
-    opt_params = [torch.nn.Parameter(t) for t in leaves]
+    opt_params = [torch.nn.Parameter(p.detach()) for p in params.values()]
     opt = make_optimizer(opt_params, args["optimizer"], args["lr"], args["momentum"], args["weight_decay"])
     idx = [torch.as_tensor(np.flatnonzero(row), device=device) for row in mask]
     n = len(idx[0])
@@ -172,7 +170,6 @@ def train_reference(
     if batched:
         # An odd population gives halves of two sizes: one vmapped group per size.
         sizes = mask.sum(1)
-        params, logits = {}, torch.empty(0)
         parts = []
         for size in sorted(set(sizes.tolist())):
             group = np.flatnonzero(sizes == size)

@@ -19,5 +19,5 @@ def main(job):
         retrain_path=job.input.retrain,
         reference_paths=(job.input.reference, job.input.reference_meta) if job.input.get("reference") else None,
         settings=job.params.settings,
-        runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
+        runtime=Runtime.from_job(job),
     )

@@ -12,5 +12,5 @@ def main(job):
         int(job.wildcards.seed),
         job.params.recipe,
         job.output.model,
-        runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
+        runtime=Runtime.from_job(job),
     )

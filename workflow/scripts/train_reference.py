@@ -15,5 +15,5 @@ def main(job):
         job.output.scores,
         job.output.models,
         job.output.meta,
-        runtime=Runtime(job.params.device, False, job.params.memory_format, job.threads),
+        runtime=Runtime.from_job(job),
     )

@@ -13,5 +13,5 @@ def main(job):
         job.params.hyper,
         job.output.model,
         job.output.stages,
-        runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
+        runtime=Runtime.from_job(job),
     )

@@ -15,5 +15,5 @@ def main(job):
         int(job.wildcards.seed),
         job.output.model,
         job.output.run,
-        runtime=Runtime(job.params.device, job.params.amp, job.params.memory_format, job.threads),
+        runtime=Runtime.from_job(job),
     )

@@ -44,6 +44,7 @@ import torch
 from scipy import stats as sps
 
 from lethe.metrics.intervals import Z95, bootstrap_interval
+from lethe.metrics.mia import populations
 from lethe.metrics.predict import logit_confidence
 
 MIN_PER_SIDE = 16
@@ -170,18 +171,13 @@ def lira_metrics(
         )
     phi = np.concatenate([logit_confidence(logits_train, y_train), logit_confidence(logits_test, y_test)])
     g = gaussians(reference["phi"], reference["in_mask"])
-    in_forget = np.zeros(len(y_train), dtype=bool)
-    in_forget[np.asarray(forget["indices"], dtype=np.int64)] = True
-    test_forgotten = (
-        np.isin(y_test, forget["classes"]) if forget["classes"] is not None else np.zeros(len(y_test), bool)
-    )
-    heldout = np.isin(y_test, np.unique(y_train[in_forget]))  # D_f's classes
+    in_forget, nonmember, heldout = populations(forget, y_train, y_test)  # as the population attacks
     out: dict = {"lira_models": int(reference["phi"].shape[0])}
     roc: dict = {"fpr": list(ROC_FPRS)}
     for variant in VARIANTS:
         s = scores(phi, g, variant)
         s_train, s_test = s[:n_train], s[n_train:]
-        members, nonmembers = s_train[~in_forget], s_test[~test_forgotten]
+        members, nonmembers = s_train[~in_forget], s_test[nonmember]
         roc[f"{variant}_audit"] = roc_points(members, nonmembers)
         roc[f"{variant}_forget"] = roc_points(s_train[in_forget], s_test[heldout])
         key = f"lira_{variant}"

@@ -512,6 +512,21 @@ def art_rule_mia(
 # ----------------------------------------------------------------------------------------------
 
 
+def populations(forget: dict, y_train: np.ndarray, y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who is who for every membership attack (module docstring, "Which non-members"), as masks:
+    ``in_forget`` over the training set (D_f; D_r is the rest), ``nonmember`` over the test set
+    (the retained classes' images for class forgetting, all of them for random samples) and
+    ``heldout`` over the test set (SCRUB's rule: the images of D_f's classes)."""
+    in_forget = np.zeros(len(y_train), dtype=bool)
+    in_forget[np.asarray(forget["indices"], dtype=np.int64)] = True
+    if forget["classes"] is not None:
+        nonmember = ~np.isin(y_test, forget["classes"])
+    else:
+        nonmember = np.ones(len(y_test), dtype=bool)
+    heldout = np.isin(y_test, np.unique(y_train[in_forget]))
+    return in_forget, nonmember, heldout
+
+
 def membership_metrics(
     model: nn.Module | None,
     dataset: Dataset,
@@ -549,12 +564,7 @@ def membership_metrics(
             f"membership_metrics: expected train logits {(len(y_train), dataset.num_classes)} and test logits "
             f"{(len(y_test), dataset.num_classes)} for {dataset.name}; got {z_train.shape} and {z_test.shape}"
         )
-    in_forget = np.zeros(len(y_train), dtype=bool)
-    in_forget[np.asarray(forget["indices"], dtype=np.int64)] = True
-    if forget["classes"] is not None:
-        nonmember = ~np.isin(y_test, forget["classes"])
-    else:
-        nonmember = np.ones(len(y_test), dtype=bool)
+    in_forget, nonmember, heldout = populations(forget, y_train, y_test)
 
     z_mem, y_mem = z_train[~in_forget], y_train[~in_forget]
     z_non, y_non = z_test[nonmember], y_test[nonmember]
@@ -573,7 +583,6 @@ def membership_metrics(
         out[f"{key}_attack_acc"] = art["attack_acc"]
     out.update(art_rule_mia(p_mem, y_mem, p_non, y_non, p_tgt, y_tgt, seed, max_samples=max_samples))
 
-    heldout = np.isin(y_test, np.unique(y_tgt))  # SCRUB: test samples of the forget set's classes
     out.update(
         loss_auc_mia(cross_entropy_losses(z_tgt, y_tgt), cross_entropy_losses(z_test[heldout], y_test[heldout]), seed)
     )

@@ -72,7 +72,7 @@ def powerless(value) -> bool:
 
 def shown_mean(mean: float, kind: str) -> float | None:
     """The mean as :func:`format_value` prints it (None when missing): ties are judged on what the reader sees."""
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+    if _missing(mean):
         return None
     if kind == "pct":
         return round(100 * mean, 1)
