@@ -32,6 +32,10 @@ OPTIONAL_STUDY_KEYS = ("seeds", "methods")
 MODELS = "results/models/{dataset}/{arch}/seed{seed}"
 METRICS = "results/metrics/{dataset}/{arch}/seed{seed}/{forget_set}/{evaluated}.json"
 REFERENCES = "results/reference/{dataset}/{arch}/seed{seed}"  # rule train_reference (lethe.reference)
+POPULATIONS = "results/population/{dataset}/{arch}/seed{seed}/{forget_set}"  # rule population (lethe.population)
+# Populations drawn for every scenario that has any: retrain's (what every population is compared with)
+# and retrain_twin's (the null: retrain against retrain).
+POPULATION_REFERENCES = ("retrain", "retrain_twin")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,12 @@ class Plan:
         unknown = sorted(set(config["method_params"]) - set(METHODS))
         if unknown:
             raise ValueError(f"config key method_params: unknown method(s) {unknown}; known: {sorted(METHODS)}")
+        models = int((config.get("population") or {}).get("models", 0))
+        if 0 < models < 4:
+            raise ValueError(
+                f"config key population.models: {models} runs are too few (U-LiRA fits on one half of each "
+                f"population and needs 2 models a side); use 0 (no populations) or an even number of at least 4"
+            )
         self.params = {m: merge_params(m, config["method_params"].get(m), config["train"]) for m in METHODS}
         self.has_studies = bool(config.get("studies"))
         self.studies = self._read_studies()
@@ -221,6 +231,28 @@ class Plan:
 
     def runs(self) -> list[Run]:
         return list(self._runs)
+
+    def population_runs(self) -> list[Run]:
+        """The runs that get a population (rule population): every method's run on the first
+        ``population.seeds`` seeds, and retrain's and retrain_twin's on each such scenario;
+        none when ``population.models`` is 0."""
+        spec = self.config.get("population") or {}
+        if not spec.get("models"):
+            return []
+        seeds = set(self.seeds[: int(spec.get("seeds", 1))])
+        runs = []
+        for run in self._runs:
+            if run.seed not in seeds:
+                continue
+            if run.method == REFERENCE:
+                runs += [Run(run.dataset, run.arch, run.seed, run.forget_set, m) for m in POPULATION_REFERENCES]
+            else:
+                runs.append(run)
+        return _first_seen(runs)
+
+    def quality_runs(self) -> list[Run]:
+        """The populations compared with retrain's (rule forgetting_quality): all but retrain's own."""
+        return [run for run in self.population_runs() if run.method != "retrain"]
 
     # ------------------------------------------------------------------ what the runs use
     # In the order of the top-level lists; without studies, exactly those lists.

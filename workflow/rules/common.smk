@@ -13,7 +13,13 @@ from lethe import job as lethe_job  # noqa: E402
 from lethe.code_deps import code_stamp  # noqa: E402
 from lethe.config import ConfigError, load_plan, load_yaml  # noqa: E402
 from lethe.methods.catalog import METHODS  # noqa: E402
-from lethe.plan import METRICS, MODELS, REFERENCE, REFERENCES  # noqa: E402
+from lethe.plan import (  # noqa: E402
+    METRICS,
+    MODELS,
+    POPULATIONS,
+    REFERENCE,
+    REFERENCES,
+)
 from lethe.report.selection import select  # noqa: E402
 from lethe.run_lock import claim  # noqa: E402
 
@@ -181,6 +187,15 @@ for _method in PLAN.methods:
     code("unlearn", f"lethe.methods.{_method}")
 
 
+def population_code(wildcards):
+    """The population rule's code input of one method (lethe.population runs the method's module)."""
+    return code("population", f"lethe.methods.{wildcards.method}")
+
+
+for _method in dict.fromkeys(run.method for run in PLAN.population_runs()):
+    code("population", f"lethe.methods.{_method}")
+
+
 def method_params(wildcards):
     return PLAN.params[wildcards.method]
 
@@ -202,6 +217,14 @@ def forget_spec(wildcards):
 
 def metrics_files():
     return [METRICS.format(**run.wildcards, evaluated=run.method) for run in RUNS]
+
+
+def quality_files():
+    """Every population's metrics against retrain's (rule forgetting_quality); none without populations."""
+    return [
+        f"{POPULATIONS}/{{method}}.quality.json".format(**run.wildcards)
+        for run in PLAN.quality_runs()
+    ]
 
 
 def evaluated_inputs(wildcards):

@@ -13,6 +13,7 @@ rule aggregate:
     input:
         code("aggregate"),
         metrics=metrics_files(),
+        quality=quality_files(),
     output:
         tidy=f"{TABLES}/metrics.csv",
         summary=report(

@@ -3,13 +3,17 @@
 Each :class:`Metric` holds every fact about a metric that more than one place needs:
 its column header in LaTeX, its title in plots, how its numbers are printed, what
 "best" means for it, which paper table shows it, which average gap to retrain it enters
-(``GAPS``), whether it gets a paired test against retrain, and for an attack the keys of
+(``GAPS``), whether it gets a paired test against retrain, whether each run writes its own
+95 % interval beside it (``interval``: the tables show it where a cell has one run), whether
+it comes from the populations of unlearning runs (``population``: rule forgetting_quality,
+:mod:`lethe.metrics.quality`) rather than the evaluation, and for an attack the keys of
 its power (``power``): an attack whose held-out accuracy has a 95 % interval that contains
 chance has no power, and its verdict is never bolded. ``lethe.report.latex``
 (tables, bolding, number macros), ``lethe.report.figures`` (the membership-inference
 panels), ``lethe.metrics.stats`` (the gap) and ``lethe.stages.aggregate`` (the paired
 tests) read it; nothing else lists metrics. ``tests/test_catalogues.py`` checks that
-every metric here is one the evaluation writes (or the aggregate derives).
+every metric here is one the evaluation writes (or the aggregate derives, or rule
+forgetting_quality writes).
 
 Adding a metric: compute it in ``lethe.metrics`` (its key in the metrics JSON), add an
 entry here, and it reaches the tables, bolding and macros that its fields ask for.
@@ -29,6 +33,7 @@ TABLES = {
     "main": "forgetting, retention and cost",
     "hiding": "forgetting or hiding: attacks, probe, relearn time, distance to retrain",
     "lira": "per-example membership inference calibrated on reference models (LiRA)",
+    "population": "populations of unlearning runs against retrains: forgetting quality F, score, U-LiRA",
 }
 
 
@@ -45,6 +50,8 @@ class Metric:
     mia: bool = False  # a membership-inference variant (the membership-inference figure's panels)
     derived: bool = False  # computed by the aggregate from other metrics, not by the evaluation
     censor: str | None = None  # a 0/1 metric saying whether the run finished (else the value is its cap)
+    interval: bool = False  # each run also writes its own 95 % interval (key + _lo, _hi): shown where one run is all
+    population: bool = False  # written by rule forgetting_quality (lethe.metrics.quality), not by the evaluation
 
 
 METRICS: dict[str, Metric] = {
@@ -69,14 +76,17 @@ METRICS: dict[str, Metric] = {
         Metric("lira_online_tpr1_audit", r"TPR$_{1\%}$", "LiRA audit TPR at 1% FPR", "pct", "retrain", "lira"),
         Metric("lira_online_tpr5_audit", r"TPR$_{5\%}$", "LiRA audit TPR at 5% FPR", "pct", "retrain", "lira"),
         Metric("lira_offline_auc_audit", r"AUC$_{aud,off}$", "offline LiRA audit AUC", "frac", "retrain", "lira"),
-        Metric("lira_online_auc_forget", r"AUC$_f$", "LiRA AUC on D_f", "frac", "retrain", "lira", paired=True, mia=True, power="lira_online_auc_audit"),
-        Metric("lira_online_tpr1_forget", r"TPR$_{1\%,f}$", "LiRA TPR at 1% FPR on D_f", "pct", "retrain", "lira", power="lira_online_auc_audit"),
+        Metric("lira_online_auc_forget", r"AUC$_f$", "LiRA AUC on D_f", "frac", "retrain", "lira", paired=True, mia=True, power="lira_online_auc_audit", interval=True),
+        Metric("lira_online_tpr1_forget", r"TPR$_{1\%,f}$", "LiRA TPR at 1% FPR on D_f", "pct", "retrain", "lira", power="lira_online_auc_audit", interval=True),
         Metric("lira_offline_auc_forget", r"AUC$_{f,off}$", "offline LiRA AUC on D_f", "frac", "retrain", "lira", mia=True, power="lira_offline_auc_audit"),
         Metric("lira_offline_tpr1_forget", r"TPR$_{1\%,f,off}$", "offline LiRA TPR at 1% FPR on D_f", "pct", "retrain", "lira", power="lira_offline_auc_audit"),
         Metric("probe_fewshot_acc_forgotten", r"Probe$_f$", "few-shot probe accuracy", "pct", "retrain", "hiding"),
         Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding", censor="relearn_reached"),
         Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding"),
         Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
+        Metric("fq_F", r"$F$", "forgetting quality F", "frac", "max", "population", interval=True, population=True),
+        Metric("fq_score", "Score", "challenge score F·RA·TA", "frac", "max", "population", interval=True, population=True),
+        Metric("ulira_acc", r"U-LiRA", "U-LiRA accuracy", "pct", "min", "population", interval=True, population=True),
         Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
         Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True),
     )
@@ -107,4 +117,6 @@ POWER_SUFFIXES = ("lo", "hi", "n")
 CHANCE = 0.5
 PAIRED_METRICS = tuple(m.key for m in METRICS.values() if m.paired)
 MIA_METRICS = tuple(m.key for m in METRICS.values() if m.mia)
+INTERVAL_METRICS = tuple(m.key for m in METRICS.values() if m.interval)
+POPULATION_METRICS = tuple(m.key for m in METRICS.values() if m.population)
 PERCENT_METRICS = frozenset(m.key for m in METRICS.values() if m.kind == "pct")

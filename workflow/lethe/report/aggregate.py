@@ -28,7 +28,9 @@ def tidy_rows(metrics: dict) -> list[dict]:
         for name, value in metrics["metrics"].items()
         if value is not None
     ]
-    rows.append({**base, "metric": "eval_seconds", "value": float(metrics["eval_seconds"])})
+    for cost in ("eval_seconds", "quality_seconds"):  # an evaluation's, or a population comparison's
+        if cost in metrics:
+            rows.append({**base, "metric": cost, "value": float(metrics[cost])})
     return rows
 
 
@@ -46,12 +48,32 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 
 def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample std, count and the half-width ``ci95`` of the Student-t 95 % interval of
-    the mean (:func:`lethe.metrics.intervals.mean_interval`; NaN for one run) over seeds and
-    forget-set draws, per scenario, method and metric."""
+    the mean (:func:`lethe.metrics.intervals.mean_interval`) over seeds and forget-set draws,
+    per scenario, method and metric. Where one run is all there is, ``ci95`` is that run's own
+    interval for the metrics that write one (``interval`` in :mod:`lethe.metrics.catalog`:
+    half the width of its bootstrap interval over the forget examples), NaN otherwise."""
     from lethe.metrics.intervals import mean_interval
 
     grouped = tidy.groupby([*GROUP_KEYS, "metric"], sort=False)["value"]
     summary = grouped.agg(mean="mean", std="std", n="count").reset_index()
     summary["std"] = summary["std"].fillna(0.0)
     summary["ci95"] = grouped.agg(lambda v: mean_interval(v.to_numpy())[1]).to_numpy()
+    _own_intervals(tidy, summary)
     return summary
+
+
+def _own_intervals(tidy: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Fill ``ci95`` of single-run cells from the run's own ``_lo``/``_hi`` (see :func:`summarise`)."""
+    from lethe.metrics.catalog import INTERVAL_METRICS
+
+    for metric in INTERVAL_METRICS:
+        rows = summary.index[(summary["metric"] == metric) & (summary["n"] == 1)]
+        if not len(rows):
+            continue
+        cells = summary.loc[rows, GROUP_KEYS]
+        for side in ("lo", "hi"):
+            bound = tidy.loc[tidy["metric"] == f"{metric}_{side}", [*GROUP_KEYS, "value"]]
+            bound = bound.drop_duplicates(GROUP_KEYS).rename(columns={"value": side})
+            cells = cells.merge(bound, on=GROUP_KEYS, how="left")
+        if {"lo", "hi"} <= set(cells.columns):
+            summary.loc[rows, "ci95"] = ((cells["hi"] - cells["lo"]) / 2).to_numpy()

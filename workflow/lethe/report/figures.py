@@ -165,9 +165,16 @@ def trade_off(tidy: pd.DataFrame, paths: Paths) -> bool:
 
 
 def _dot_panel(
-    ax, stats: dict, scenario: Scenario, methods: list[str], metric: str, scale: float = 1.0, hollow: Iterable[str] = ()
+    ax,
+    stats: dict,
+    scenario: Scenario,
+    methods: list[str],
+    metric: str,
+    scale: float = 1.0,
+    hollow: Iterable[str] = (),
+    reference: str = "retrain",
 ) -> bool:
-    """A horizontal dot plot: one row per method (mean ± std), retrain's mean ± std as a band;
+    """A horizontal dot plot: one row per method (mean ± std), ``reference``'s mean ± std as a band;
     the methods in ``hollow`` (verdicts of an attack without power) are drawn as open markers.
 
     Drawn as one collection of bars and caps and one of markers per marker shape (rather
@@ -200,7 +207,7 @@ def _dot_panel(
                 c="white" if open_ else [colors[k] for k in members],
                 linewidths=edge, edgecolors=[colors[k] for k in members], zorder=order,
             )  # fmt: skip
-    ref = stats.get((scenario, "retrain", metric))
+    ref = stats.get((scenario, reference, metric))
     if ref is not None:
         lo, hi = scale * (ref.mean - ref.std), scale * (ref.mean + ref.std)
         ax.axvspan(lo, hi, **RETRAIN_BAND)
@@ -566,6 +573,39 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
     return True
 
 
+def forgetting_quality(tidy: pd.DataFrame, paths: Paths) -> bool:
+    """Populations against retrained models (:mod:`lethe.metrics.quality`): the forgetting
+    quality F and U-LiRA's accuracy per method, mean ± the 95 % interval (over seeds, or the
+    bootstrap over the forget examples for one seed), the retrain_twin population's as the band
+    (the null: what exact unlearning scores at this N); a row of two panels per scenario."""
+    metrics = ("fq_F", "ulira_acc")
+    sub = tidy[tidy["metric"].str.startswith(metrics)]
+    stats = {}
+    if not sub.empty:
+        for row in summarise(sub).itertuples(index=False):
+            if row.metric in metrics and not math.isnan(row.mean):
+                ci = 0.0 if math.isnan(row.ci95) else float(row.ci95)
+                stats[(tuple(getattr(row, k) for k in SCENARIO_KEYS), row.method, row.metric)] = Stat(
+                    row.mean, ci, row.n
+                )
+    scenarios = _scenarios(stats)
+    if not scenarios:
+        placeholder("Forgetting quality", "No populations of unlearning runs (population.models is 0).", paths)
+        return False
+    with style():
+        height = max(0.13 * len(_methods(stats, s)) for s in scenarios) + 0.7
+        fig, axes = _panels(2 * len(scenarios), 2.6, height, 0.1, ncols=2)
+        for i, scenario in enumerate(scenarios):
+            methods = [m for m in _methods(stats, scenario) if m != "retrain"]
+            for ax, metric in zip(axes[2 * i : 2 * i + 2], metrics, strict=True):
+                _dot_panel(ax, stats, scenario, methods, metric, reference="retrain_twin")
+                ax.set_xlabel(METRICS[metric].plot)
+                ax.set_title(_title(scenario), fontsize="small")
+            axes[2 * i + 1].axvline(0.5, color="0.5", linestyle="--", linewidth=0.6)
+        save(fig, paths)
+    return True
+
+
 def _record_scenario(rec: dict) -> Scenario:
     k = len(rec.get("forget_classes") or [])
     return (rec["dataset"], rec["arch"], rec["forget_set_name"], rec["forget_kind"], k)
@@ -842,4 +882,5 @@ TABLE_FIGURES = {
     "hidden_vs_visible": hidden_vs_visible,
     "relearn_time": relearn_time,
     "frontier": frontier,
+    "forgetting_quality": forgetting_quality,
 }

@@ -129,6 +129,8 @@ def scenario_label(row: pd.Series) -> str:
 HIDING_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("hiding")]
 # The per-example attack calibrated on reference models.
 LIRA_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("lira")]
+# Populations of unlearning runs against retrains (lethe.metrics.quality).
+POPULATION_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("population")]
 
 
 def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns: list | None = None) -> str:
@@ -191,7 +193,8 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
         }
         for method in method_order(list(rows.index)):
             row = rows.loc[method]
-            n = int(row[("n", "acc_forget")])
+            counts = [row.get(("n", key), float("nan")) for key in ("acc_forget", *(m for m, _, _ in columns))]
+            n = int(max((c for c in counts if not _missing(c)), default=0))
             cells = []
             for metric, _, fmt in columns:
                 mean = row.get(("mean", metric), float("nan"))
@@ -230,6 +233,31 @@ LIRA_CAPTION = (
     r"their classes; the original's $D_f$ looks like members, a model that forgot like the retrained model's. "
     r"$^\dagger$: the audit's interval contains 0.5, so the verdict on $D_f$ has no power. Bold: closest to retrain."
 )
+
+
+POPULATION_CAPTION = (
+    r"Populations: each method run $N$ times from the same original (independent unlearning seeds) against $N$ "
+    r"models retrained on $D_r$. $F$: the NeurIPS 2023 unlearning challenge's forgetting quality (per forget "
+    r"example, $\varepsilon$ of the best threshold attack on the example's confidence, $\delta=0.01$, scored "
+    r"$2/2^{n}$ for its bin $n$ of width 0.5, averaged; 1 is indistinguishable from retraining); Score: $F$ times "
+    r"the ratios of retain and (retained-class) test accuracy to retrain's; U-LiRA: the held-out accuracy of a "
+    r"per-example likelihood-ratio attack telling the method's models from retrained ones (0.5: indistinguishable; "
+    r"the attacker knows the original). Both are estimated from finitely many models: the retrain\_twin row, two "
+    r"independent retrain populations compared, is what exact unlearning scores at this $N$. Mean $\pm$ the "
+    r"half-width of the 95\,\% interval over $n$ seeds, or for one seed of the bootstrap over the forget examples; "
+    r"``--'' for $F$: the method is deterministic (every run the same model), where $F$ is undefined. Bold: best "
+    r"unlearning method of the column."
+)
+
+
+def population_tables(summary: pd.DataFrame) -> str:
+    """The population metrics per scenario (:func:`scenario_tables`), or a sentence when no population was drawn."""
+    from lethe.metrics.catalog import POPULATION_METRICS
+
+    rows = summary[summary["metric"].isin(POPULATION_METRICS)]
+    if rows.empty:
+        return r"\emph{No populations of unlearning runs in this configuration (population.models is 0).}\par" + "\n"
+    return scenario_tables(rows, POPULATION_COLUMNS, POPULATION_CAPTION, "tab:population")
 
 
 def scenario_tables(summary: pd.DataFrame, columns: list | None = None, caption: str = MAIN_CAPTION,

@@ -16,6 +16,7 @@ from lethe.report.latex import (
     family_sections,
     methods_section,
     number_macros,
+    population_tables,
     scenario_tables,
 )
 from lethe.report.setup import setup_section
@@ -44,6 +45,7 @@ def paper_inputs(
         "table": lambda: scenario_tables(summary),
         "hiding": lambda: scenario_tables(summary, HIDING_COLUMNS, HIDING_CAPTION, "tab:hiding"),
         "lira": lambda: scenario_tables(summary, LIRA_COLUMNS, LIRA_CAPTION, "tab:lira"),
+        "population": lambda: population_tables(summary),
         "families": lambda: family_sections(summary),
         "costs": lambda: cost_table(tidy),
         "numbers": lambda: number_macros(summary, config),

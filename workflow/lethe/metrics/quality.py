@@ -1,0 +1,188 @@
+"""Distribution-level forgetting: the NeurIPS 2023 unlearning challenge's forgetting quality
+(ε per example, F and the final score) and a per-example likelihood-ratio attack in the
+style of U-LiRA (Hayes et al. 2024), from N unlearning runs and N retrains (torch-free).
+
+Both compare two *populations* of models (:mod:`lethe.population`): the method applied N
+times to the same original with N unlearning seeds, and N models retrained from scratch on
+D_r with N training seeds. For each forget example j and model i the population holds
+φ_ij, the logit-scaled confidence of the true label (:func:`lethe.metrics.predict.logit_confidence`).
+φ is a strictly increasing function of the true-label probability p and the challenge's
+statistic, the cross-entropy loss −log p, is a strictly decreasing one, so every threshold
+on one is a threshold on the other: ε computed on φ equals ε computed on the loss.
+
+**ε and F** (Triantafillou et al. 2024, "Are we making progress in unlearning?"): for example
+j, an attacker sees the statistic of one model and says "unlearned" or "retrained". Every
+decision threshold between two distinct values of the 2N statistics, in both directions
+(unlearned above or below it), gives a false-positive rate (retrained called unlearned) and a
+false-negative rate (unlearned called retrained); each pair bounds the privacy loss,
+ε = max(log(1 − δ − FPR) − log FNR, log(1 − δ − FNR) − log FPR), and ε_j is the largest over
+the thresholds (:func:`epsilons`). As in the challenge's code, a threshold whose FPR or FNR
+is zero is skipped (its ratio is unbounded by sampling alone) unless both are, which
+separates the populations completely: ε_j = ∞. δ = :data:`DELTA`. Each ε_j is bucketed in
+bins of width 0.5 and scored 2/2^n for bin n (1 for ε < 0.5, halving per bin, about 0 from ε
+≥ 6): :func:`forgetting_quality` F is the mean over D_f. The challenge's final score is
+F × (RA_u / RA_r) × (TA_u / TA_r), RA and TA the mean accuracies of the two populations on
+D_r and on the test set (the test samples of the retained classes under class forgetting:
+accuracy on a forgotten class is not utility). The challenge also ran a cross-validated
+logistic regression on the same scalar; on one feature that is one threshold again, so the
+best threshold, taken in-sample, dominates it.
+
+**U-LiRA accuracy** (:func:`ulira_accuracy`): for each forget example, Gaussians of φ under
+the unlearned and the retrained population (LiRA's, :func:`lethe.metrics.lira.gaussians`:
+per-example variances with at least 16 models a side, else pooled), fitted on one half of
+each population and used on the other half (two folds, every model scored once, by a fit
+that did not see it); a held-out model is called unlearned where its log likelihood ratio
+is positive. The accuracy over held-out models and examples is 0.5 when unlearning is
+indistinguishable from retraining and 1 when every example gives it away. Hayes et al.
+also draw the *original* model at random (shadow originals); here every unlearning run
+starts from the same original, the one the pipeline trained for that seed, so the attacker
+knows it: a stronger threat model, in which a deterministic method (every run the same
+model) is always recognised.
+
+A **deterministic** method (every run returns the same model; zero_output, for one)
+has no ε in the challenge's sense: every threshold leaves its FNR at 0 or 1 and is skipped, so
+F would be 1 by construction whatever the model. Its F and score are left undefined (NaN, "--"
+in the tables) and ``population_deterministic`` is 1; its U-LiRA accuracy stands (the attacker
+who knows the original recognises the one model every run returns).
+
+Neither estimate is exact at finite N: ε is the best of many thresholds chosen on the very
+samples it is scored on (biased upward, so F downward), and U-LiRA's Gaussians come from N/2
+models a side. So each is reported beside its **null**: the same computation on two
+independent retrain populations (the ``retrain_twin`` method's population against
+retrain's), which is what an exact unlearning method scores at that N. Intervals are
+percentile bootstraps over the forget examples (:data:`BOOTSTRAP_DRAWS` draws).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lethe.metrics.lira import gaussians, scores
+
+DELTA = 0.01  # the challenge's δ
+BIN_WIDTH = 0.5  # ε is bucketed in bins of this width ...
+BINS = 13  # ... from 0 to 6; every ε beyond the last edge scores 2 / 2**BINS
+BOOTSTRAP_DRAWS = 1000
+MIN_MODELS = 4  # two folds of at least 2 models a side (LiRA's Gaussians need 2 per side)
+
+
+def _check(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    u, r = np.asarray(unlearned, np.float64), np.asarray(retrained, np.float64)
+    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1]:
+        raise ValueError(
+            f"quality: populations must be models × examples with the same examples, got {u.shape} and {r.shape}"
+        )
+    if min(len(u), len(r)) < MIN_MODELS:
+        raise ValueError(f"quality: each population needs at least {MIN_MODELS} models, got {len(u)} and {len(r)}")
+    return u, r
+
+
+def epsilons(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA) -> np.ndarray:
+    """ε_j of every example j (module docstring) from N_u × S and N_r × S statistics."""
+    u, r = _check(unlearned, retrained)
+    nu, nr = len(u), len(r)
+    values = np.concatenate([u, r]).T  # S × (nu + nr)
+    order = np.argsort(values, axis=1, kind="stable")
+    sorted_values = np.take_along_axis(values, order, axis=1)
+    is_u = order < nu
+    # Cut after position k (k = 0..n): the k smallest are "below". Only between distinct values.
+    below_u = np.concatenate([np.zeros((len(values), 1)), np.cumsum(is_u, axis=1)], axis=1)
+    below_r = np.concatenate([np.zeros((len(values), 1)), np.cumsum(~is_u, axis=1)], axis=1)
+    distinct = np.ones_like(below_u, dtype=bool)
+    distinct[:, 1:-1] = sorted_values[:, 1:] > sorted_values[:, :-1]
+    # Direction 1, "unlearned" above the cut: FNR = unlearned below, FPR = retrained above.
+    fnr1, fpr1 = below_u / nu, 1 - below_r / nr
+    best = np.zeros(len(values))
+    for fpr, fnr in ((fpr1, fnr1), (1 - fpr1, 1 - fnr1)):  # direction 2: "unlearned" below the cut
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e1 = np.log(1 - delta - fpr) - np.log(fnr)
+            e2 = np.log(1 - delta - fnr) - np.log(fpr)
+        eps = np.fmax(e1, e2)  # NaN (log of a negative) where 1 − δ − rate < 0
+        eps = np.where((fpr == 0) & (fnr == 0), np.inf, eps)
+        usable = distinct & ((fpr > 0) & (fnr > 0) | (fpr == 0) & (fnr == 0))
+        eps = np.where(usable & ~np.isnan(eps), eps, -np.inf)
+        best = np.maximum(best, eps.max(axis=1))
+    return best
+
+
+def bin_scores(eps: np.ndarray) -> np.ndarray:
+    """The challenge's per-example score of ε: 2 / 2**n, n the 1-based bin of width :data:`BIN_WIDTH`."""
+    n = np.digitize(np.asarray(eps, np.float64), np.arange(BINS) * BIN_WIDTH)
+    return 2.0 / 2.0**n
+
+
+def _bootstrap_mean(values: np.ndarray, seed: int, draws: int = BOOTSTRAP_DRAWS) -> tuple[float, float]:
+    """Percentile 95 % interval of the mean of ``values`` over resampled examples."""
+    values = np.asarray(values, np.float64)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (draws, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def forgetting_quality(unlearned: np.ndarray, retrained: np.ndarray, seed: int, delta: float = DELTA) -> dict:
+    """F (the mean bin score of ε over the examples) with its bootstrap interval, and ε's summary."""
+    eps = epsilons(unlearned, retrained, delta)
+    h = bin_scores(eps)
+    lo, hi = _bootstrap_mean(h, seed)
+    finite = eps[np.isfinite(eps)]
+    return {
+        "fq_F": float(h.mean()), "fq_F_lo": lo, "fq_F_hi": hi,
+        "fq_eps_median": float(np.median(eps)),
+        "fq_eps_inf_fraction": float(np.mean(np.isinf(eps))),
+        "fq_eps_max_finite": float(finite.max()) if len(finite) else float("nan"),
+    }  # fmt: skip
+
+
+def ulira_per_example(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+    """Per example, the two-fold held-out accuracy of the Gaussian likelihood-ratio attack
+    (module docstring), each population weighing one half whatever its size."""
+    u, r = _check(unlearned, retrained)
+    folds_u = [np.arange(len(u)) % 2 == k for k in (0, 1)]
+    folds_r = [np.arange(len(r)) % 2 == k for k in (0, 1)]
+    right_u, right_r = np.zeros(u.shape[1]), np.zeros(u.shape[1])
+    for fit, held in ((0, 1), (1, 0)):
+        phi = np.concatenate([u[folds_u[fit]], r[folds_r[fit]]])
+        is_unlearned = np.zeros(phi.shape, dtype=bool)
+        is_unlearned[: folds_u[fit].sum()] = True  # LiRA's "IN" side
+        g = gaussians(phi, is_unlearned)
+        right_u += (scores(u[folds_u[held]], g, "online") > 0).sum(axis=0)
+        right_r += (scores(r[folds_r[held]], g, "online") <= 0).sum(axis=0)
+    return 0.5 * (right_u / len(u) + right_r / len(r))
+
+
+def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray, seed: int) -> dict:
+    """The attack's mean held-out accuracy over the examples, with its bootstrap interval."""
+    per_example = ulira_per_example(unlearned, retrained)
+    lo, hi = _bootstrap_mean(per_example, seed)
+    return {"ulira_acc": float(per_example.mean()), "ulira_acc_lo": lo, "ulira_acc_hi": hi}
+
+
+def utility_ratios(unlearned: dict, retrained: dict) -> dict:
+    """RA_u / RA_r and TA_u / TA_r from the populations' per-model accuracies (``acc_retain``, ``acc_test_retained``)."""
+    ra = float(np.mean(unlearned["acc_retain"])) / float(np.mean(retrained["acc_retain"]))
+    ta = float(np.mean(unlearned["acc_test_retained"])) / float(np.mean(retrained["acc_test_retained"]))
+    return {"fq_ra_ratio": ra, "fq_ta_ratio": ta}
+
+
+def population_metrics(unlearned: dict, retrained: dict, seed: int) -> dict:
+    """Every population metric of a method's population against retrain's: F, the challenge's
+    score (F × RA ratio × TA ratio, its interval F's scaled by the same ratios), U-LiRA.
+
+    ``unlearned`` and ``retrained``: ``phi`` (N × |D_f|), ``acc_retain`` and
+    ``acc_test_retained`` (N each), as :func:`lethe.population.run_population` returns.
+    """
+    out = forgetting_quality(unlearned["phi"], retrained["phi"], seed)
+    out.update(utility_ratios(unlearned, retrained))
+    scale = out["fq_ra_ratio"] * out["fq_ta_ratio"]
+    out.update({"fq_score": out["fq_F"] * scale, "fq_score_lo": out["fq_F_lo"] * scale,
+                "fq_score_hi": out["fq_F_hi"] * scale})  # fmt: skip
+    deterministic = bool(unlearned.get("deterministic", False))
+    if deterministic:  # every threshold leaves FNR at 0 or 1 and is skipped: F would be 1 by construction
+        out.update({key: float("nan") for key in out if key.startswith(("fq_F", "fq_score", "fq_eps"))})
+    out["population_deterministic"] = float(deterministic)
+    out.update(ulira_accuracy(unlearned["phi"], retrained["phi"], seed + 1))
+    out["population_models"] = int(len(unlearned["phi"]))
+    out["population_retrains"] = int(len(retrained["phi"]))
+    out["population_examples"] = int(np.asarray(unlearned["phi"]).shape[1])
+    return out

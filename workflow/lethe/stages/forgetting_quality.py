@@ -1,0 +1,40 @@
+"""Rule forgetting_quality: a method's population against retrain's (lethe.metrics.quality),
+written as a metrics JSON that the aggregate reads beside the evaluation's."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from lethe.io import write_json
+from lethe.metrics.quality import population_metrics
+from lethe.stages.population import load_population
+
+log = logging.getLogger(__name__)
+
+
+def forgetting_quality(
+    method_paths: tuple[str | Path, str | Path], retrain_paths: tuple[str | Path, str | Path], out: str | Path
+) -> dict:
+    """F, the challenge's score and U-LiRA of one population against retrain's; ``*_paths`` are (npz, record)."""
+    started = time.perf_counter()
+    unlearned, retrained = load_population(*method_paths), load_population(*retrain_paths)
+    rec, ref = unlearned["record"], retrained["record"]
+    if (rec["dataset"], rec["arch"], rec["seed"], rec["forget_set"]) != (
+        ref["dataset"], ref["arch"], ref["seed"], ref["forget_set"]
+    ):  # fmt: skip
+        raise ValueError(f"forgetting_quality: {method_paths[1]} and {retrain_paths[1]} are not the same scenario")
+    metrics = population_metrics(unlearned, retrained, seed=int(rec["seed"]))
+    result = {
+        **{key: rec[key] for key in ("method", "dataset", "arch", "seed", "forget_set", "forget_set_name",
+                                     "forget_kind", "forget_classes", "forget_size")},
+        "metrics": metrics,
+        "population": {"models": rec["models"], "retrains": ref["models"], "deterministic": rec["deterministic"],
+                       "unlearn_seconds": rec["seconds"], "retrain_seconds": ref["seconds"]},
+        "quality_seconds": time.perf_counter() - started,
+    }  # fmt: skip
+    write_json(out, result)
+    log.info("%s on %s: F %.3f, score %.3f, U-LiRA accuracy %.3f (%d models)", rec["method"], rec["forget_set"],
+             metrics["fq_F"], metrics["fq_score"], metrics["ulira_acc"], rec["models"])  # fmt: skip
+    return result

@@ -1,0 +1,68 @@
+"""Rule population: N runs of one method on one forget set (lethe.population), kept as the
+forget examples' scores and the runs' accuracies (npz) with a record (JSON) naming its sha256."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from lethe.data.tensors import load_dataset
+from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
+from lethe.io import atomic_path, read_checked, read_json, sha256_file, write_json
+from lethe.models.checkpoint import load_checkpoint
+from lethe.population import run_population
+
+log = logging.getLogger(__name__)
+
+ARRAYS = ("phi", "acc_forget", "acc_retain", "acc_test_retained")
+
+
+def write_population(
+    method: str,
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    forget_path: str | Path,
+    original_path: str | Path,
+    params: dict,
+    seed: int,
+    n: int,
+    out_npz: str | Path,
+    out_record: str | Path,
+    runtime: Runtime = DEFAULT_RUNTIME,
+) -> dict:
+    """Run the population; write its arrays and its record (method, seeds, cost, sha256)."""
+    dev, _ = runtime.start()
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    forget = read_json(forget_path)
+    original, meta = load_checkpoint(original_path, dev)
+    original = prepare_model(original, dev, runtime.memory_format)
+    pop = run_population(
+        method, original, dataset, forget, params, arch=meta["arch"], seed=seed, n=n, device=dev,
+        amp=runtime.amp, memory_format=runtime.memory_format,
+    )  # fmt: skip
+    with atomic_path(out_npz) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **{key: pop[key] for key in ARRAYS}, seeds=np.asarray(pop["seeds"], dtype=np.int64))
+    record = {
+        "method": method, "dataset": dataset.name, "arch": meta["arch"], "seed": seed,
+        "forget_set": forget["id"], "forget_set_name": forget["name"], "forget_kind": forget["kind"],
+        "forget_classes": forget["classes"], "forget_size": forget["size"], "models": n, "params": params,
+        "deterministic": pop["deterministic"], "runs_made": len(pop["seconds"]),
+        "seconds": pop["seconds"], "steps": pop["steps"], "wall_seconds": pop["wall_seconds"],
+        "device": str(dev), "original": str(original_path), "npz_sha256": sha256_file(out_npz),
+    }  # fmt: skip
+    write_json(out_record, record)
+    log.info("population of %s on %s: %d models in %.1fs%s", method, forget["id"], n, pop["wall_seconds"],
+             " (deterministic)" if pop["deterministic"] else "")  # fmt: skip
+    return record
+
+
+def load_population(npz_path: str | Path, record_path: str | Path) -> dict:
+    """A population's arrays and record, the npz checked against the sha256 its record holds."""
+    record = read_json(record_path)
+    data = read_checked(npz_path, record.get("npz_sha256"), record_path, "rule population writes it")
+    with np.load(io.BytesIO(data)) as arrays:
+        out = {key: arrays[key] for key in ARRAYS}
+    return {**out, "deterministic": bool(record["deterministic"]), "record": record}

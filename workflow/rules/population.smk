@@ -1,0 +1,61 @@
+# Populations (lethe.population): one method applied population.models times to the same
+# original from independent unlearning seeds, on the first population.seeds seeds; retrain's
+# population (N retrains) is what every other is compared with, retrain_twin's the null. Only
+# in the DAG when population.models > 0 (the aggregate asks for their metrics).
+rule population:
+    input:
+        population_code,
+        unpack(original_inputs),
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+        forget_set="results/forget_sets/{dataset}/{forget_set}.json",
+    output:
+        npz=f"{POPULATIONS}/{{method}}.npz",
+        record=f"{POPULATIONS}/{{method}}.json",
+    log:
+        "results/logs/population/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.log",
+    benchmark:
+        "results/benchmarks/population/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+    params:
+        **job_params(
+            "population",
+            hyper=method_params,
+            models=config["population"]["models"],
+            device=DEVICE,
+            amp=AMP,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB
+
+
+# A population against retrain's: the challenge's forgetting quality F and score, and
+# U-LiRA's accuracy (lethe.metrics.quality), as a metrics JSON for the aggregate.
+rule forgetting_quality:
+    input:
+        code("forgetting_quality"),
+        npz=f"{POPULATIONS}/{{method}}.npz",
+        record=f"{POPULATIONS}/{{method}}.json",
+        retrain_npz=f"{POPULATIONS}/retrain.npz",
+        retrain_record=f"{POPULATIONS}/retrain.json",
+    output:
+        f"{POPULATIONS}/{{method}}.quality.json",
+    log:
+        "results/logs/forgetting_quality/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.log",
+    benchmark:
+        "results/benchmarks/forgetting_quality/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        **job_params("forgetting_quality"),
+    shell:
+        JOB
