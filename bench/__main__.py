@@ -1,4 +1,4 @@
-"""``python -m bench {loader,methods,dag,all}``: run from the repository root (see BENCHMARKS.md)."""
+"""``python -m bench {loader,methods,population,dag,overhead,all}``: run from the repository root (see BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 import logging
 import sys
 
-from bench import dag, loader, methods, overhead
+from bench import dag, loader, methods, overhead, population
 
-BENCHMARKS = {"loader": loader, "methods": methods, "dag": dag, "overhead": overhead}
-ALL = ("loader", "methods", "dag")  # overhead runs the whole workflow: on its own
+BENCHMARKS = {"loader": loader, "methods": methods, "population": population, "dag": dag, "overhead": overhead}
+ALL = ("loader", "methods", "population", "dag")  # overhead runs the whole workflow: on its own
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(p)
-    sub.add_parser("all", help="loader, methods and dag, each with its defaults")
+    sub.add_parser("all", help="loader, methods, population and dag, each with its defaults")
     return parser
 
 

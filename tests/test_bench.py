@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config" / "schema.yaml")
 sys.path.insert(0, str(REPO))
 
-from bench import dag, loader, methods  # noqa: E402
+from bench import dag, loader, methods, population  # noqa: E402
 from bench.__main__ import BENCHMARKS, build_parser  # noqa: E402
 
 from lethe.io import write_json  # noqa: E402
@@ -309,3 +309,57 @@ def test_overhead_reads_cpu_times_from_proc():
     assert overhead.process_cpu_seconds(os.getpid()) > 0
     assert overhead.machine_busy_seconds() > 0
     assert overhead.process_cpu_seconds(2**22 + 7) is None  # no such process
+
+
+# --------------------------------------------------------------------------- population
+
+
+def test_population_cost_from_records_benchmarks_and_quality(tmp_path):
+    """Populations on seed 0 only (population.seeds 1): finetune's per-model cost is its record's
+    median run and its job wall over its models; zero_output made 2 runs and says so."""
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({**RUN_CONFIG, "population": {"models": 4, "seeds": 1}}))
+    results = tmp_path / "results"
+    pops = {("retrain", "class3"): [1.0] * 4, ("retrain_twin", "class3"): [2.0] * 4,
+            ("finetune", "class3"): [0.1, 0.2, 0.3, 0.4], ("zero_output", "class3"): [0.001, 0.003],
+            ("retrain", "random10"): [1.0] * 4, ("retrain_twin", "random10"): [1.0] * 4,
+            ("finetune", "random10"): [0.5] * 4}  # fmt: skip
+    for (method, forget_set), seconds in pops.items():
+        wildcards = {"dataset": "digits", "arch": "mlp", "seed": 0, "forget_set": forget_set, "method": method}
+        write_json(results / population.RECORD.format(**wildcards), {"models": 4, "runs_made": len(seconds),
+                   "deterministic": len(seconds) == 2, "seconds": seconds, "wall_seconds": 3.0})  # fmt: skip
+        if method != "retrain":
+            write_json(results / population.QUALITY.format(**wildcards), {"quality_seconds": 0.25})
+        tsv = results / population.BENCHMARK.format(**wildcards)
+        tsv.parent.mkdir(parents=True, exist_ok=True)
+        tsv.write_text("s\th:m:s\n8.0\t0:00:08\n")
+    for method, forget_set in (("finetune", "class3"), ("zero_output", "class3"), ("finetune", "random10")):
+        wildcards = {"dataset": "digits", "arch": "mlp", "seed": 0, "forget_set": forget_set, "method": method}
+        write_json(results / population.SHADOW_RECORD.format(**wildcards), {"models": 4, "runs_made": 4,
+                   "deterministic": False, "seconds": [0.5] * 4, "wall_seconds": 4.0})  # fmt: skip
+        tsv = results / population.SHADOW_BENCHMARK.format(**wildcards)
+        tsv.parent.mkdir(parents=True, exist_ok=True)
+        tsv.write_text("s\th:m:s\n12.0\t0:00:12\n")
+    write_json(results / population.SHADOWS.format(dataset="digits", arch="mlp", seed=0),
+               {"models": 4, "seconds": 1.5, "batched": True})  # fmt: skip
+    record = run_bench(["population", "--config", str(config), "--results", str(results),
+                        "--out", str(tmp_path / "population.json")])  # fmt: skip
+    assert record["complete"], record["missing"]
+    summary = {(s["method"], s["kind"]): s for s in record["summary"] if s["originals"] == "fixed"}
+    assert {"retrain", "retrain_twin", "finetune", "zero_output"} == {m for m, _ in summary}
+    shadow = {(s["method"], s["kind"]): s for s in record["summary"] if s["originals"] == "shadow"}
+    assert set(shadow) == {("finetune", "classes"), ("zero_output", "classes"), ("finetune", "random_samples")}
+    assert (
+        shadow[("finetune", "classes")]["job_seconds_per_model"] == 3.0
+        and not shadow[("zero_output", "classes")]["deterministic"]
+    )
+    assert record["shadow_originals"] == [{"dataset": "digits", "arch": "mlp", "seed": 0, "models": 4, "seconds": 1.5,
+                                          "batched": True}]  # fmt: skip
+    finetune = summary[("finetune", "classes")]
+    assert finetune["method_seconds"] == pytest.approx(0.25) and finetune["job_seconds_per_model"] == 2.0
+    assert finetune["quality_seconds"] == 0.25 and not finetune["deterministic"]
+    assert (
+        summary[("zero_output", "classes")]["deterministic"]
+        and summary[("retrain", "classes")]["quality_seconds"] is None
+    )
+    assert "zero_output (deterministic: 2 runs)" in record["markdown"]

@@ -175,3 +175,21 @@ def test_retain_indices_is_the_complement(request, forget_fixture, y_train):
     assert set(retain.tolist()).isdisjoint(forget["indices"])
     assert set(retain.tolist()) | set(forget["indices"]) == set(range(n))
     assert len(retain) + forget["size"] == n
+
+
+def test_per_seed_random_samples_are_one_draw_per_seed_run_with_that_seed_only():
+    spec = {"kind": "random_samples", "fraction": 0.1, "seed": 0, "per_seed": True}
+    ids = expand_forget_sets({"random10": spec}, seeds=[0, 1, 2])
+    assert ids == {"random10-0": ("random10", 0), "random10-1": ("random10", 1), "random10-2": ("random10", 2)}
+    labels = np.repeat(np.arange(10), 50)
+    draws = [make_forget_set(f"random10-{s}", spec, labels, 10, "toy")["indices"] for s in range(3)]
+    assert len({tuple(d) for d in draws}) == 3 and all(len(d) == 50 for d in draws)
+    assert make_forget_set("random10-1", spec, labels, 10, "toy")["indices"] == draws[1]  # seeded
+    once = {**spec, "per_seed": False}  # one draw for every seed, as before
+    assert expand_forget_sets({"random10": once}, seeds=[0, 1]) == {"random10": ("random10", None)}
+    with pytest.raises(ValueError, match="per seed"):
+        make_forget_set("random10", spec, labels, 10, "toy")
+    from lethe.config import load_plan
+
+    plan = load_plan({"seeds": [0, 1], "forget_sets": {"random10": spec}, "methods": ["retrain"]})
+    assert {(r.seed, r.forget_set) for r in plan.runs()} == {(0, "random10-0"), (1, "random10-1")}

@@ -401,6 +401,7 @@ def test_config_files_without_studies_plan_their_cross_product(path):
         for a in loaded["archs"]
         for s in loaded["seeds"]
         for fs in plan.forget_sets
+        if plan.drawn_for(fs, s)  # a per-seed draw runs with its own seed only
         for m in [REFERENCE, *loaded["methods"]]
         if plan.applies(m, fs)
     ]

@@ -7,7 +7,9 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
+from lethe.data.forget_sets import make_forget_set
 from lethe.io import CorruptFileError
 from lethe.methods.catalog import merge_params
 from lethe.metrics.catalog import METRICS, POPULATION_METRICS
@@ -110,14 +112,15 @@ def _population(phi, acc_r=0.9, acc_t=0.8, deterministic=False):
 def test_score_scales_f_by_the_utility_ratios_and_a_deterministic_method_has_no_f():
     rng = np.random.default_rng(3)
     retrained = _population(rng.normal(size=(8, 40)))
-    m = population_metrics(_population(rng.normal(size=(8, 40)), 0.45, 0.4), retrained, seed=0)
+    unlearned = _population(rng.normal(size=(8, 40)), 0.45, 0.4)
+    m = population_metrics(unlearned, retrained, seed=0, shadow=unlearned)
     assert m["fq_ra_ratio"] == pytest.approx(0.5) and m["fq_ta_ratio"] == pytest.approx(0.5)
     assert m["fq_score"] == pytest.approx(0.25 * m["fq_F"]) and m["population_deterministic"] == 0.0
     assert set(POPULATION_METRICS) <= set(m) and all(METRICS[k].population for k in POPULATION_METRICS)
     same = np.tile(rng.normal(size=(1, 40)), (8, 1))
     d = population_metrics(_population(same, deterministic=True), retrained, seed=0)
     assert math.isnan(d["fq_F"]) and math.isnan(d["fq_score"]) and d["population_deterministic"] == 1.0
-    assert 0 <= d["ulira_acc"] <= 1
+    assert 0 <= d["ulira_known_acc"] <= 1
 
 
 # --------------------------------------------------------------------------- populations of real runs
@@ -196,6 +199,41 @@ def test_population_models_below_four_are_refused():
 
 def test_population_metrics_write_the_intervals_the_catalogue_promises():
     rng = np.random.default_rng(4)
-    m = population_metrics(_population(rng.normal(size=(6, 20))), _population(rng.normal(size=(6, 20))), seed=0)
+    pop = _population(rng.normal(size=(6, 20)))
+    m = population_metrics(pop, _population(rng.normal(size=(6, 20))), seed=0, shadow=pop)
     for key in POPULATION_METRICS:
         assert METRICS[key].interval and m[f"{key}_lo"] <= m[key] <= m[f"{key}_hi"], key
+
+
+# --------------------------------------------------------------------------- shadow originals (U-LiRA)
+
+
+def test_shadow_originals_are_the_original_recipe_from_their_own_seeds(digits, cpu):
+    """Batched shadow originals equal fit() one at a time with shadow_seed(seed, i), and a
+    population drawn from them starts run i from shadow original i (zero_output, deterministic
+    from one original, is not from several)."""
+    from lethe.reference import train_one
+    from lethe.shadow import shadow_model, shadow_seed, train_shadows
+
+    recipe = {"epochs": 2, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"}
+    shape = tuple(digits.manifest["shape"])
+    shadows = train_shadows("mlp", digits.train, shape, digits.num_classes, recipe, seed=5, k=3)
+    assert shadows["batched"] and shadows["seeds"] == [shadow_seed(5, i) for i in range(3)]
+    one = train_one("mlp", digits.train, shape, digits.num_classes, recipe, shadow_seed(5, 1))
+    rebuilt = shadow_model("mlp", shape, digits.num_classes, shadows["params"], 1, cpu)
+    assert all(torch.allclose(rebuilt.state_dict()[k], v, atol=1e-5) for k, v in one.state_dict().items())
+    forget = make_forget_set("class3", {"kind": "classes", "classes": [3]}, digits.train.y.numpy(), 10, "digits")
+    params = merge_params("zero_output", None)
+    pop = run_population("zero_output", None, digits, forget, params, arch="mlp", seed=5, n=3, device=cpu,
+                         originals=lambda i: shadow_model("mlp", shape, 10, shadows["params"], i, cpu))  # fmt: skip
+    assert not pop["deterministic"] and len({row.tobytes() for row in pop["phi"]}) == 3
+
+
+def test_u_lira_on_shadow_originals_is_reported_beside_the_known_original():
+    rng = np.random.default_rng(5)
+    retrained = _population(rng.normal(size=(8, 30)))
+    known = _population(rng.normal(2, 0.1, size=(8, 30)))  # one original: a tight, shifted distribution
+    shadow = _population(rng.normal(0, 1, size=(8, 30)))  # many originals: as wide as retraining
+    m = population_metrics(known, retrained, seed=0, shadow=shadow)
+    assert m["ulira_known_acc"] > 0.9 and m["ulira_acc"] < m["ulira_known_acc"]
+    assert "ulira_acc" not in population_metrics(known, retrained, seed=0)

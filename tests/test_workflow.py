@@ -40,6 +40,8 @@ REPORT_CHAIN = {
     "compile_paper": 1, "all": 1,
 }  # fmt: skip
 FIGURES = [rule_name(name) for name in FIGURE_REGISTRY]
+# A method's populations on the tiny config's one seed (class3 and random10) and their comparisons with retrain's.
+METHOD_POPULATIONS = {"population": 2, "population_shadow": 2, "forgetting_quality": 2}
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -135,11 +137,12 @@ def test_hyperparameter_edit_reruns_only_that_method(tiny_run: Path, tmp_path: P
     changed = write_config(tmp_path / "changed.yaml", lambda c: c["method_params"]["finetune"].update(epochs=2))
     proc = snakemake(tiny_run, "--configfile", str(changed), "--dry-run", "--quiet", "rules")
     counts = job_counts(proc.stdout + proc.stderr)
-    # finetune on both forget sets, its two evaluations, then the report chain (8 -> 13 jobs
-    # when the five table figures came, 15 with the frontier and the relearn curves, 16 with
-    # LiRA's ROC curves; the other
+    # finetune on both forget sets, its two evaluations, its two populations (from the original
+    # and from the shadow originals) and their comparisons with retrain's, then the report chain
+    # (8 -> 13 jobs when the five table figures came, 15 with the frontier and the relearn
+    # curves, 16 with LiRA's ROC curves, 23 with the populations and their figure; the other
     # three figures do not show finetune).
-    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 16}
+    assert counts == {"unlearn": 2, "evaluate": 2, **METHOD_POPULATIONS, **REPORT_CHAIN, "total": 23}
 
 
 def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
@@ -155,7 +158,7 @@ def test_method_code_edit_reruns_only_that_method(tiny_run: Path):
     finally:
         module.write_text(original)
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == {"unlearn": 2, "evaluate": 2, **REPORT_CHAIN, "total": 16}
+    assert counts == {"unlearn": 2, "evaluate": 2, **METHOD_POPULATIONS, **REPORT_CHAIN, "total": 23}
 
 
 def edited_dry_run(tiny_run: Path, module: str) -> dict[str, int]:
@@ -175,7 +178,8 @@ def test_figure_method_edit_also_reruns_its_figures(tiny_run: Path):
     confusion matrix are redrawn too; the FNN curves are not."""
     counts = edited_dry_run(tiny_run, "workflow/lethe/methods/zero_output.py")
     assert counts == {
-        "unlearn": 1, "evaluate": 1, **REPORT_CHAIN, "figure_confusion": 1, "figure_gradcam": 1, "total": 16,
+        "unlearn": 1, "evaluate": 1, "population": 1, "population_shadow": 1, "forgetting_quality": 1, **REPORT_CHAIN,
+        "figure_confusion": 1, "figure_gradcam": 1, "total": 20,
     }  # fmt: skip
 
 
@@ -213,7 +217,9 @@ def test_random_only_config_builds_its_paper(tiny_run: Path, tmp_path: Path):
 
     random = write_config(tmp_path / "random.yaml", random_only)
     counts = job_counts(snakemake(tiny_run, "--configfile", str(random), "--dry-run", "--quiet", "rules").stdout)
-    assert not {"train_original", "unlearn", "evaluate"} & set(counts), counts
+    assert not {"train_original", "unlearn", "evaluate", "population", "population_shadow", "forgetting_quality"} & set(
+        counts
+    ), counts
     snakemake(tiny_run, "--configfile", str(random))
     assert (tiny_run / "results/paper/tiny_random/paper.pdf").read_bytes()[:5] == b"%PDF-"
     numbers = (tiny_run / "results/paper/tiny_random/generated/numbers.tex").read_text()
@@ -245,6 +251,11 @@ def test_sisa_trains_its_own_original_only_when_it_runs(tmp_path_factory, tmp_pa
 # --------------------------------------------------------------------------- reruns and recovery
 
 PACKAGE = REPO / "workflow" / "lethe"
+METHOD_RULES = (
+    "unlearn",
+    "population",
+    "population_shadow",
+)  # rules that run a method by name: its module is in their code
 MODULES = sorted(p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py"))
 
 
@@ -257,7 +268,7 @@ def module_representatives() -> list[str]:
     methods = yaml.safe_load(TINY.read_text())["methods"]
     users: dict[str, set] = {}
     for script in sorted((REPO / "workflow/scripts").glob("*.py")):
-        extras = [(f"lethe.methods.{m}",) for m in methods] if script.stem == "unlearn" else [()]
+        extras = [(f"lethe.methods.{m}",) for m in methods] if script.stem in METHOD_RULES else [()]
         for extra in extras:
             for path in code_inputs(REPO / "workflow", script, extra, start=REPO):
                 users.setdefault(path, set()).add((script.stem, *extra))
@@ -355,12 +366,15 @@ def observed_imports(workdir: Path) -> tuple[dict[str, set[str]], dict[str, set[
 
 def rule_scripts() -> dict[str, str]:
     """{rule: script name} from the rule files."""
-    scripts = {}
+    scripts, derived = {}, {}
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", smk.read_text(), flags=re.M):
             match = re.search(r'job_params\(\s*"(\w+)"', body)
             if match:
                 scripts[rule] = match.group(1)
+        # `use rule X as Y with:` runs X's script.
+        derived.update(dict(re.findall(r"^use rule (\w+) as (\w+) with:", smk.read_text(), flags=re.M)))
+    scripts.update({child: scripts[parent] for parent, child in derived.items()})
     # The figure rules are made in a loop from the registry (figures.smk): its entries name their scripts.
     scripts.update({rule_name(f.name): f.script for f in FIGURE_REGISTRY.values()})
     return scripts
@@ -380,7 +394,7 @@ def test_code_inputs_cover_everything_a_job_imports(tiny_run: Path, forced_jobs:
         code = job["code"]
         assert f"workflow/scripts/{rules[job['rule']]}.py" in code, job["key"]
         expected = scripts[rules[job["rule"]]]
-        if job["rule"] == "unlearn":
+        if job["rule"] in METHOD_RULES:
             method = job["key"].rsplit("/", 1)[1].split(".")[0]
             expected = expected | methods[method]
         assert expected <= code, (job["key"], sorted(expected - code))

@@ -33,6 +33,7 @@ MODELS = "results/models/{dataset}/{arch}/seed{seed}"
 METRICS = "results/metrics/{dataset}/{arch}/seed{seed}/{forget_set}/{evaluated}.json"
 REFERENCES = "results/reference/{dataset}/{arch}/seed{seed}"  # rule train_reference (lethe.reference)
 POPULATIONS = "results/population/{dataset}/{arch}/seed{seed}/{forget_set}"  # rule population (lethe.population)
+SHADOWS = "results/shadow/{dataset}/{arch}/seed{seed}"  # rule train_shadow (lethe.shadow)
 # Populations drawn for every scenario that has any: retrain's (what every population is compared with)
 # and retrain_twin's (the null: retrain against retrain).
 POPULATION_REFERENCES = ("retrain", "retrain_twin")
@@ -92,7 +93,7 @@ class Plan:
 
     def __init__(self, config: dict):
         self.config = config
-        self.forget_sets = expand_forget_sets(config["forget_sets"])
+        self.forget_sets = expand_forget_sets(config["forget_sets"], config["seeds"])
         for method in config["methods"]:
             method_info(method)  # unknown method: KeyError naming it
         for key, known in (("datasets", DATASETS), ("archs", ARCHITECTURE_NAMES)):
@@ -215,6 +216,13 @@ class Plan:
         kind = self.forget_spec(forget_set)["kind"]
         return not (method_info(method).class_only and kind == "random_samples")
 
+    def drawn_for(self, forget_set: str, seed: int) -> bool:
+        """Whether ``forget_set`` runs with ``seed``: a per-seed draw only with its own seed."""
+        spec = self.forget_spec(forget_set)
+        return not (spec["kind"] == "random_samples" and spec.get("per_seed", False)) or (
+            self.forget_sets[forget_set][1] == seed
+        )
+
     def _expand(self) -> list[Run]:
         """The union of the studies' cross products, each run once, in order of first appearance."""
         runs = (
@@ -224,6 +232,7 @@ class Plan:
             for arch in study.archs
             for seed in study.seeds
             for forget_set in self.study_forget_set_ids(study)
+            if self.drawn_for(forget_set, seed)
             for method in [REFERENCE, *study.methods]
             if self.applies(method, forget_set)
         )
@@ -249,6 +258,17 @@ class Plan:
             else:
                 runs.append(run)
         return _first_seen(runs)
+
+    def shadow_runs(self) -> list[Run]:
+        """The populations also drawn from the shadow originals (rule population_shadow): with
+        ``population.shadow``, those of methods that start from the pipeline's original (not
+        retrain and its twin, which start from none, nor SISA, which starts from its own)."""
+        if not (self.config.get("population") or {}).get("shadow", False):
+            return []
+        return [
+            run for run in self.population_runs()
+            if method_info(run.method).needs_original and METHODS[run.method].original == "original"
+        ]  # fmt: skip
 
     def quality_runs(self) -> list[Run]:
         """The populations compared with retrain's (rule forgetting_quality): all but retrain's own."""

@@ -2,6 +2,10 @@
 run i from the seed ``run_seed(seed, i)``, for the distribution-level metrics of
 :mod:`lethe.metrics.quality` (the challenge's ε and F, U-LiRA).
 
+With ``originals`` (a function of the run index), run i starts from its own original
+instead: the shadow originals of :mod:`lethe.shadow`, for U-LiRA as Hayes et al. define it
+(the attacker does not know which original a model came from).
+
 A population of ``retrain`` is N models retrained from scratch on D_r from N seeds (the
 gold standard's distribution); a population of ``retrain_twin`` is N more, from seeds of
 its own stream, the null against which every other population's metrics are read. Every
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -69,8 +74,9 @@ def run_population(
     amp: bool | str = False,
     memory_format: str = "auto",
     batch_size: int = 1024,
+    originals: Callable[[int], object] | None = None,
 ) -> dict:
-    """N runs of ``method`` from ``original``; returns ``phi`` (N × |D_f| float32),
+    """N runs of ``method`` from ``original`` (from ``originals(i)`` for run i where given); returns ``phi`` (N × |D_f| float32),
     ``acc_forget``, ``acc_retain``, ``acc_test_retained`` (N each), ``seeds``, ``seconds``
     and ``steps`` (per run actually run), ``deterministic`` and ``wall_seconds``."""
     if n < 1:
@@ -94,8 +100,9 @@ def run_population(
             for values in acc.values():
                 values[i] = values[0]
             continue
+        start = original if originals is None else originals(i)
         model, record = run_unlearning(
-            method, original, dataset, forget, params, arch=arch, seed=run, device=device, amp=amp,
+            method, start, dataset, forget, params, arch=arch, seed=run, device=device, amp=amp,
             memory_format=memory_format,
         )  # fmt: skip
         seconds.append(record["seconds"])

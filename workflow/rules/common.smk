@@ -19,6 +19,7 @@ from lethe.plan import (  # noqa: E402
     POPULATIONS,
     REFERENCE,
     REFERENCES,
+    SHADOWS,
 )
 from lethe.report.selection import select  # noqa: E402
 from lethe.run_lock import claim  # noqa: E402
@@ -225,6 +226,38 @@ def quality_files():
         f"{POPULATIONS}/{{method}}.quality.json".format(**run.wildcards)
         for run in PLAN.quality_runs()
     ]
+
+
+_SHADOW_RUNS = {
+    (run.dataset, run.arch, run.seed, run.forget_set, run.method)
+    for run in PLAN.shadow_runs()
+}
+
+
+def shadow_population(wildcards):
+    """U-LiRA's population from the shadow originals, for rule forgetting_quality: the method's
+    population_shadow output; for a method that starts from no original (retrain_twin) its one
+    population serves (the original does not enter it); none otherwise (SISA) or without
+    population.shadow."""
+    key = (
+        wildcards.dataset,
+        wildcards.arch,
+        int(wildcards.seed),
+        wildcards.forget_set,
+        wildcards.method,
+    )
+    base = POPULATIONS.format(**wildcards)
+    if key in _SHADOW_RUNS:
+        return {
+            "shadow_npz": f"{base}/shadow/{wildcards.method}.npz",
+            "shadow_record": f"{base}/shadow/{wildcards.method}.json",
+        }
+    if config["population"]["shadow"] and not METHODS[wildcards.method].needs_original:
+        return {
+            "shadow_npz": f"{base}/{wildcards.method}.npz",
+            "shadow_record": f"{base}/{wildcards.method}.json",
+        }
+    return {}
 
 
 def evaluated_inputs(wildcards):

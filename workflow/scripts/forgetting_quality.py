@@ -8,4 +8,5 @@ def main(job):
         (job.input.npz, job.input.record),
         (job.input.retrain_npz, job.input.retrain_record),
         job.output[0],
+        shadow_paths=(job.input.shadow_npz, job.input.shadow_record) if job.input.get("shadow_npz") else None,
     )

@@ -1,10 +1,12 @@
-"""Rule population: N runs of one method on one forget set (the distribution-level metrics)."""
+"""Rule population: N runs of one method on one forget set (the distribution-level metrics),
+from the original, or for rule population_shadow from the shadow originals."""
 
 from lethe.device import Runtime
 from lethe.stages.population import write_population
 
 
 def main(job):
+    shadow = job.input.get("shadow_models")
     write_population(
         job.wildcards.method,
         job.input.npz,
@@ -17,4 +19,5 @@ def main(job):
         job.output.npz,
         job.output.record,
         runtime=Runtime.from_job(job),
+        shadow_paths=None if shadow is None else (shadow, job.input.shadow_meta),
     )

@@ -6,7 +6,10 @@ Three kinds, configured under ``forget_sets`` in the config:
 * ``random_classes``: ``k`` classes drawn at random, ``draws`` times, from ``seed``;
   each draw is its own forget set ``{name}-{draw}`` (the impair–repair paper averages
   over 5 subsets each of 2, 3 and 6 classes);
-* ``random_samples``: a random ``fraction`` or ``count`` of the training samples.
+* ``random_samples``: a random ``fraction`` or ``count`` of the training samples, drawn from
+  ``seed``; with ``per_seed: true`` each of the config's seeds gets its own draw, forget set
+  ``{name}-{seed}``, run only with that seed's models (so the spread over seeds includes the
+  draw's), otherwise one draw ``{name}`` serves every seed.
 
 Expansion of names is torch-free (the Snakefile uses it at parse time); materialising a
 forget set needs only NumPy.
@@ -23,8 +26,9 @@ NAME_PATTERN = r"[A-Za-z0-9_]+"
 ID_PATTERN = rf"{NAME_PATTERN}(-[0-9]+)?"
 
 
-def expand_forget_sets(specs: dict[str, dict]) -> dict[str, tuple[str, int | None]]:
-    """Map every concrete forget-set id to (config name, draw index or None)."""
+def expand_forget_sets(specs: dict[str, dict], seeds=()) -> dict[str, tuple[str, int | None]]:
+    """Map every concrete forget-set id to (config name, draw index or None); a ``per_seed``
+    random-sample forget set has one draw per seed of ``seeds``, its index the seed."""
     ids: dict[str, tuple[str, int | None]] = {}
     for name, spec in specs.items():
         if not re.fullmatch(NAME_PATTERN, name):
@@ -35,6 +39,9 @@ def expand_forget_sets(specs: dict[str, dict]) -> dict[str, tuple[str, int | Non
         if kind == "random_classes":
             for draw in range(int(spec["draws"])):
                 ids[f"{name}-{draw}"] = (name, draw)
+        elif kind == "random_samples" and spec.get("per_seed", False):
+            for seed in seeds:
+                ids[f"{name}-{int(seed)}"] = (name, int(seed))
         else:
             ids[name] = (name, None)
     return ids
@@ -87,7 +94,12 @@ def make_forget_set(forget_set_id: str, spec: dict, y_train: np.ndarray, num_cla
             count = int(round(float(spec["fraction"]) * n))
         if not 0 < count < n:
             raise ValueError(f"forget_sets.{name}: {count} samples out of {n} is not a proper subset")
-        rng = np.random.default_rng(int(spec.get("seed", 0)))
+        if spec.get("per_seed", False):
+            if draw is None:
+                raise ValueError(f"forget set {name} is drawn per seed: its ids name the seed, e.g. {name}-0")
+            rng = np.random.default_rng([int(spec.get("seed", 0)), draw])  # the draw of model seed `draw`
+        else:
+            rng = np.random.default_rng(int(spec.get("seed", 0)))
         indices = np.sort(rng.choice(n, size=count, replace=False))
     return {
         "id": forget_set_id,

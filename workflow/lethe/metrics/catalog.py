@@ -86,7 +86,8 @@ METRICS: dict[str, Metric] = {
         Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
         Metric("fq_F", r"$F$", "forgetting quality F", "frac", "max", "population", interval=True, population=True),
         Metric("fq_score", "Score", "challenge score F·RA·TA", "frac", "max", "population", interval=True, population=True),
-        Metric("ulira_acc", r"U-LiRA", "U-LiRA accuracy", "pct", "min", "population", interval=True, population=True),
+        Metric("ulira_acc", r"U-LiRA", "U-LiRA accuracy (shadow originals)", "pct", "min", "population", interval=True, population=True),
+        Metric("ulira_known_acc", r"U-LiRA$_{orig}$", "U-LiRA accuracy (original known)", "pct", "min", "population", interval=True, population=True),
         Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
         Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True),
     )

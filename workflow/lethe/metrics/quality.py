@@ -33,17 +33,22 @@ per-example variances with at least 16 models a side, else pooled), fitted on on
 each population and used on the other half (two folds, every model scored once, by a fit
 that did not see it); a held-out model is called unlearned where its log likelihood ratio
 is positive. The accuracy over held-out models and examples is 0.5 when unlearning is
-indistinguishable from retraining and 1 when every example gives it away. Hayes et al.
-also draw the *original* model at random (shadow originals); here every unlearning run
-starts from the same original, the one the pipeline trained for that seed, so the attacker
-knows it: a stronger threat model, in which a deterministic method (every run the same
-model) is always recognised.
+indistinguishable from retraining and 1 when every example gives it away. It is reported
+twice. ``ulira_acc`` is Hayes et al.'s setting: run i of the method starts from its own
+original (the shadow originals of :mod:`lethe.shadow`, trained like the original from
+independent seeds), so the attacker does not know which original a model came from.
+``ulira_known_acc`` reads the population that :mod:`lethe.population` draws from the
+pipeline's one original (the one F reads): the attacker knows the original, a stronger
+threat model, in which a deterministic method (every run the same model) is always
+recognised. Hayes et al. draw their shadow models on random halves of the data and forget
+random samples of them; with class forgetting the forget set is fixed by its classes, so the
+shadow originals here all train on the whole training set and differ by seed only.
 
 A **deterministic** method (every run returns the same model; zero_output, for one)
 has no ε in the challenge's sense: every threshold leaves its FNR at 0 or 1 and is skipped, so
 F would be 1 by construction whatever the model. Its F and score are left undefined (NaN, "--"
-in the tables) and ``population_deterministic`` is 1; its U-LiRA accuracy stands (the attacker
-who knows the original recognises the one model every run returns).
+in the tables) and ``population_deterministic`` is 1; its U-LiRA accuracies stand (the attacker
+who knows the original recognises the one model every run returns: ``ulira_known_acc`` 1).
 
 Neither estimate is exact at finite N: ε is the best of many thresholds chosen on the very
 samples it is scored on (biased upward, so F downward), and U-LiRA's Gaussians come from N/2
@@ -165,11 +170,13 @@ def utility_ratios(unlearned: dict, retrained: dict) -> dict:
     return {"fq_ra_ratio": ra, "fq_ta_ratio": ta}
 
 
-def population_metrics(unlearned: dict, retrained: dict, seed: int) -> dict:
+def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict | None = None) -> dict:
     """Every population metric of a method's population against retrain's: F, the challenge's
-    score (F × RA ratio × TA ratio, its interval F's scaled by the same ratios), U-LiRA.
+    score (F × RA ratio × TA ratio, its interval F's scaled by the same ratios), U-LiRA with
+    the original known (``ulira_known_acc``) and, given the population from the shadow
+    originals (``shadow``), U-LiRA as Hayes et al. define it (``ulira_acc``).
 
-    ``unlearned`` and ``retrained``: ``phi`` (N × |D_f|), ``acc_retain`` and
+    ``unlearned``, ``retrained`` and ``shadow``: ``phi`` (N × |D_f|), ``acc_retain`` and
     ``acc_test_retained`` (N each), as :func:`lethe.population.run_population` returns.
     """
     out = forgetting_quality(unlearned["phi"], retrained["phi"], seed)
@@ -181,7 +188,10 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int) -> dict:
     if deterministic:  # every threshold leaves FNR at 0 or 1 and is skipped: F would be 1 by construction
         out.update({key: float("nan") for key in out if key.startswith(("fq_F", "fq_score", "fq_eps"))})
     out["population_deterministic"] = float(deterministic)
-    out.update(ulira_accuracy(unlearned["phi"], retrained["phi"], seed + 1))
+    known = ulira_accuracy(unlearned["phi"], retrained["phi"], seed + 1)
+    out.update({key.replace("ulira_", "ulira_known_"): value for key, value in known.items()})
+    if shadow is not None:
+        out.update(ulira_accuracy(shadow["phi"], retrained["phi"], seed + 2))
     out["population_models"] = int(len(unlearned["phi"]))
     out["population_retrains"] = int(len(retrained["phi"]))
     out["population_examples"] = int(np.asarray(unlearned["phi"]).shape[1])

@@ -78,8 +78,9 @@ FIGURES: dict[str, Figure] = {
         ),
         Figure(
             "forgetting_quality", "tidy", "table_figure", "Forgetting or hiding",
-            "populations of unlearning runs against retrained models: forgetting quality F and U-LiRA accuracy per "
-            "method (mean ± 95 % interval), the retrain_twin null as a band, a row per scenario",
+            "populations of unlearning runs against retrained models: forgetting quality F and U-LiRA accuracy "
+            "(shadow originals; original known) per method (mean ± 95 % interval), the retrain_twin null as a band, a "
+            "row per scenario",
         ),
         Figure(
             "fnn_curves", "fnn_runs", "fnn_figure", "Forgetting layers (FNN)",

@@ -575,10 +575,11 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
 
 def forgetting_quality(tidy: pd.DataFrame, paths: Paths) -> bool:
     """Populations against retrained models (:mod:`lethe.metrics.quality`): the forgetting
-    quality F and U-LiRA's accuracy per method, mean ± the 95 % interval (over seeds, or the
-    bootstrap over the forget examples for one seed), the retrain_twin population's as the band
-    (the null: what exact unlearning scores at this N); a row of two panels per scenario."""
-    metrics = ("fq_F", "ulira_acc")
+    quality F and U-LiRA's accuracy (shadow originals; original known) per method, mean ± the
+    95 % interval (over seeds, or the bootstrap over the forget examples for one seed), the
+    retrain_twin population's as the band (the null: what exact unlearning scores at this N);
+    a row of three panels per scenario."""
+    metrics = ("fq_F", "ulira_acc", "ulira_known_acc")
     sub = tidy[tidy["metric"].str.startswith(metrics)]
     stats = {}
     if not sub.empty:
@@ -594,14 +595,16 @@ def forgetting_quality(tidy: pd.DataFrame, paths: Paths) -> bool:
         return False
     with style():
         height = max(0.13 * len(_methods(stats, s)) for s in scenarios) + 0.7
-        fig, axes = _panels(2 * len(scenarios), 2.6, height, 0.1, ncols=2)
+        width = len(metrics)
+        fig, axes = _panels(width * len(scenarios), 2.4, height, 0.1, ncols=width)
         for i, scenario in enumerate(scenarios):
             methods = [m for m in _methods(stats, scenario) if m != "retrain"]
-            for ax, metric in zip(axes[2 * i : 2 * i + 2], metrics, strict=True):
+            for ax, metric in zip(axes[width * i : width * (i + 1)], metrics, strict=True):
                 _dot_panel(ax, stats, scenario, methods, metric, reference="retrain_twin")
                 ax.set_xlabel(METRICS[metric].plot)
                 ax.set_title(_title(scenario), fontsize="small")
-            axes[2 * i + 1].axvline(0.5, color="0.5", linestyle="--", linewidth=0.6)
+                if metric != "fq_F":
+                    ax.axvline(0.5, color="0.5", linestyle="--", linewidth=0.6)
         save(fig, paths)
     return True
 

@@ -236,17 +236,19 @@ LIRA_CAPTION = (
 
 
 POPULATION_CAPTION = (
-    r"Populations: each method run $N$ times from the same original (independent unlearning seeds) against $N$ "
-    r"models retrained on $D_r$. $F$: the NeurIPS 2023 unlearning challenge's forgetting quality (per forget "
-    r"example, $\varepsilon$ of the best threshold attack on the example's confidence, $\delta=0.01$, scored "
-    r"$2/2^{n}$ for its bin $n$ of width 0.5, averaged; 1 is indistinguishable from retraining); Score: $F$ times "
-    r"the ratios of retain and (retained-class) test accuracy to retrain's; U-LiRA: the held-out accuracy of a "
-    r"per-example likelihood-ratio attack telling the method's models from retrained ones (0.5: indistinguishable; "
-    r"the attacker knows the original). Both are estimated from finitely many models: the retrain\_twin row, two "
-    r"independent retrain populations compared, is what exact unlearning scores at this $N$. Mean $\pm$ the "
-    r"half-width of the 95\,\% interval over $n$ seeds, or for one seed of the bootstrap over the forget examples; "
-    r"``--'' for $F$: the method is deterministic (every run the same model), where $F$ is undefined. Bold: best "
-    r"unlearning method of the column."
+    r"Populations: each method run $N$ times against $N$ models retrained on $D_r$. $F$: the NeurIPS 2023 "
+    r"unlearning challenge's forgetting quality, the runs starting from the same original with independent "
+    r"unlearning seeds (per forget example, $\varepsilon$ of the best threshold attack on the example's "
+    r"confidence, $\delta=0.01$, scored $2/2^{n}$ for its bin $n$ of width 0.5, averaged; 1 is indistinguishable "
+    r"from retraining); Score: $F$ times the ratios of retain and (retained-class) test accuracy to retrain's; "
+    r"U-LiRA: the held-out accuracy of a per-example likelihood-ratio attack telling the method's models from "
+    r"retrained ones (0.5: indistinguishable), each run starting from its own shadow original (trained like the "
+    r"original from its own seed), and U-LiRA$_{orig}$ on the runs from the one original (the attacker knows it). "
+    r"All are estimated from finitely many models: the retrain\_twin row, two independent retrain populations "
+    r"compared, is what exact unlearning scores at this $N$. Mean $\pm$ the half-width of the 95\,\% interval "
+    r"over $n$ seeds, or for one seed of the bootstrap over the forget examples; ``--'' for $F$: the method is "
+    r"deterministic (every run from the one original the same model), where $F$ is undefined; for U-LiRA: no "
+    r"shadow population (SISA starts from its own original). Bold: best unlearning method of the column."
 )
 
 

@@ -4,6 +4,7 @@ written as a metrics JSON that the aggregate reads beside the evaluation's."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -15,26 +16,34 @@ log = logging.getLogger(__name__)
 
 
 def forgetting_quality(
-    method_paths: tuple[str | Path, str | Path], retrain_paths: tuple[str | Path, str | Path], out: str | Path
+    method_paths: tuple[str | Path, str | Path],
+    retrain_paths: tuple[str | Path, str | Path],
+    out: str | Path,
+    shadow_paths: tuple[str | Path, str | Path] | None = None,
 ) -> dict:
-    """F, the challenge's score and U-LiRA of one population against retrain's; ``*_paths`` are (npz, record)."""
+    """F, the challenge's score and U-LiRA of one population against retrain's; ``*_paths`` are
+    (npz, record), ``shadow_paths`` the method's population from the shadow originals (U-LiRA
+    as Hayes et al. define it; for a method that starts from no original, its one population)."""
     started = time.perf_counter()
     unlearned, retrained = load_population(*method_paths), load_population(*retrain_paths)
+    shadow = load_population(*shadow_paths) if shadow_paths is not None else None
     rec, ref = unlearned["record"], retrained["record"]
     if (rec["dataset"], rec["arch"], rec["seed"], rec["forget_set"]) != (
         ref["dataset"], ref["arch"], ref["seed"], ref["forget_set"]
     ):  # fmt: skip
         raise ValueError(f"forgetting_quality: {method_paths[1]} and {retrain_paths[1]} are not the same scenario")
-    metrics = population_metrics(unlearned, retrained, seed=int(rec["seed"]))
+    metrics = population_metrics(unlearned, retrained, seed=int(rec["seed"]), shadow=shadow)
     result = {
         **{key: rec[key] for key in ("method", "dataset", "arch", "seed", "forget_set", "forget_set_name",
                                      "forget_kind", "forget_classes", "forget_size")},
         "metrics": metrics,
         "population": {"models": rec["models"], "retrains": ref["models"], "deterministic": rec["deterministic"],
+                       "shadow": None if shadow is None else shadow["record"]["originals"],
                        "unlearn_seconds": rec["seconds"], "retrain_seconds": ref["seconds"]},
         "quality_seconds": time.perf_counter() - started,
     }  # fmt: skip
     write_json(out, result)
-    log.info("%s on %s: F %.3f, score %.3f, U-LiRA accuracy %.3f (%d models)", rec["method"], rec["forget_set"],
-             metrics["fq_F"], metrics["fq_score"], metrics["ulira_acc"], rec["models"])  # fmt: skip
+    log.info("%s on %s: F %.3f, score %.3f, U-LiRA accuracy %.3f (shadow originals), %.3f (original known); %d models",
+             rec["method"], rec["forget_set"], metrics["fq_F"], metrics["fq_score"], metrics.get("ulira_acc", math.nan),
+             metrics["ulira_known_acc"], rec["models"])  # fmt: skip
     return result

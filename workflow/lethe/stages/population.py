@@ -14,6 +14,8 @@ from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
 from lethe.io import atomic_path, read_checked, read_json, sha256_file, write_json
 from lethe.models.checkpoint import load_checkpoint
 from lethe.population import run_population
+from lethe.shadow import shadow_model
+from lethe.stages.train_shadow import load_shadows
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +34,32 @@ def write_population(
     out_npz: str | Path,
     out_record: str | Path,
     runtime: Runtime = DEFAULT_RUNTIME,
+    shadow_paths: tuple[str | Path, str | Path] | None = None,
 ) -> dict:
-    """Run the population; write its arrays and its record (method, seeds, cost, sha256)."""
+    """Run the population; write its arrays and its record (method, seeds, cost, sha256).
+
+    ``shadow_paths`` (the shadow originals' weights and sidecar, rule train_shadow): run i
+    starts from shadow original i instead of ``original_path``'s model.
+    """
     dev, _ = runtime.start()
     dataset = load_dataset(npz_path, manifest_path, dev)
     forget = read_json(forget_path)
     original, meta = load_checkpoint(original_path, dev)
     original = prepare_model(original, dev, runtime.memory_format)
+    originals = None
+    if shadow_paths is not None:
+        weights, shadows = load_shadows(*shadow_paths)
+        if shadows["models"] < n:
+            raise ValueError(f"population: {shadow_paths[1]} holds {shadows['models']} shadow originals, {n} needed; "
+                             f"rebuild it (rule train_shadow)")  # fmt: skip
+
+        def originals(i: int):
+            model = shadow_model(shadows["arch"], shadows["shape"], shadows["num_classes"], weights, i, dev)
+            return prepare_model(model, dev, runtime.memory_format)
+
     pop = run_population(
         method, original, dataset, forget, params, arch=meta["arch"], seed=seed, n=n, device=dev,
-        amp=runtime.amp, memory_format=runtime.memory_format,
+        amp=runtime.amp, memory_format=runtime.memory_format, originals=originals,
     )  # fmt: skip
     with atomic_path(out_npz) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **{key: pop[key] for key in ARRAYS}, seeds=np.asarray(pop["seeds"], dtype=np.int64))
@@ -51,7 +69,8 @@ def write_population(
         "forget_classes": forget["classes"], "forget_size": forget["size"], "models": n, "params": params,
         "deterministic": pop["deterministic"], "runs_made": len(pop["seconds"]),
         "seconds": pop["seconds"], "steps": pop["steps"], "wall_seconds": pop["wall_seconds"],
-        "device": str(dev), "original": str(original_path), "npz_sha256": sha256_file(out_npz),
+        "device": str(dev), "original": str(original_path) if shadow_paths is None else str(shadow_paths[0]),
+        "originals": "fixed" if shadow_paths is None else "shadow", "npz_sha256": sha256_file(out_npz),
     }  # fmt: skip
     write_json(out_record, record)
     log.info("population of %s on %s: %d models in %.1fs%s", method, forget["id"], n, pop["wall_seconds"],

@@ -1,0 +1,55 @@
+"""Rule train_shadow: the shadow originals of one dataset/arch/seed (lethe.shadow), for U-LiRA."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from lethe.data.tensors import load_dataset
+from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
+from lethe.io import atomic_path, read_checked, read_json, sha256_file, write_json
+from lethe.shadow import train_shadows
+
+log = logging.getLogger(__name__)
+
+
+def write_shadows(
+    npz_path: str | Path,
+    manifest_path: str | Path,
+    arch: str,
+    seed: int,
+    recipe: dict,
+    k: int,
+    models_out: str | Path,
+    meta_out: str | Path,
+    runtime: Runtime = DEFAULT_RUNTIME,
+) -> dict:
+    """Train the K shadow originals; write their stacked weights (safetensors) and a sidecar."""
+    dev, _ = runtime.start()
+    seed_everything(seed)
+    dataset = load_dataset(npz_path, manifest_path, dev)
+    warm_up(dev)
+    shape = dataset.manifest["shape"]
+    shadows = train_shadows(arch, dataset.train, shape, dataset.num_classes, recipe, seed, k)
+    synchronize(dev)
+    with atomic_path(models_out) as tmp:
+        save_file({name: t.detach().cpu().contiguous() for name, t in shadows["params"].items()}, str(tmp))
+    meta = {
+        "arch": arch, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"], "seed": seed,
+        "shape": shape, "num_classes": dataset.num_classes, "models": k, "seeds": shadows["seeds"],
+        "recipe": recipe, "batched": shadows["batched"], "seconds": shadows["seconds"], "device": str(dev),
+        "models_sha256": sha256_file(models_out),
+    }  # fmt: skip
+    write_json(meta_out, meta)
+    log.info("%d shadow originals (%s, %s) trained in %.1fs (%s)", k, arch, dataset.name, shadows["seconds"],
+             "batched" if shadows["batched"] else "one at a time")  # fmt: skip
+    return meta
+
+
+def load_shadows(models_path: str | Path, meta_path: str | Path) -> tuple[dict, dict]:
+    """The stacked weights and the sidecar, the weights checked against the sidecar's sha256."""
+    meta = read_json(meta_path)
+    read_checked(models_path, meta.get("models_sha256"), meta_path, "rule train_shadow writes it")
+    return load_file(str(models_path)), meta
