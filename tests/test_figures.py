@@ -93,6 +93,27 @@ def records(forget_sets=FORGET_SETS, methods=METHOD_VALUES) -> list[dict]:
     ]
 
 
+POPULATION_VALUES = {  # method -> (F, U-LiRA on shadow originals, U-LiRA with the original known), seed 0 only
+    "retrain_twin": (0.35, 0.5, 0.5),
+    "finetune": (0.2, 0.7, 0.8),
+    "zero_output": (float("nan"), 0.9, 1.0),  # deterministic: no F
+    "unsir": (0.3, 0.6, 0.65),
+}
+
+
+def population_record(forget_set: str, method: str) -> dict:
+    """A comparison with retrain's population as lethe.stages.forgetting_quality writes it (seed 0)."""
+    name, kind, classes = FORGET_SETS[forget_set]
+    f, shadow, known = POPULATION_VALUES[method]
+    metrics = {}
+    for key, value in (("fq_F", f), ("fq_score", f), ("ulira_acc", shadow), ("ulira_known_acc", known)):
+        metrics.update({key: value, f"{key}_lo": value - 0.03, f"{key}_hi": value + 0.03})
+    return {
+        "dataset": "digits", "arch": "mlp", "seed": 0, "forget_set": forget_set, "forget_set_name": name,
+        "forget_kind": kind, "forget_classes": classes, "method": method, "metrics": metrics, "quality_seconds": 0.1,
+    }  # fmt: skip
+
+
 def tidy_of(recs: list[dict]) -> pd.DataFrame:
     """The tidy frame as the aggregate rule writes it: every metric, and each run's avg gap to retrain."""
     tidy = pd.DataFrame([row for rec in recs for row in tidy_rows(rec)])
@@ -101,7 +122,13 @@ def tidy_of(recs: list[dict]) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tidy() -> pd.DataFrame:
-    return tidy_of(records())
+    populations = [
+        population_record(fs, m)
+        for fs in FORGET_SETS
+        for m in POPULATION_VALUES
+        if not (m in ("zero_output", "unsir") and FORGET_SETS[fs][1] == "random_samples")
+    ]
+    return tidy_of(records() + populations)
 
 
 def written(tmp_path, name: str) -> list:
@@ -405,3 +432,15 @@ def test_saliency_figure_stage_reads_checkpoints(digits_files, forget_class3, tm
     )  # fmt: skip
     assert shown is True
     assert_figure_files(out)
+
+
+def test_forgetting_quality_draws_each_population_metric_against_the_twin(tidy, tmp_path):
+    """One row of panels (F, U-LiRA on shadow originals, U-LiRA with the original known) per scenario,
+    the twin's value as the band; a deterministic method has no F dot; without populations a placeholder."""
+    from lethe.report.figures import forgetting_quality
+
+    with_populations = forgetting_quality(tidy, written(tmp_path, "quality"))
+    assert with_populations is True
+    fig_tidy = tidy[~tidy["metric"].str.startswith(("fq_", "ulira"))]
+    assert forgetting_quality(fig_tidy, written(tmp_path, "none")) is False
+    assert_figure_files(written(tmp_path, "none"))

@@ -237,3 +237,16 @@ def test_u_lira_on_shadow_originals_is_reported_beside_the_known_original():
     m = population_metrics(known, retrained, seed=0, shadow=shadow)
     assert m["ulira_known_acc"] > 0.9 and m["ulira_acc"] < m["ulira_known_acc"]
     assert "ulira_acc" not in population_metrics(known, retrained, seed=0)
+
+
+def test_every_interval_metric_of_the_evaluation_writes_its_bounds(original_mlp, digits, forget_class3):
+    from lethe.metrics.evaluate import accuracy_metrics
+    from lethe.metrics.predict import predictions
+
+    out = accuracy_metrics(digits, forget_class3, predictions(original_mlp, digits.train),
+                           predictions(original_mlp, digits.test))  # fmt: skip
+    for key in ("acc_forget", "acc_retain", "acc_test_retained", "acc_test_forgotten"):
+        assert METRICS[key].interval and out[f"{key}_lo"] <= out[key] <= out[f"{key}_hi"], key
+    assert (
+        out["acc_forget_hi"] - out["acc_forget_lo"] > out["acc_retain_hi"] - out["acc_retain_lo"]
+    )  # 137 vs 1,210 samples

@@ -235,7 +235,7 @@ _SHADOW_RUNS = {
 
 
 def shadow_population(wildcards):
-    """U-LiRA's population from the shadow originals, for rule forgetting_quality: the method's
+    """U-LiRA's population from the shadow originals, an input of forgetting_quality jobs: the method's
     population_shadow output; for a method that starts from no original (retrain_twin) its one
     population serves (the original does not enter it); none otherwise (SISA) or without
     population.shadow."""

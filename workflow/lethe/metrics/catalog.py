@@ -51,16 +51,17 @@ class Metric:
     derived: bool = False  # computed by the aggregate from other metrics, not by the evaluation
     censor: str | None = None  # a 0/1 metric saying whether the run finished (else the value is its cap)
     interval: bool = False  # each run also writes its own 95 % interval (key + _lo, _hi): shown where one run is all
+    # (Wilson's over the samples for an accuracy, a bootstrap over the forget examples for LiRA's verdict and F)
     population: bool = False  # written by rule forgetting_quality (lethe.metrics.quality), not by the evaluation
 
 
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
-        Metric("acc_forget", r"Acc$_f$", "Acc_f", "pct", "retrain", "main", paired=True),
-        Metric("acc_retain", r"Acc$_r$", "Acc_r", "pct", "max", "main", paired=True),
-        Metric("acc_test_retained", r"Acc$_{te,r}$", "Acc_te,r", "pct", "max", "main", paired=True),
-        Metric("acc_test_forgotten", r"Acc$_{te,f}$", "Acc_te,f", "pct", "retrain", "main"),
+        Metric("acc_forget", r"Acc$_f$", "Acc_f", "pct", "retrain", "main", paired=True, interval=True),
+        Metric("acc_retain", r"Acc$_r$", "Acc_r", "pct", "max", "main", paired=True, interval=True),
+        Metric("acc_test_retained", r"Acc$_{te,r}$", "Acc_te,r", "pct", "max", "main", paired=True, interval=True),
+        Metric("acc_test_forgotten", r"Acc$_{te,f}$", "Acc_te,f", "pct", "retrain", "main", interval=True),
         Metric("unlearn_seconds", r"Time (ms)", "unlearning time (s)", "ms", "min", "main"),
         Metric("time_ratio_to_retrain", r"$t/t_{\mathrm{retrain}}$", "t / t_retrain", "ratio", "min", "main"),
         Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_entropy_attack_acc"),

@@ -12,6 +12,8 @@ Accuracies (fractions in [0, 1]):
 * ``acc_test_retained`` / ``acc_test_forgotten``: test samples of the retained /
   forgotten classes (class forgetting; for random-sample forgetting the forgotten-class
   split does not exist and ``acc_test_retained`` equals ``acc_test``);
+* each with ``_lo`` and ``_hi``, Wilson's 95 % interval of the proportion over the samples it
+  is measured on (what the samples alone leave uncertain about this one model);
 * ``confusion_test``: the test confusion matrix;
 * ``relearn_curve``: accuracy on the scored forget samples before relearning and after
   each relearn epoch (None where relearning did not run); a list, so it sits beside
@@ -40,6 +42,7 @@ from lethe.data.tensors import Dataset
 from lethe.device import synchronize
 from lethe.metrics.accuracy import accuracy, confusion_matrix
 from lethe.metrics.distance import distance_metrics, probabilities
+from lethe.metrics.intervals import wilson
 from lethe.metrics.lira import lira_metrics
 from lethe.metrics.mia import membership_metrics
 from lethe.metrics.predict import features_and_logits
@@ -68,13 +71,19 @@ def accuracy_metrics(dataset: Dataset, forget: dict, pred_train: np.ndarray, pre
         test_forgotten = np.isin(y_test, forget["classes"])
     else:
         test_forgotten = np.zeros(len(y_test), dtype=bool)
-    return {
-        "acc_forget": accuracy(y_train[in_forget], pred_train[in_forget]),
-        "acc_retain": accuracy(y_train[~in_forget], pred_train[~in_forget]),
-        "acc_test": accuracy(y_test, pred_test),
-        "acc_test_retained": accuracy(y_test[~test_forgotten], pred_test[~test_forgotten]),
-        "acc_test_forgotten": accuracy(y_test[test_forgotten], pred_test[test_forgotten]),
+    groups = {
+        "acc_forget": (y_train[in_forget], pred_train[in_forget]),
+        "acc_retain": (y_train[~in_forget], pred_train[~in_forget]),
+        "acc_test": (y_test, pred_test),
+        "acc_test_retained": (y_test[~test_forgotten], pred_test[~test_forgotten]),
+        "acc_test_forgotten": (y_test[test_forgotten], pred_test[test_forgotten]),
     }
+    out = {}
+    for key, (y, pred) in groups.items():
+        out[key] = accuracy(y, pred)
+        lo, hi = (None, None) if out[key] is None else wilson(out[key], len(y))
+        out[f"{key}_lo"], out[f"{key}_hi"] = lo, hi
+    return out
 
 
 def evaluate_model(

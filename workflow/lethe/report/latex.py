@@ -166,6 +166,10 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             rf"\multicolumn{{{ncols}}}{{l}}{{\emph{{{escape(dataset)} / {escape(arch)} / {escape(label)}}}}} \\",
         ]
         rows = wide.loc[block]
+        # A method with no value in this table's columns has no row (the retrain twin's population
+        # rows in a config that does not run the twin itself, LiRA without reference models).
+        shown = [m for m in rows.index if any(not _missing(rows.loc[m].get(("mean", c), None)) for c, _, _ in columns)]
+        rows = rows.loc[shown]
 
         def no_power(method, metric, rows=rows):
             return rows.loc[method].get(("has_power", metric), "") == "False"
