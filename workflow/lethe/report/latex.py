@@ -263,7 +263,9 @@ def population_tables(summary: pd.DataFrame) -> str:
     rows = summary[summary["metric"].isin(POPULATION_METRICS)]
     if rows.empty:
         return r"\emph{No populations of unlearning runs in this configuration (population.models is 0).}\par" + "\n"
-    return scenario_tables(rows, POPULATION_COLUMNS, POPULATION_CAPTION, "tab:population")
+    sizes = sorted({int(n) for n in summary.loc[summary["metric"] == "population_models", "mean"].dropna()})
+    caption = POPULATION_CAPTION.replace(r"run $N$ times", rf"run $N = {'/'.join(map(str, sizes))}$ times", 1)
+    return scenario_tables(rows, POPULATION_COLUMNS, caption, "tab:population")
 
 
 def scenario_tables(summary: pd.DataFrame, columns: list | None = None, caption: str = MAIN_CAPTION,
