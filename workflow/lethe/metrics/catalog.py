@@ -51,7 +51,8 @@ class Metric:
     derived: bool = False  # computed by the aggregate from other metrics, not by the evaluation
     censor: str | None = None  # a 0/1 metric saying whether the run finished (else the value is its cap)
     interval: bool = False  # each run also writes its own 95 % interval (key + _lo, _hi): shown where one run is all
-    # (Wilson's over the samples for an accuracy, a bootstrap over the forget examples for LiRA's verdict and F)
+    # (Wilson's over the samples for an accuracy, a bootstrap over the models for F and U-LiRA, over the
+    # forget examples for LiRA's verdict)
     population: bool = False  # written by rule forgetting_quality (lethe.metrics.quality), not by the evaluation
 
 
@@ -85,8 +86,8 @@ METRICS: dict[str, Metric] = {
         Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding", censor="relearn_reached"),
         Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding"),
         Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
-        Metric("fq_F", r"$F$", "forgetting quality F", "frac", "max", "population", interval=True, population=True),
-        Metric("fq_score", "Score", "challenge score F·RA·TA", "frac", "max", "population", interval=True, population=True),
+        Metric("fq_F", r"$F$", "forgetting quality F", "pct", "max", "population", interval=True, population=True),
+        Metric("fq_score", "Score", "challenge score F·RA·TA", "pct", "max", "population", interval=True, population=True),
         Metric("ulira_acc", r"U-LiRA", "U-LiRA accuracy (shadow originals)", "pct", "min", "population", interval=True, population=True),
         Metric("ulira_known_acc", r"U-LiRA$_{orig}$", "U-LiRA accuracy (original known)", "pct", "min", "population", interval=True, population=True),
         Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),

@@ -43,7 +43,8 @@ def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # The interval contains p also where rounding would put p = 1 a hair above its upper end.
+    return float(min(p, max(0.0, centre - half))), float(max(p, min(1.0, centre + half)))
 
 
 def mean_interval(values: Sequence[float]) -> tuple[float, float]:

@@ -55,7 +55,8 @@ samples it is scored on (biased upward, so F downward), and U-LiRA's Gaussians c
 models a side. So each is reported beside its **null**: the same computation on two
 independent retrain populations (the ``retrain_twin`` method's population against
 retrain's), which is what an exact unlearning method scores at that N. Intervals are
-percentile bootstraps over the forget examples (:data:`BOOTSTRAP_DRAWS` draws).
+bootstraps over the models (:func:`forgetting_quality`, :func:`ulira_accuracy`): every forget
+example is scored by the same models, so the models, not the examples, are the sample.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ from lethe.metrics.lira import gaussians, scores
 DELTA = 0.01  # the challenge's δ
 BIN_WIDTH = 0.5  # ε is bucketed in bins of this width ...
 BINS = 13  # ... from 0 to 6; every ε beyond the last edge scores 2 / 2**BINS
-BOOTSTRAP_DRAWS = 1000
+BOOTSTRAP_DRAWS = 200  # resampled populations per interval
+BOOTSTRAP_EXAMPLES = 1000  # F's bootstrap scores at most this many forget examples (a seeded draw)
 MIN_MODELS = 4  # two folds of at least 2 models a side (LiRA's Gaussians need 2 per side)
 
 
@@ -116,51 +118,79 @@ def bin_scores(eps: np.ndarray) -> np.ndarray:
     return 2.0 / 2.0**n
 
 
-def _bootstrap_mean(values: np.ndarray, seed: int, draws: int = BOOTSTRAP_DRAWS) -> tuple[float, float]:
-    """Percentile 95 % interval of the mean of ``values`` over resampled examples."""
-    values = np.asarray(values, np.float64)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (draws, len(values)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
+def _percentile(values) -> tuple[float, float]:
+    lo, hi = np.percentile(np.asarray(values, np.float64), [2.5, 97.5])
     return float(lo), float(hi)
 
 
 def forgetting_quality(unlearned: np.ndarray, retrained: np.ndarray, seed: int, delta: float = DELTA) -> dict:
-    """F (the mean bin score of ε over the examples) with its bootstrap interval, and ε's summary."""
-    eps = epsilons(unlearned, retrained, delta)
+    """F (the mean bin score of ε over the examples) with its 95 % interval over models, and ε's summary.
+
+    The interval is a bootstrap over the models (each population resampled, :data:`BOOTSTRAP_DRAWS`
+    draws, on at most :data:`BOOTSTRAP_EXAMPLES` forget examples): the examples are scored by
+    the same models, so resampling examples would miss most of the noise. A resampled population
+    repeats models, which moves ε's best threshold, so the bootstrap's own centre is off: its
+    percentile spread is placed around the estimate (``lo = F − (mean − q2.5)``, ``hi = F + (q97.5 − mean)``).
+    """
+    u, r = _check(unlearned, retrained)
+    eps = epsilons(u, r, delta)
     h = bin_scores(eps)
-    lo, hi = _bootstrap_mean(h, seed)
+    rng = np.random.default_rng(seed)
+    cols = np.arange(u.shape[1])
+    if len(cols) > BOOTSTRAP_EXAMPLES:
+        cols = np.sort(rng.choice(cols, BOOTSTRAP_EXAMPLES, replace=False))
+    uu, rr = u[:, cols], r[:, cols]
+    draws = [
+        bin_scores(epsilons(uu[rng.integers(0, len(u), len(u))], rr[rng.integers(0, len(r), len(r))], delta)).mean()
+        for _ in range(BOOTSTRAP_DRAWS)
+    ]
+    q_lo, q_hi = _percentile(draws)
+    centre = float(np.mean(draws))
     finite = eps[np.isfinite(eps)]
     return {
-        "fq_F": float(h.mean()), "fq_F_lo": lo, "fq_F_hi": hi,
+        "fq_F": float(h.mean()), "fq_F_lo": max(0.0, float(h.mean()) - (centre - q_lo)),
+        "fq_F_hi": min(1.0, float(h.mean()) + (q_hi - centre)),
         "fq_eps_median": float(np.median(eps)),
         "fq_eps_inf_fraction": float(np.mean(np.isinf(eps))),
         "fq_eps_max_finite": float(finite.max()) if len(finite) else float("nan"),
     }  # fmt: skip
 
 
-def ulira_per_example(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
-    """Per example, the two-fold held-out accuracy of the Gaussian likelihood-ratio attack
-    (module docstring), each population weighing one half whatever its size."""
+def ulira_correct(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the Gaussian likelihood-ratio attack (module docstring) classifies each held-out
+    model right on each example: (N_u × S, N_r × S) bool, every model scored once, by the fold's
+    fit that did not see it."""
     u, r = _check(unlearned, retrained)
     folds_u = [np.arange(len(u)) % 2 == k for k in (0, 1)]
     folds_r = [np.arange(len(r)) % 2 == k for k in (0, 1)]
-    right_u, right_r = np.zeros(u.shape[1]), np.zeros(u.shape[1])
+    right_u, right_r = np.zeros(u.shape, dtype=bool), np.zeros(r.shape, dtype=bool)
     for fit, held in ((0, 1), (1, 0)):
         phi = np.concatenate([u[folds_u[fit]], r[folds_r[fit]]])
         is_unlearned = np.zeros(phi.shape, dtype=bool)
         is_unlearned[: folds_u[fit].sum()] = True  # LiRA's "IN" side
         g = gaussians(phi, is_unlearned)
-        right_u += (scores(u[folds_u[held]], g, "online") > 0).sum(axis=0)
-        right_r += (scores(r[folds_r[held]], g, "online") <= 0).sum(axis=0)
-    return 0.5 * (right_u / len(u) + right_r / len(r))
+        right_u[folds_u[held]] = scores(u[folds_u[held]], g, "online") > 0
+        right_r[folds_r[held]] = scores(r[folds_r[held]], g, "online") <= 0
+    return right_u, right_r
+
+
+def ulira_per_example(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+    """Per example, the attack's held-out accuracy, each population weighing one half whatever its size."""
+    right_u, right_r = ulira_correct(unlearned, retrained)
+    return 0.5 * (right_u.mean(axis=0) + right_r.mean(axis=0))
 
 
 def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray, seed: int) -> dict:
-    """The attack's mean held-out accuracy over the examples, with its bootstrap interval."""
-    per_example = ulira_per_example(unlearned, retrained)
-    lo, hi = _bootstrap_mean(per_example, seed)
-    return {"ulira_acc": float(per_example.mean()), "ulira_acc_lo": lo, "ulira_acc_hi": hi}
+    """The attack's mean held-out accuracy, with its 95 % interval over models: a percentile
+    bootstrap of the held-out models' accuracies (each population resampled; no model is in the
+    fit that scores it, so no refit is needed)."""
+    right_u, right_r = ulira_correct(unlearned, retrained)
+    per_u, per_r = right_u.mean(axis=1), right_r.mean(axis=1)
+    rng = np.random.default_rng(seed)
+    draws = 0.5 * (per_u[rng.integers(0, len(per_u), (BOOTSTRAP_DRAWS, len(per_u)))].mean(axis=1)
+                   + per_r[rng.integers(0, len(per_r), (BOOTSTRAP_DRAWS, len(per_r)))].mean(axis=1))  # fmt: skip
+    lo, hi = _percentile(draws)
+    return {"ulira_acc": float(0.5 * (per_u.mean() + per_r.mean())), "ulira_acc_lo": lo, "ulira_acc_hi": hi}
 
 
 def utility_ratios(unlearned: dict, retrained: dict) -> dict:

@@ -51,7 +51,8 @@ def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
     the mean (:func:`lethe.metrics.intervals.mean_interval`) over seeds and forget-set draws,
     per scenario, method and metric. Where one run is all there is, ``ci95`` is that run's own
     interval for the metrics that write one (``interval`` in :mod:`lethe.metrics.catalog`:
-    half the width of its bootstrap interval over the forget examples), NaN otherwise."""
+    half the width of the run's interval: Wilson's for an accuracy, a bootstrap over the models
+    for F and U-LiRA, over the forget examples for LiRA's verdict), NaN otherwise."""
     from lethe.metrics.intervals import mean_interval
 
     grouped = tidy.groupby([*GROUP_KEYS, "metric"], sort=False)["value"]
@@ -72,7 +73,8 @@ def _own_intervals(tidy: pd.DataFrame, summary: pd.DataFrame) -> None:
             continue
         cells = summary.loc[rows, GROUP_KEYS]
         for side in ("lo", "hi"):
-            bound = tidy.loc[tidy["metric"] == f"{metric}_{side}", [*GROUP_KEYS, "value"]]
+            # The bounds of the one run with a value (a cell's other runs may have none: NaN).
+            bound = tidy.loc[tidy["metric"] == f"{metric}_{side}", [*GROUP_KEYS, "value"]].dropna(subset=["value"])
             bound = bound.drop_duplicates(GROUP_KEYS).rename(columns={"value": side})
             cells = cells.merge(bound, on=GROUP_KEYS, how="left")
         if {"lo", "hi"} <= set(cells.columns):

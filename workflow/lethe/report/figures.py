@@ -576,7 +576,7 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
 def forgetting_quality(tidy: pd.DataFrame, paths: Paths) -> bool:
     """Populations against retrained models (:mod:`lethe.metrics.quality`): the forgetting
     quality F and U-LiRA's accuracy (shadow originals; original known) per method, mean ± the
-    95 % interval (over seeds, or the bootstrap over the forget examples for one seed), the
+    95 % interval (over seeds, or for one seed the bootstrap over the populations' models), the
     retrain_twin population's as the band (the null: what exact unlearning scores at this N);
     a row of three panels per scenario."""
     metrics = ("fq_F", "ulira_acc", "ulira_known_acc")

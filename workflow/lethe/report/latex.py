@@ -250,7 +250,7 @@ POPULATION_CAPTION = (
     r"original from its own seed), and U-LiRA$_{orig}$ on the runs from the one original (the attacker knows it). "
     r"All are estimated from finitely many models: the retrain\_twin row, two independent retrain populations "
     r"compared, is what exact unlearning scores at this $N$. Mean $\pm$ the half-width of the 95\,\% interval "
-    r"over $n$ seeds, or for one seed of the bootstrap over the forget examples; ``--'' for $F$: the method is "
+    r"over $n$ seeds, or for one seed of a bootstrap over the populations' models, all in percent; ``--'' for $F$: the method is "
     r"deterministic (every run from the one original the same model), where $F$ is undefined; for U-LiRA: no "
     r"shadow population (SISA starts from its own original). Bold: best unlearning method of the column."
 )
