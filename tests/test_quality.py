@@ -250,3 +250,15 @@ def test_every_interval_metric_of_the_evaluation_writes_its_bounds(original_mlp,
     assert (
         out["acc_forget_hi"] - out["acc_forget_lo"] > out["acc_retain_hi"] - out["acc_retain_lo"]
     )  # 137 vs 1,210 samples
+
+
+def test_a_diverged_population_is_told_apart_not_scored_perfect():
+    """NaN outputs (NegGrad's diverged models) separate a population from retraining completely:
+    F near 0 and U-LiRA 1, never the perfect F that NaN-blind thresholds would give."""
+    rng = np.random.default_rng(6)
+    retrained = _population(rng.normal(size=(8, 30)))
+    diverged = _population(np.full((8, 30), np.nan))
+    m = population_metrics(diverged, retrained, seed=0, shadow=diverged)
+    assert m["fq_F"] < 0.01 and m["ulira_acc"] == 1.0 and m["population_nonfinite_models"] == 8
+    half = _population(np.where(np.arange(8)[:, None] < 4, np.nan, rng.normal(size=(8, 30))))
+    assert population_metrics(half, retrained, seed=0)["population_nonfinite_models"] == 4

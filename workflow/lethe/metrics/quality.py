@@ -200,6 +200,18 @@ def utility_ratios(unlearned: dict, retrained: dict) -> dict:
     return {"fq_ra_ratio": ra, "fq_ta_ratio": ta}
 
 
+NONFINITE = 1e6  # |φ| given to non-finite confidences (a diverged model); finite log-odds stay far below it
+
+
+def _finite(population: dict) -> dict:
+    """``population`` with NaN and −∞ in φ as −:data:`NONFINITE`, +∞ as +NONFINITE, and the count
+    of models that had any (``nonfinite_models``)."""
+    phi = np.asarray(population["phi"], np.float64)
+    bad = ~np.isfinite(phi)
+    clean = np.where(np.isposinf(phi), NONFINITE, np.where(bad, -NONFINITE, phi))
+    return {**population, "phi": clean, "nonfinite_models": int(bad.any(axis=1).sum())}
+
+
 def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict | None = None) -> dict:
     """Every population metric of a method's population against retrain's: F, the challenge's
     score (F × RA ratio × TA ratio, its interval F's scaled by the same ratios), U-LiRA with
@@ -208,7 +220,12 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict
 
     ``unlearned``, ``retrained`` and ``shadow``: ``phi`` (N × |D_f|), ``acc_retain`` and
     ``acc_test_retained`` (N each), as :func:`lethe.population.run_population` returns.
+    A model whose outputs are not finite (a diverged ascent) is told from every retrained one by
+    that alone: its non-finite φ are scored as :data:`NONFINITE` (−, or + for +∞), far outside
+    any finite φ, and ``population_nonfinite_models`` counts such models.
     """
+    unlearned, retrained = _finite(unlearned), _finite(retrained)
+    shadow = None if shadow is None else _finite(shadow)
     out = forgetting_quality(unlearned["phi"], retrained["phi"], seed)
     out.update(utility_ratios(unlearned, retrained))
     scale = out["fq_ra_ratio"] * out["fq_ta_ratio"]
@@ -222,6 +239,7 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict
     out.update({key.replace("ulira_", "ulira_known_"): value for key, value in known.items()})
     if shadow is not None:
         out.update(ulira_accuracy(shadow["phi"], retrained["phi"], seed + 2))
+    out["population_nonfinite_models"] = int(unlearned["nonfinite_models"])
     out["population_models"] = int(len(unlearned["phi"]))
     out["population_retrains"] = int(len(retrained["phi"]))
     out["population_examples"] = int(np.asarray(unlearned["phi"]).shape[1])
