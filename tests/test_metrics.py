@@ -10,7 +10,9 @@ from lethe.metrics.accuracy import accuracy, confusion_matrix
 from lethe.metrics.evaluate import cost_metrics, evaluate_model
 from lethe.metrics.predict import logits, predictions
 
-METRIC_KEYS = {"acc_forget", "acc_retain", "acc_test", "acc_test_retained", "acc_test_forgotten", "outputs_finite"}
+ACCURACIES = ("acc_forget", "acc_retain", "acc_test", "acc_test_retained", "acc_test_forgotten")
+# Each accuracy with Wilson's interval over its samples (_lo, _hi).
+METRIC_KEYS = {*ACCURACIES, *(f"{a}_{side}" for a in ACCURACIES for side in ("lo", "hi")), "outputs_finite"}
 
 
 # --------------------------------------------------------------------------- pure functions
