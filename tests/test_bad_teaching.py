@@ -28,6 +28,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures
+from digits_sizes import N_TRAIN
 
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
@@ -97,7 +98,7 @@ def test_the_student_follows_each_teacher_on_its_data(taught, original_mlp, digi
 
 def test_data_mix_and_cost(taught, forget_class3, method_overrides):
     _, record = taught
-    n_retain = 1347 - forget_class3["size"]
+    n_retain = N_TRAIN - forget_class3["size"]
     used = math.floor(0.3 * n_retain)
     assert record["notes"]["retain_used"] == used and record["notes"]["forget_used"] == forget_class3["size"]
     n = used + forget_class3["size"]
@@ -131,6 +132,6 @@ def test_paper_settings_forget_nothing_on_digits(original_mlp, digits, forget_cl
 
 def test_runs_on_random_samples(original_mlp, digits, forget_random, cpu):
     model, record = run_bad_teaching(original_mlp, digits, forget_random, {"epochs": 2}, cpu)
-    n = forget_random["size"] + math.floor(0.3 * (1347 - forget_random["size"]))
+    n = forget_random["size"] + math.floor(0.3 * (N_TRAIN - forget_random["size"]))
     assert record["steps"] == 2 * math.ceil(n / 256)
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from bench import dag, loader, methods, population  # noqa: E402
 from bench.__main__ import BENCHMARKS, build_parser  # noqa: E402
+from digits_sizes import N_TRAIN  # noqa: E402
 
 from lethe.io import write_json  # noqa: E402
 from lethe.methods.catalog import method_info  # noqa: E402
@@ -59,7 +60,7 @@ def test_loader_runs_end_to_end_and_records_its_setting(digits_files, tmp_path):
         assert key in env, key
     assert env["device"] == "cpu" and env["torch_threads"] == 1 and "cuda_device" not in env
     settings = record["settings"]
-    assert settings["steps_per_repeat"] == 3 and settings["repeats"] == 2 and settings["n_train"] == 1347
+    assert settings["steps_per_repeat"] == 3 and settings["repeats"] == 2 and settings["n_train"] == N_TRAIN
     assert set(record["results"]) == set(loader.VARIANTS)
     for name, result in record["results"].items():
         assert len(result["repeats"]) == 2, name

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from digits_sizes import N_SOURCE_TRAIN, N_TEST, N_TRAIN, N_VAL
 
 from lethe.data import datasets
 from lethe.data.catalog import DATASETS, dataset_info
@@ -68,8 +69,9 @@ def test_digits_prepare_writes_npz_and_manifest(digits_files):
     assert manifest["num_classes"] == 10
     assert manifest["classes"] == [str(i) for i in range(10)]
     assert manifest["shape"] == [1, 8, 8]
-    assert (manifest["n_train"], manifest["n_test"]) == (1347, 450)
-    assert sum(manifest["train_class_counts"]) == 1347
+    assert (manifest["n_train"], manifest["n_val"], manifest["n_test"]) == (N_TRAIN, N_VAL, N_TEST)
+    assert sum(manifest["train_class_counts"]) == N_TRAIN and sum(manifest["val_class_counts"]) == N_VAL
+    assert manifest["validation"] == {"fraction": 0.1, "seed": 0}
     assert len(manifest["mean"]) == len(manifest["std"]) == 1
     assert 0 < manifest["mean"][0] < 1 and 0 < manifest["std"][0] < 1
     # Only the two outputs: no temporary files left beside them.
@@ -79,17 +81,62 @@ def test_digits_prepare_writes_npz_and_manifest(digits_files):
 def test_digits_arrays_are_uint8_and_stratified(digits_files):
     npz, _, manifest = digits_files
     arrays = load_arrays(npz)
-    assert arrays["x_train"].shape == (1347, 1, 8, 8)
-    assert arrays["x_test"].shape == (450, 1, 8, 8)
-    assert arrays["x_train"].dtype == arrays["x_test"].dtype == np.uint8
-    assert arrays["y_train"].dtype == arrays["y_test"].dtype == np.int64
+    assert arrays["x_train"].shape == (N_TRAIN, 1, 8, 8)
+    assert arrays["x_val"].shape == (N_VAL, 1, 8, 8)
+    assert arrays["x_test"].shape == (N_TEST, 1, 8, 8)
+    assert arrays["x_train"].dtype == arrays["x_val"].dtype == arrays["x_test"].dtype == np.uint8
+    assert arrays["y_train"].dtype == arrays["y_val"].dtype == arrays["y_test"].dtype == np.int64
     assert arrays["x_train"].max() == 255 and arrays["x_train"].min() == 0
     train_counts = np.bincount(arrays["y_train"], minlength=10)
+    val_counts = np.bincount(arrays["y_val"], minlength=10)
     test_counts = np.bincount(arrays["y_test"], minlength=10)
     assert train_counts.tolist() == manifest["train_class_counts"]
-    # Stratified 75/25 split: every class's test share is 25% of its total, to one sample.
-    total = train_counts + test_counts
+    assert val_counts.tolist() == manifest["val_class_counts"]
+    # Stratified 75/25 split: every class's test share is 25% of its total, to one sample;
+    # then 10% of every class's training images, rounded, is the validation split.
+    source_train = train_counts + val_counts
+    total = source_train + test_counts
     assert np.all(np.abs(test_counts - 0.25 * total) <= 1)
+    assert val_counts.tolist() == [round(0.1 * n) for n in source_train]
+
+
+def test_validation_split_is_held_out_of_training(digits_files):
+    """The validation images are the source's training images that train lacks, and none is in test."""
+    from lethe.data.datasets import load_digits_raw
+
+    npz, _, _ = digits_files
+    arrays = load_arrays(npz)
+    raw = load_digits_raw()
+    rows = {(x.tobytes(), int(y)) for x, y in zip(raw.x_train, raw.y_train, strict=True)}
+    train = [(x.tobytes(), int(y)) for x, y in zip(arrays["x_train"], arrays["y_train"], strict=True)]
+    val = [(x.tobytes(), int(y)) for x, y in zip(arrays["x_val"], arrays["y_val"], strict=True)]
+    assert set(train) | set(val) <= rows and len(train) + len(val) == len(raw.y_train)
+    # digits has a few duplicate images; as multisets train and validation are still disjoint
+    assert sorted(train + val) == sorted((x.tobytes(), int(y)) for x, y in zip(raw.x_train, raw.y_train, strict=True))
+
+
+def test_validation_fraction_zero_and_bad_values(tmp_path):
+    manifest = prepare_dataset("digits", tmp_path / "d.npz", tmp_path / "d.json", root=tmp_path, validation=0.0)
+    assert (manifest["n_train"], manifest["n_val"]) == (N_SOURCE_TRAIN, 0)
+    assert load_arrays(tmp_path / "d.npz")["x_val"].shape == (0, 1, 8, 8)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="data.validation"):
+            prepare_dataset("digits", tmp_path / "e.npz", tmp_path / "e.json", root=tmp_path, validation=bad)
+    assert not (tmp_path / "e.npz").exists() and not (tmp_path / "e.json").exists()
+
+
+def test_npz_without_validation_split_names_the_fix(digits_files, tmp_path):
+    """An npz prepared before the validation split fails with one error saying how to rebuild it."""
+    from lethe.io import CorruptFileError, sha256_file, write_json
+
+    npz, manifest_path, manifest = digits_files
+    arrays = load_arrays(npz)
+    old = tmp_path / "digits.npz"
+    np.savez(old, **{k: v for k, v in arrays.items() if not k.endswith("_val")})
+    write_json(tmp_path / "digits.json", {**manifest, "sha256": sha256_file(old)})
+    with pytest.raises(CorruptFileError, match="x_val, y_val") as info:
+        load_arrays(old)
+    assert "prepare_dataset" in str(info.value)
 
 
 def test_digits_prepare_is_reproducible(digits_files, tmp_path):
@@ -101,7 +148,8 @@ def test_digits_prepare_is_reproducible(digits_files, tmp_path):
 def test_load_dataset_normalises(digits, digits_files):
     _, _, manifest = digits_files
     assert digits.name == "digits" and digits.num_classes == 10
-    assert digits.train.x.shape == (1347, 1, 8, 8) and digits.test.x.shape == (450, 1, 8, 8)
+    assert digits.train.x.shape == (N_TRAIN, 1, 8, 8) and digits.test.x.shape == (N_TEST, 1, 8, 8)
+    assert digits.val.x.shape == (N_VAL, 1, 8, 8)
     assert digits.train.x.dtype == torch.float32 and digits.train.y.dtype == torch.int64
     assert digits.train.x.device.type == "cpu"
     # Standardised with the training set's own statistics (measured: mean ~1e-7, std 1.00001).

@@ -318,14 +318,14 @@ def test_lira_roc_means_and_figure(tmp_path):
 def fnn_run(seed: int, forget_set: str = "class3", scheme: str = "rank", accepted: bool = True) -> dict:
     phases = ["learn", "learn", "unlearn", "unlearn", "unlearn"]
     trajectory = [
-        {"turn": 1, "phase": p, "epoch": i + 1, "t": float(max(0, i - 1)), "loss": 0.1, "test_acc": 0.9,
-         "test_acc_retained": 0.97, "retain_acc": 0.99, "forget_acc": max(0.0, 0.9 - 0.3 * i),
+        {"turn": 1, "phase": p, "epoch": i + 1, "t": float(max(0, i - 1)), "loss": 0.1, "val_acc": 0.9,
+         "val_acc_retained": 0.97, "retain_acc": 0.99, "forget_acc": max(0.0, 0.9 - 0.3 * i),
          "mia": 0.1 + 0.1 * i + 0.01 * seed, "attack_acc": 0.5}
         for i, p in enumerate(phases)
     ]  # fmt: skip
     return {
         "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set, "method": "fnn",
-        "params": {"scheme": scheme, "acc_threshold": 0.95, "mia_tolerance": 0.1, "accept_on": "test"},
+        "params": {"scheme": scheme, "acc_threshold": 0.95, "mia_tolerance": 0.1, "accept_on": "validation"},
         "notes": {"trajectory": trajectory, "accepted": accepted},
     }  # fmt: skip
 

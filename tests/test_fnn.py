@@ -31,6 +31,7 @@ import math
 import pytest
 import torch
 from conftest import method_code
+from digits_sizes import N_TRAIN
 
 from lethe.data.tensors import Split
 from lethe.methodkit.base import Context
@@ -220,11 +221,11 @@ def test_trajectory_has_one_entry_per_epoch(original_mlp, digits, forget_class3,
         (1, "learn", 1, 0.0), (1, "unlearn", 1, 1.0), (1, "unlearn", 2, 2.0),
         (2, "learn", 1, 0.0), (2, "unlearn", 1, 1.0), (2, "unlearn", 2, 2.0),
     ]  # fmt: skip
-    keys = {"turn", "phase", "epoch", "t", "loss", "test_acc", "test_acc_retained", "retain_acc", "forget_acc", "mia"}
+    keys = {"turn", "phase", "epoch", "t", "loss", "val_acc", "val_acc_retained", "retain_acc", "forget_acc", "mia"}
     for entry in trajectory:
-        assert keys <= set(entry)
-        assert 0 <= entry["mia"] <= 1 and 0 <= entry["test_acc"] <= 1
-    n_retain = 1347 - forget_class3["size"]
+        assert keys <= set(entry) and not any(key.startswith("test") for key in entry)
+        assert 0 <= entry["mia"] <= 1 and 0 <= entry["val_acc"] <= 1
+    n_retain = N_TRAIN - forget_class3["size"]
     assert record["steps"] == 6 * math.ceil(n_retain / params["batch_size"])
     assert record["samples"] == 6 * n_retain
     assert record["notes"]["accepted"] is False and record["notes"]["final_t"] == 2.0
@@ -286,10 +287,10 @@ def test_fnn_on_random_samples(original_mlp, digits, forget_random, cpu, method_
     assert metrics["acc_test"] >= original["acc_test"] - KEPT
     assert metrics["acc_retain"] >= original["acc_retain"] - KEPT
     trajectory = record["notes"]["trajectory"]
-    assert trajectory and all(e["test_acc"] == e["test_acc_retained"] for e in trajectory)
+    assert trajectory and all(e["val_acc"] == e["val_acc_retained"] for e in trajectory)
     if record["notes"]["accepted"]:
         last = trajectory[-1]
-        assert last["test_acc"] >= 0.95 and abs(last["mia"] - 0.5) <= 0.1
+        assert last["val_acc"] >= 0.95 and abs(last["mia"] - 0.5) <= 0.1
 
 
 def test_without_folding_the_layers_are_dropped(original_mlp, digits, forget_class3, cpu, method_overrides):
@@ -307,6 +308,63 @@ def test_fnn_rejects_an_unknown_accuracy(original_mlp, digits, forget_class3, cp
             copy.deepcopy(original_mlp), view, fnn_params(method_overrides, accept_on="train"),
             Context(device=cpu, seed=0, arch="mlp"),
         )  # fmt: skip
+    with pytest.raises(ValueError, match="the test set is the evaluation's; use 'validation'"):
+        unlearn(
+            copy.deepcopy(original_mlp), view, fnn_params(method_overrides, accept_on="test"),
+            Context(device=cpu, seed=0, arch="mlp"),
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- no selection on the evaluation
+
+
+def scrambled(split: Split) -> Split:
+    """``split`` with every image NaN and every label shifted: useless to anything that reads it."""
+    return Split(torch.full_like(split.x, float("nan")), (split.y + 1) % 10)
+
+
+def fnn_run(original_mlp, dataset, forget, params, cpu):
+    model, record = run_fnn(original_mlp, dataset, forget, params, cpu)
+    return model.state_dict(), record["notes"]["trajectory"]
+
+
+@pytest.mark.parametrize("forget", ["forget_class3", "forget_random"])
+def test_acceptance_never_sees_the_test_set(original_mlp, digits, forget, cpu, method_overrides, request):
+    """FNN's accuracy and attack run on the validation split: a scrambled test set changes
+    nothing (weights and trajectory bit-identical), a scrambled validation split changes the run."""
+    import dataclasses
+
+    forget = request.getfixturevalue(forget)
+    params = fnn_params(method_overrides, **QUICK)
+    weights, trajectory = fnn_run(original_mlp, digits, forget, params, cpu)
+    no_test = dataclasses.replace(digits, test=scrambled(digits.test))
+    weights_no_test, trajectory_no_test = fnn_run(original_mlp, no_test, forget, params, cpu)
+    assert trajectory_no_test == trajectory
+    assert all(torch.equal(weights[k], weights_no_test[k]) for k in weights)
+    # Not vacuous: the validation split is what the acceptance test reads.
+    other_val = dataclasses.replace(digits, val=scrambled(digits.val))
+    _, trajectory_other = fnn_run(original_mlp, other_val, forget, params, cpu)
+    assert [e["val_acc"] for e in trajectory_other] != [e["val_acc"] for e in trajectory]
+    assert all(e["val_acc"] < 0.2 for e in trajectory_other)  # NaN images: one class predicted
+
+
+def test_no_method_is_handed_the_test_set(digits, forget_class3):
+    """The data view has a validation split and no test set, for every method."""
+    import dataclasses
+
+    from lethe.methodkit.base import UnlearningData
+
+    assert "test" not in {f.name for f in dataclasses.fields(UnlearningData)}
+    for method in METHODS:
+        assert data_view(digits, forget_class3, method).validation is digits.val
+
+
+def test_fnn_without_a_validation_split_says_what_to_do(original_mlp, digits, forget_class3, cpu, method_overrides):
+    import dataclasses
+
+    empty = Split(digits.val.x[:0], digits.val.y[:0])
+    with pytest.raises(ValueError, match="data.validation"):
+        run_fnn(original_mlp, dataclasses.replace(digits, val=empty), forget_class3, fnn_params(method_overrides), cpu)
 
 
 def test_mean_activations_rejects_an_empty_forget_set(original_mlp):

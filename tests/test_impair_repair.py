@@ -39,6 +39,7 @@ import copy
 import pytest
 import torch
 from conftest import method_code
+from digits_sizes import N_TRAIN
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set
@@ -157,9 +158,9 @@ def test_run_record_counts_every_phase(method, forget_set, runs, forget_sets):
     assert record["samples"] == expected
     assert notes["noise_seconds"] >= 0 and notes["noise_seconds"] <= record["seconds"]
     if method == "unsir":  # up to 1000 per retained class: all of digits' retain set
-        assert notes["retain_subset"] == 1347 - forget_sets[forget_set]["size"]
-    else:
-        assert notes["retain_subset"] == 1000
+        assert notes["retain_subset"] == N_TRAIN - forget_sets[forget_set]["size"]
+    else:  # 1000 retain samples, or all of them where fewer
+        assert notes["retain_subset"] == min(1000, N_TRAIN - forget_sets[forget_set]["size"])
 
 
 def test_noise_steps_grow_with_classes_for_unsir_only(original_mlp, digits, y_train, cpu, train_recipe):
@@ -294,7 +295,7 @@ def test_refuses_random_sample_forgetting(method, original_mlp, digits, forget_r
             method, original_mlp, digits, forget_random, merge_params(method, None), arch="mlp", seed=0, device=cpu
         )
     data = UnlearningData(
-        forget=None, retain=digits.train, test=digits.test, num_classes=10, forget_classes=None, shape=(1, 8, 8)
+        forget=None, retain=digits.train, validation=digits.val, num_classes=10, forget_classes=None, shape=(1, 8, 8)
     )
     with pytest.raises(ValueError, match="class forgetting"):
         get_method(method)(copy.deepcopy(original_mlp), data, merge_params(method, None), Context(cpu, 0, "mlp"))

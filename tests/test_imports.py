@@ -48,7 +48,7 @@ def test_data_jobs_do_not_import_torch(tmp_path, digits_files):
     prepared = loaded_modules({
         "script": "prepare_dataset", "wildcards": {"dataset": "digits"},
         "output": {"npz": str(tmp_path / "d.npz"), "manifest": str(tmp_path / "d.json")},
-        "params": {"root": str(tmp_path / "root"), "idx_folder": None, "download": False},
+        "params": {"root": str(tmp_path / "root"), "idx_folder": None, "download": False, "validation": 0.1},
     })  # fmt: skip
     forget_set = loaded_modules({
         "script": "make_forget_set", "wildcards": {"forget_set": "class3", "dataset": "digits"},

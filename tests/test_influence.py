@@ -36,6 +36,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures, method_code
+from digits_sizes import N_TRAIN
 from torch import nn
 
 from lethe.data.tensors import Split
@@ -148,10 +149,10 @@ def test_influence_forgets_class3_and_keeps_the_rest(iu_class3, digits, forget_c
     metrics = evaluate_model(model, digits, forget_class3, full=False)["metrics"]
     assert failures(metrics, original_metrics) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.7
-    n_forget, n_retain = forget_class3["size"], 1347 - forget_class3["size"]
+    n_forget, n_retain = forget_class3["size"], N_TRAIN - forget_class3["size"]
     # Minibatch gradients for v (batch 128), then 1000 per-sample gradients for the WoodFisher.
     assert record["steps"] == math.ceil(n_forget / 128) + math.ceil(n_retain / 128) + 1000
-    assert record["samples"] == 1347 + 1000
+    assert record["samples"] == N_TRAIN + 1000
     notes = record["notes"]
     assert notes["gradients_held"] is True and notes["hessian_samples"] == 1000
     assert notes["cosine_v_direction"] > 0.95  # damping 1: F⁻¹ is close to the identity (measured 0.997)

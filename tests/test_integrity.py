@@ -13,6 +13,7 @@ import stat
 import numpy as np
 import pytest
 import torch
+from digits_sizes import N_TRAIN
 
 from lethe.data.datasets import load_arrays, read_manifest
 from lethe.data.tensors import load_dataset
@@ -132,7 +133,7 @@ def test_intact_dataset_hashes_once_per_load(dataset_copy, monkeypatch):
 
     monkeypatch.setattr("builtins.open", counting_open)
     dataset = load_dataset(npz, manifest, torch.device("cpu"))
-    assert len(dataset.train) == 1347
+    assert len(dataset.train) == N_TRAIN
     assert opened.count(str(npz)) == 1 and opened.count(str(manifest)) == 1
 
 

@@ -26,6 +26,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from digits_sizes import N_TRAIN
 
 from lethe.data.forget_sets import retain_indices
 from lethe.methodkit.base import Context, UnlearningData
@@ -122,7 +123,7 @@ def test_run_record(method, unlearned_class3, forget_class3, train_recipe, metho
     assert math.isfinite(record["seconds"]) and record["seconds"] >= 0
     if method != "zero_output":
         assert record["seconds"] > 0
-    n_retain = 1347 - forget_class3["size"]
+    n_retain = N_TRAIN - forget_class3["size"]
     n_forget = forget_class3["size"]
     params = record["params"]
     if method in ("retrain", "finetune"):  # full epochs over the retain set
@@ -139,6 +140,26 @@ def test_run_record(method, unlearned_class3, forget_class3, train_recipe, metho
         assert record["steps"] > 0 and record["samples"] > 0
 
 
+def test_neggrad_random_target_is_the_validation_accuracy(original_mlp, digits, forget_random, method_overrides, cpu):
+    """On random samples NegGrad's "auto" target is the original's accuracy on the validation
+    split (forgotten samples should look unseen), not on the test set."""
+    import dataclasses
+
+    from lethe.data.tensors import Split
+    from lethe.train import accuracy
+
+    params = merge_params("neggrad", method_overrides.get("neggrad"))
+    _, record = run_unlearning("neggrad", original_mlp, digits, forget_random, params, arch="mlp", seed=0, device=cpu)
+    assert record["notes"]["target_forget_acc"] == accuracy(original_mlp, digits.val)
+    assert accuracy(original_mlp, digits.val) != accuracy(original_mlp, digits.test)  # the two are told apart
+    nan_test = Split(torch.full_like(digits.test.x, float("nan")), digits.test.y)
+    _, again = run_unlearning(
+        "neggrad", original_mlp, dataclasses.replace(digits, test=nan_test), forget_random, params,
+        arch="mlp", seed=0, device=cpu,
+    )  # fmt: skip
+    assert again["notes"] == record["notes"] and again["steps"] == record["steps"]
+
+
 def test_unlearning_copies_the_original(unlearned_class3, original_mlp):
     for method, (model, _) in unlearned_class3.items():
         assert model is not original_mlp, method
@@ -153,7 +174,7 @@ def test_retrain_does_not_need_the_original(digits, forget_class3, cpu):
         {"epochs": 1, "batch_size": 256, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0},
     )
     model, record = run_unlearning("retrain", None, digits, forget_class3, params, arch="mlp", seed=0, device=cpu)
-    assert record["steps"] == math.ceil((1347 - 137) / 256)
+    assert record["steps"] == math.ceil((N_TRAIN - forget_class3["size"]) / 256)
     assert model.head.out_features == 10
 
 
@@ -216,7 +237,7 @@ def test_unknown_method():
 def test_data_view_gives_only_what_was_declared(method, digits, forget_class3):
     info = METHODS[method]
     view = data_view(digits, forget_class3, method)
-    assert view.test is digits.test
+    assert view.validation is digits.val and not hasattr(view, "test")
     assert view.num_classes == 10 and view.shape == (1, 8, 8)
     assert view.forget_classes == (3,)
     if info.needs_forget:
@@ -254,7 +275,7 @@ def test_zero_output_refuses_random_samples(original_mlp, digits, forget_random,
         run_unlearning("zero_output", original_mlp, digits, forget_random, {}, arch="mlp", seed=0, device=cpu)
     # The method itself refuses too, whatever view it is handed.
     data = UnlearningData(
-        forget=None, retain=None, test=digits.test, num_classes=10, forget_classes=None, shape=(1, 8, 8)
+        forget=None, retain=None, validation=digits.val, num_classes=10, forget_classes=None, shape=(1, 8, 8)
     )
     with pytest.raises(ValueError, match="class forgetting"):
         get_method("zero_output")(copy.deepcopy(original_mlp), data, {}, Context(device=cpu, seed=0, arch="mlp"))

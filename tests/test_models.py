@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 import torch
+from digits_sizes import N_TRAIN
 from safetensors import safe_open
 
 from lethe.data.tensors import Split
@@ -164,7 +165,7 @@ def test_training_is_bit_reproducible_on_cpu(digits):
     a, result = train_briefly(digits, 0, 0)
     b, _ = train_briefly(digits, 0, 0)
     assert state_equal(a, b)
-    assert result.steps == 2 * -(-1347 // 32) and result.samples == 2 * 1347 and result.epochs == 2
+    assert result.steps == 2 * -(-N_TRAIN // 32) and result.samples == 2 * N_TRAIN and result.epochs == 2
     assert len(result.history) == 2 and not result.stopped_early
     assert not state_equal(a, train_briefly(digits, 0, 1)[0])  # another shuffling order
     assert not state_equal(a, train_briefly(digits, 1, 0)[0])  # another initialisation

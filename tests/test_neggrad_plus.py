@@ -31,6 +31,7 @@ import math
 import pytest
 import torch
 from conftest import forgetting_failures
+from digits_sizes import N_TRAIN
 
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
@@ -81,7 +82,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, f
 
 def test_one_retain_batch_and_one_cycled_forget_batch_per_step(unlearned, forget_class3):
     _, record = unlearned
-    n_retain, n_forget = 1347 - forget_class3["size"], forget_class3["size"]
+    n_retain, n_forget = N_TRAIN - forget_class3["size"], forget_class3["size"]
     steps = 10 * math.ceil(n_retain / 128)
     assert record["steps"] == steps
     # D_f (137) cycles in batches of 64, 64, 9: 33 full passes in 99 steps, then one batch of 64.
@@ -104,11 +105,12 @@ def test_alpha_one_is_fine_tuning_on_the_retain_set(original_mlp, digits, forget
 def test_paper_settings_forget_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
     """Why config/config.yaml overrides α and lr (measured acc_forget 0.993)."""
     model, record = run_neggrad_plus(original_mlp, digits, forget_class3, None, cpu)
-    assert record["steps"] == 100
+    params = record["params"]
+    assert record["steps"] == params["epochs"] * math.ceil((N_TRAIN - forget_class3["size"]) / params["batch_size"])
     assert evaluate_model(model, digits, forget_class3)["metrics"]["acc_forget"] > 0.9
 
 
 def test_runs_on_random_samples(original_mlp, digits, forget_random, cpu):
     model, record = run_neggrad_plus(original_mlp, digits, forget_random, {"epochs": 1}, cpu)
-    assert record["steps"] == math.ceil((1347 - forget_random["size"]) / 128)
+    assert record["steps"] == math.ceil((N_TRAIN - forget_random["size"]) / 128)
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())

@@ -30,6 +30,7 @@ import math
 import pytest
 import torch
 from conftest import forgetting_failures
+from digits_sizes import N_TRAIN
 from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 from lethe.methods.catalog import METHODS
@@ -62,7 +63,7 @@ def test_no_forget_sample_keeps_its_true_label(relabelled, forget_class3):
     _, record = relabelled
     assert record["notes"]["kept_true_label"] == 0
     assert record["notes"]["forget_used"] == forget_class3["size"]
-    n = forget_class3["size"] + 1347 - forget_class3["size"]
+    n = forget_class3["size"] + N_TRAIN - forget_class3["size"]
     assert record["steps"] == 3 * math.ceil(n / 256) and record["samples"] == 3 * n
 
 
@@ -91,9 +92,9 @@ def test_without_exclusion_a_tenth_keep_their_label():
 
 
 def test_the_published_learning_rate_forgets_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why config/config.yaml raises lr (measured acc_forget 0.993 at Adam 1e-4: 18 steps)."""
+    """Why config/config.yaml raises lr (measured acc_forget 0.993 at Adam 1e-4: 3 epochs over D_f ∪ D_r, batch 256)."""
     model, record = run_method("random_label", original_mlp, digits, forget_class3, None, cpu)
-    assert record["steps"] == 18
+    assert record["steps"] == 3 * math.ceil(N_TRAIN / 256)
     assert accuracies(model, digits, forget_class3)["acc_forget"] > 0.9
 
 

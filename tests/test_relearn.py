@@ -37,7 +37,7 @@ def test_relearn_params_defaults_and_validation():
 def test_relearn_split_sizes_and_seed(forget_split):
     params = relearn_params(None)
     train, evaluate = relearn_split(forget_split, params, seed=0)
-    assert len(train) == round(0.1 * len(forget_split)) == 14
+    assert len(train) == round(0.1 * len(forget_split)) == 12
     assert len(train) + len(evaluate) == len(forget_split)
     again, _ = relearn_split(forget_split, params, seed=0)
     assert torch.equal(train.x, again.x)

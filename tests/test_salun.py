@@ -31,6 +31,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures
+from digits_sizes import N_TRAIN
 from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 from lethe.methods.catalog import METHODS
@@ -116,7 +117,7 @@ def test_random_labels_hit_the_true_class_about_one_time_in_ten(salun):
 
 def test_cost_counts_the_mask_pass(salun, forget_class3):
     _, record = salun
-    n_forget, n_retain = forget_class3["size"], 1347 - forget_class3["size"]
+    n_forget, n_retain = forget_class3["size"], N_TRAIN - forget_class3["size"]
     assert record["steps"] == 10 * (1 + 5)
     assert record["samples"] == 10 * (n_forget + n_retain) + n_forget
 

@@ -31,6 +31,7 @@ import math
 import pytest
 import torch
 from conftest import forgetting_failures
+from digits_sizes import N_TRAIN
 from relabel_checks import (
     FORGOTTEN,
     KEPT,
@@ -74,7 +75,7 @@ def test_scrub_forgets_class3_and_keeps_the_rest(scrubbed, digits, forget_class3
 def test_max_steps_only_in_the_first_msteps_epochs(scrubbed, forget_class3, method_overrides):
     _, record = scrubbed
     msteps = method_overrides["scrub"]["msteps"]
-    n_forget, n_retain = forget_class3["size"], 1347 - forget_class3["size"]
+    n_forget, n_retain = forget_class3["size"], N_TRAIN - forget_class3["size"]
     per_max_epoch = math.ceil(n_forget / 64)
     assert record["notes"]["max_steps_per_epoch"] == [per_max_epoch] * msteps + [0] * (10 - msteps)
     assert record["steps"] == msteps * per_max_epoch + 10 * math.ceil(n_retain / 32)
@@ -104,7 +105,8 @@ def test_distillation_loss_is_tau_squared_kl_per_sample():
 def test_the_notebook_msteps_only_partly_forget_on_digits(original_mlp, digits, forget_class3, cpu):
     """Why config/config.yaml raises msteps to 5 (measured acc_forget 0.328 with the notebook's 3)."""
     model, record = run_method("scrub", original_mlp, digits, forget_class3, None, cpu)
-    assert record["notes"]["max_steps_per_epoch"][:4] == [3, 3, 3, 0]
+    n_batches = math.ceil(forget_class3["size"] / record["params"]["forget_batch_size"])  # one max step per D_f batch
+    assert record["notes"]["max_steps_per_epoch"][:4] == [n_batches] * 3 + [0]
     assert accuracies(model, digits, forget_class3)["acc_forget"] > FORGOTTEN
 
 

@@ -32,6 +32,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures, method_code
+from digits_sizes import N_TRAIN
 
 from lethe.data.forget_sets import make_forget_set
 from lethe.io import read_json, write_json
@@ -183,11 +184,11 @@ def test_only_affected_shards_are_retrained(unlearned, sisa_original_mlp, forget
                     assert torch.equal(stage_state(model.stages, s, k)[key], value)
 
 
-def test_class_forgetting_retrains_every_shard(unlearned):
+def test_class_forgetting_retrains_every_shard(unlearned, forget_class3):
     notes = unlearned["class3"][1]["notes"]
     assert notes["shards_retrained"] == 5 and notes["stages_retrained"] == 20
     assert all(d["first_stage"] == 0 for d in notes["shards"])
-    assert notes["forgotten"] == 137
+    assert notes["forgotten"] == forget_class3["size"]
 
 
 def test_unlearning_works_on_a_copy(unlearned, sisa_original_mlp, digits, forget_few, params):
@@ -267,7 +268,7 @@ def test_sisa_refuses_other_parameters(sisa_original_mlp, digits, forget_few, pa
 def test_sisa_never_sees_the_forget_images(digits, forget_class3):
     view = data_view(digits, forget_class3, "sisa")
     assert view.forget is None and view.forget_indices is None
-    assert np.array_equal(view.retain_indices, np.setdiff1d(np.arange(1347), forget_class3["indices"]))
+    assert np.array_equal(view.retain_indices, np.setdiff1d(np.arange(N_TRAIN), forget_class3["indices"]))
 
 
 # --------------------------------------------------------------------------- the ensemble model

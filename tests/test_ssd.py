@@ -1,33 +1,29 @@
 """SSD (Selective Synaptic Dampening) on digits / MLP / class 3, and its dampening rule.
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original: MLP, Adam 1e-3, batch 32,
-30 epochs; SSD with λ 1, batch 64, D batched from a seeded shuffle of D_r ∪ D_f unless
-"concat"; retained = acc_test_retained, "dampened" = fraction of parameter entries):
+30 epochs, on digits' 1,211 training images; SSD with λ 1, batch 64, D batched from a
+seeded shuffle of D_r ∪ D_f; retained = acc_test_retained, "dampened" = fraction of
+parameter entries; seeds 1 and 2 are their own originals):
 
-===================== ==== ========== ================== ======== ==========
-setting               seed acc_forget acc_test_forgotten retained dampened
-===================== ==== ========== ================== ======== ==========
-original              0    1.000      0.978              0.978    --
-α 10 (paper)          0    0.131      0.109              0.963    0.34
-α 10 (paper)          1    0.117      0.043              0.874    0.30
-α 10 (paper)          2    0.051      0.022              0.876    0.53
-α 10, "concat" (code) 0    0.051      0.065              0.973    0.29
-α 50                  2    0.197      0.217              0.943    0.25
-α 100 (digits config) 0    0.007      0.065              0.983    0.009
-α 100 (digits config) 1    0.036      0.087              0.983    0.023
-α 100 (digits config) 2    0.036      0.022              0.980    0.13
-α 140                 0    1.000      0.978              0.983    0.001
-α 200                 2    0.737      0.804              0.985    0.055
-===================== ==== ========== ================== ======== ==========
+========== ============= ============= ============= ==============================
+α          seed 0        seed 1        seed 2        (acc_forget / retained / damp.)
+========== ============= ============= ============= ==============================
+original   1.00 / 0.975  1.00 / 0.983  1.00 / 0.975
+10 (paper) 0.08 / 0.975  0.00 / 0.983  0.02 / 0.983  dampened 0.16, 0.08, 0.17
+20         0.06 / 0.978  0.00 / 0.983  0.03 / 0.980
+30         0.00 / 0.975  0.33 / 0.983  0.20 / 0.978
+50         0.01 / 0.978  1.00 / 0.983  0.46 / 0.975
+100        1.00 / 0.978  1.00 / 0.983  1.00 / 0.975  dampened 0.001, 0.000, 0.000
+========== ============= ============= ============= ==============================
 
-(Seeds 1 and 2 are their own originals, with acc_test_retained 0.980 and 0.980.) The
-paper's α = 10 dampens a third to a half of the MLP's weights and costs about ten points
-of retained accuracy on two seeds of three; α = 100 forgets on all three with no loss,
-and the window is narrow (α 140 forgets nothing on seed 0). On a 10 % random forget set
-SSD dampens nothing at α 10 or 100 (mixed batches of random samples look like D's).
-Thresholds: acc_forget and acc_test_forgotten at most FORGOTTEN (0.25; worst measured
-0.087), retained accuracies within KEPT (0.03; worst measured drop 0.000). A no-op and a
-destroyed model fail them (tested).
+The paper's α = 10 forgets class 3 on all three seeds with no loss of retained accuracy,
+and the default run uses it. On the originals trained before Lethe held out a validation
+split (1,347 training images) α 10 cost about ten points of retained accuracy on two
+seeds of three and α 100 was the digits config's pick; on these it forgets nothing. The
+window of α moves with the model. On a 10 % random forget set SSD dampens next to
+nothing (mixed batches of random samples look like D's). Thresholds: acc_forget and
+acc_test_forgotten at most FORGOTTEN (0.25; worst measured 0.087), retained accuracies
+within KEPT (0.03). A no-op and a destroyed model fail them (tested).
 """
 
 from __future__ import annotations
@@ -39,6 +35,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import forgetting_failures
+from digits_sizes import N_TRAIN
 from torch import nn
 
 from lethe.data.tensors import Split
@@ -64,7 +61,7 @@ def run_ssd(original, dataset, forget, overrides, cpu):
 
 @pytest.fixture(scope="module")
 def ssd_class3(original_mlp, digits, forget_class3, cpu, method_overrides):
-    return run_ssd(original_mlp, digits, forget_class3, method_overrides["ssd"], cpu)
+    return run_ssd(original_mlp, digits, forget_class3, method_overrides.get("ssd"), cpu)
 
 
 def small_model() -> Classifier:
@@ -154,10 +151,10 @@ def test_ssd_forgets_class3_and_keeps_the_rest(ssd_class3, digits, forget_class3
     metrics = evaluate_model(model, digits, forget_class3, full=False)["metrics"]
     assert failures(metrics, original_metrics) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.7
-    n_forget, n = forget_class3["size"], 1347
+    n_forget, n = forget_class3["size"], N_TRAIN
     assert record["steps"] == math.ceil(n_forget / 64) + math.ceil(n / 64)  # one backward per minibatch
     assert record["samples"] == n_forget + n
-    assert 0 < record["notes"]["dampened_fraction"] < 0.1  # measured 0.009
+    assert 0 < record["notes"]["dampened_fraction"] < 0.3  # measured 0.156
     assert record["notes"]["distance_to_original"] > 0
 
 
@@ -168,23 +165,25 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, f
     assert any("acc_test_retained" in f for f in failures(metrics, original_metrics)), metrics
 
 
-def test_paper_alpha_dampens_far_more(original_mlp, digits, forget_class3, cpu, ssd_class3):
-    """α = 10 also forgets on this seed but dampens a third of the weights (measured 0.34 vs 0.009)."""
-    model, record = run_ssd(original_mlp, digits, forget_class3, None, cpu)
+def test_a_larger_alpha_dampens_nothing_here(original_mlp, digits, forget_class3, cpu, ssd_class3):
+    """α = 100, which forgot class 3 on the originals trained before the validation split, selects
+    almost nothing on this one and leaves the class (measured acc_forget 1.000, 0.001 dampened):
+    the window of α moves with the model."""
+    model, record = run_ssd(original_mlp, digits, forget_class3, {"alpha": 100.0}, cpu)
     metrics = evaluate_model(model, digits, forget_class3, full=False)["metrics"]
-    assert metrics["acc_forget"] <= FORGOTTEN
-    assert record["notes"]["dampened_fraction"] > 10 * ssd_class3[1]["notes"]["dampened_fraction"]
+    assert metrics["acc_forget"] > 0.9
+    assert record["notes"]["dampened_fraction"] < ssd_class3[1]["notes"]["dampened_fraction"] / 10
 
 
 def test_ssd_is_deterministic(original_mlp, digits, forget_class3, cpu, method_overrides, ssd_class3):
-    again, _ = run_ssd(original_mlp, digits, forget_class3, method_overrides["ssd"], cpu)
+    again, _ = run_ssd(original_mlp, digits, forget_class3, method_overrides.get("ssd"), cpu)
     for key, value in ssd_class3[0].state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), key
 
 
 def test_random_samples_select_next_to_nothing(original_mlp, digits, forget_random, cpu, method_overrides):
-    """A random 10 % looks like D in minibatch importance: nothing is dampened (measured 0 entries)."""
-    model, record = run_ssd(original_mlp, digits, forget_random, method_overrides["ssd"], cpu)
-    assert record["notes"]["dampened_fraction"] < 0.001
+    """A random 10 % looks like D in minibatch importance: next to nothing is dampened (measured 0.2 % of entries)."""
+    model, record = run_ssd(original_mlp, digits, forget_random, method_overrides.get("ssd"), cpu)
+    assert record["notes"]["dampened_fraction"] < 0.01
     metrics = evaluate_model(model, digits, forget_random, full=False)["metrics"]
     assert metrics["acc_forget"] > 0.99 and metrics["acc_test"] > 0.95

@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default="data", help="torchvision download folder")
     p.add_argument("--idx-folder", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--no-download", action="store_true")
+    p.add_argument(
+        "--validation", type=float, default=None,
+        help="fraction of every class's training images held out as the validation split (default: data.validation's)",
+    )  # fmt: skip
 
     p = sub.add_parser("make-forget-set", help="materialise one forget set as JSON")
     p.add_argument("dataset", help="dataset prefix, e.g. results/data/digits")
@@ -201,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             args.root,
             args.idx_folder,
             not args.no_download,
+            **({} if args.validation is None else {"validation": args.validation}),
         )
         return 0
     npz, manifest = _dataset(args.dataset)

@@ -32,7 +32,7 @@ def data_view(dataset: Dataset, forget: dict, method: str) -> UnlearningData:
     return UnlearningData(
         forget=dataset.train.subset(forget_idx) if info.needs_forget else None,
         retain=dataset.train.subset(retain_idx) if info.needs_retain else None,
-        test=dataset.test,
+        validation=dataset.val,
         num_classes=dataset.num_classes,
         forget_classes=classes,
         shape=tuple(dataset.manifest["shape"]),

@@ -19,6 +19,7 @@ rule prepare_dataset:
             root=config["data"]["root"],
             idx_folder=config["data"]["fashion_mnist_idx"],
             download=config["data"]["download"],
+            validation=config["data"]["validation"],
         ),
     shell:
         JOB

@@ -11,4 +11,5 @@ def main(job):
         root=job.params.root,
         idx_folder=job.params.idx_folder,
         download=job.params.download,
+        validation=job.params.validation,
     )

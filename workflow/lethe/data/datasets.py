@@ -1,8 +1,14 @@
 """Dataset preparation (to one npz + manifest per dataset) and loading into tensors.
 
-Every dataset is stored the same way: ``x_train``/``x_test`` as uint8 arrays of shape
-(N, C, H, W) and ``y_train``/``y_test`` as int64 labels, plus a JSON manifest with the
-source, class names, per-channel mean/std of the training images and the npz's sha256.
+Every dataset is stored the same way: ``x_train``/``x_val``/``x_test`` as uint8 arrays of
+shape (N, C, H, W) and ``y_train``/``y_val``/``y_test`` as int64 labels, plus a JSON
+manifest with the source, class names, per-channel mean/std of the training images and
+the npz's sha256.
+
+The validation split is carved from the source's training images before anything is
+trained (:func:`carve_validation`: a fixed fraction of every class, drawn with a fixed
+seed), so no model of the pipeline ever trains on it. It is what a method or a
+hyperparameter search may measure itself on; the test set is the evaluation's alone.
 Loading checks that sha256 (the manifest is the npz's name with ``.json``): a truncated,
 damaged or rewritten npz raises :class:`lethe.io.CorruptFileError` instead of being used.
 """
@@ -41,6 +47,10 @@ IDX_FILES = {
 }
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
+VALIDATION_FRACTION = 0.1  # data.validation's default (config/schema.yaml)
+VALIDATION_SEED = 0
+SPLITS = ("train", "val", "test")
+ARRAY_KEYS = tuple(f"{kind}_{split}" for split in SPLITS for kind in ("x", "y"))
 
 
 class DatasetUnavailable(RuntimeError):
@@ -255,6 +265,39 @@ def load_raw(name: str, root: str | Path, idx_folder: str | Path | None, downloa
     raise KeyError(name)
 
 
+# --------------------------------------------------------------------------- validation split
+
+
+def validation_indices(y: np.ndarray, fraction: float, seed: int = VALIDATION_SEED) -> np.ndarray:
+    """Sorted indices of the validation split: ``round(fraction × n_c)`` of every class c.
+
+    Stratified so every class is represented in proportion; drawn per class with
+    ``numpy.random.default_rng([seed, c])``, so the draw of one class does not depend on
+    the others. ``fraction`` 0 gives an empty split.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"data.validation must be in [0, 1), got {fraction}")
+    chosen = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        k = int(round(fraction * len(members)))
+        if k:
+            chosen.append(np.random.default_rng([seed, int(c)]).choice(members, size=k, replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def carve_validation(raw: RawDataset, fraction: float, seed: int = VALIDATION_SEED) -> dict[str, np.ndarray]:
+    """The six arrays: the source's training images split into train and validation, and test."""
+    val = validation_indices(raw.y_train, fraction, seed)
+    keep = np.ones(len(raw.y_train), dtype=bool)
+    keep[val] = False
+    return {
+        "x_train": raw.x_train[keep], "y_train": raw.y_train[keep],
+        "x_val": raw.x_train[val], "y_val": raw.y_train[val],
+        "x_test": raw.x_test, "y_test": raw.y_test,
+    }  # fmt: skip
+
+
 # --------------------------------------------------------------------------- storage
 
 
@@ -265,35 +308,46 @@ def prepare_dataset(
     root: str | Path = "data",
     idx_folder: str | Path | None = None,
     download: bool = True,
+    validation: float = VALIDATION_FRACTION,
 ) -> dict:
-    """Write ``{name}.npz`` and its manifest; return the manifest."""
+    """Write ``{name}.npz`` and its manifest; return the manifest.
+
+    ``validation``: the fraction of every class's training images held out as the
+    validation split (:func:`carve_validation`).
+    """
     info = dataset_info(name)
+    if not 0.0 <= validation < 1.0:  # before any download
+        raise ValueError(f"data.validation must be in [0, 1), got {validation}")
     raw = load_raw(name, root, idx_folder, download)
     if raw.x_train.shape[1:] != info.shape:
         raise ValueError(f"{name}: images have shape {raw.x_train.shape[1:]}, expected {info.shape}")
+    arrays = carve_validation(raw, validation)
     with atomic_path(npz_path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(
-                handle, x_train=raw.x_train, y_train=raw.y_train,
-                x_test=raw.x_test, y_test=raw.y_test,
-            )  # fmt: skip
-    scaled = raw.x_train.astype(np.float64) / 255.0
+            np.savez_compressed(handle, **arrays)
+    scaled = arrays["x_train"].astype(np.float64) / 255.0
     manifest = {
         "name": name,
         "source": raw.source,
         "classes": raw.classes,
         "num_classes": info.num_classes,
         "shape": list(info.shape),
-        "n_train": int(len(raw.y_train)),
-        "n_test": int(len(raw.y_test)),
-        "train_class_counts": np.bincount(raw.y_train, minlength=info.num_classes).tolist(),
+        "n_train": int(len(arrays["y_train"])),
+        "n_val": int(len(arrays["y_val"])),
+        "n_test": int(len(arrays["y_test"])),
+        "validation": {"fraction": float(validation), "seed": VALIDATION_SEED},
+        "train_class_counts": np.bincount(arrays["y_train"], minlength=info.num_classes).tolist(),
+        "val_class_counts": np.bincount(arrays["y_val"], minlength=info.num_classes).tolist(),
         "mean": scaled.mean(axis=(0, 2, 3)).tolist(),
         "std": scaled.std(axis=(0, 2, 3)).tolist(),
         "sha256": sha256_file(npz_path),
         "file": Path(npz_path).name,
     }
     write_json(manifest_path, manifest)
-    log.info("%s: %d train / %d test images from %s", name, manifest["n_train"], manifest["n_test"], raw.source)
+    log.info(
+        "%s: %d train / %d validation / %d test images from %s",
+        name, manifest["n_train"], manifest["n_val"], manifest["n_test"], raw.source,
+    )  # fmt: skip
     return manifest
 
 
@@ -317,7 +371,7 @@ def read_manifest(path: str | Path) -> dict:
 
 
 def load_prepared(npz_path: str | Path, manifest_path: str | Path | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """The manifest and the four arrays of a prepared dataset, once the npz matches the manifest's sha256.
+    """The manifest and the six arrays of a prepared dataset, once the npz matches the manifest's sha256.
 
     Each file is read once; the npz is never unpickled. A manifest without ``sha256``
     (none written by Lethe) leaves the npz unchecked, but an unreadable one still fails.
@@ -328,12 +382,17 @@ def load_prepared(npz_path: str | Path, manifest_path: str | Path | None = None)
     data = read_checked(npz_path, manifest.get("sha256"), manifest_path, hint)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+            missing = [key for key in ARRAY_KEYS if key not in archive.files]
+            if missing:
+                raise CorruptFileError(
+                    npz_path, f"has no {', '.join(missing)} (prepared before Lethe kept a validation split?)", hint
+                )
+            arrays = {key: archive[key] for key in ARRAY_KEYS}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise CorruptFileError(npz_path, f"not a readable npz archive: {error}", hint) from error
     return manifest, arrays
 
 
 def load_arrays(npz_path: str | Path, manifest_path: str | Path | None = None) -> dict[str, np.ndarray]:
-    """The four arrays of a prepared dataset, checked against its manifest (see :func:`load_prepared`)."""
+    """The six arrays of a prepared dataset, checked against its manifest (see :func:`load_prepared`)."""
     return load_prepared(npz_path, manifest_path)[1]

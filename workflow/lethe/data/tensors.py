@@ -35,8 +35,13 @@ class Split:
 
 @dataclass
 class Dataset:
+    """A prepared dataset in tensors: ``train`` (every model's training data), ``val`` (the
+    validation split carved from the source's training images, which no model trains on:
+    for methods and searches to measure themselves on) and ``test`` (the evaluation's)."""
+
     name: str
     train: Split
+    val: Split
     test: Split
     num_classes: int
     classes: list[str]
@@ -63,6 +68,7 @@ def load_dataset(npz_path: str | Path, manifest_path: str | Path, device: torch.
     return Dataset(
         name=manifest["name"],
         train=split("train"),
+        val=split("val"),
         test=split("test"),
         num_classes=int(manifest["num_classes"]),
         classes=list(manifest["classes"]),

@@ -15,7 +15,9 @@ class UnlearningData:
     """The data a method may see. Fields a method did not declare a need for are None.
 
     ``forget``: training samples to forget; ``retain``: the other training samples;
-    ``test``: the test set; ``forget_classes``: the forgotten class ids, or None for
+    ``validation``: the dataset's validation split (held out of every model's training
+    data; a method that measures itself, to stop or to accept, measures on it). The test
+    set is the evaluation's and never reaches a method. ``forget_classes``: the forgotten class ids, or None for
     random-sample forgetting. ``mean``/``std``: the dataset's per-channel normalisation
     (images are ``(pixel − mean) / std`` with pixels in [0, 1]), for methods that work in
     pixel space (an FGSM bound); None where unknown.
@@ -23,7 +25,7 @@ class UnlearningData:
 
     forget: Split | None
     retain: Split | None
-    test: Split
+    validation: Split
     num_classes: int
     forget_classes: tuple[int, ...] | None
     shape: tuple[int, int, int]

@@ -34,8 +34,8 @@ Choices the paper leaves open, and Lethe's:
 * The network is in train mode during the fine-tuning (:func:`lethe.train.fit`), as in
   the code: for BatchNorm architectures the running statistics move towards D_f's.
 
-At the paper's lr 1e-5 the step is tiny: on digits (137 forget images, 3 steps per
-epoch) 30 SGD steps leave class 3 intact, hence the digits override in
+At the paper's lr 1e-5 the step is tiny: on digits (123 forget images, 2 steps per
+epoch) 20 SGD steps leave class 3 intact, hence the digits override in
 ``config/config.yaml`` (see ``tests/test_boundary.py`` for the measurements).
 
 Cost counters: ``steps`` are SGD steps, ``samples`` the training samples. ``notes``:

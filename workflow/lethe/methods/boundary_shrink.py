@@ -35,8 +35,8 @@ Choices the paper leaves open, and Lethe's:
   that reading (``class_only=False``).
 * The adversarial image is not rounded to the 8-bit grid (see :mod:`lethe.methodkit.fgsm`).
 
-At the paper's lr 1e-5 the step is tiny: on digits (137 forget images, 3 steps per
-epoch) 30 SGD steps leave class 3 intact, hence the digits override in
+At the paper's lr 1e-5 the step is tiny: on digits (123 forget images, 2 steps per
+epoch) 20 SGD steps leave class 3 intact, hence the digits override in
 ``config/config.yaml`` (see ``tests/test_boundary.py`` for the measurements).
 
 Cost counters: ``steps`` are SGD steps; ``samples`` adds one attack pass (forward and

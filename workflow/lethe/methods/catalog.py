@@ -224,7 +224,7 @@ METHODS: dict[str, MethodInfo] = {
                 "early_stop": True,
                 "acc_threshold": 0.95,
                 "mia_tolerance": 0.1,
-                "accept_on": "test",
+                "accept_on": "validation",
                 "mia_samples": 1000,
                 "mia_attack": "rf",
                 "fold": True,

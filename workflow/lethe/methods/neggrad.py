@@ -7,8 +7,9 @@ collapse is abrupt (on digits the retained-class accuracy falls from 0.98 to 0.4
 one epoch), so the method stops early: after the first optimiser step at which the
 accuracy on the forget set is at or below ``target_forget_acc``. ``"auto"`` (the
 default) targets what the retrained model would score: chance level 1/C for class
-forgetting (it never saw those classes), and the original model's test accuracy for
-random-sample forgetting (forgotten samples should look like unseen ones). A number
+forgetting (it never saw those classes), and the original model's accuracy on the
+validation split for random-sample forgetting (forgotten samples should look like unseen
+ones; the test set is the evaluation's and never seen). A number
 sets the target; None disables early stopping. The check is one batched forward pass
 over D_f per step and counts in the method's time. The retain set is never seen.
 """
@@ -35,7 +36,7 @@ def forget_target(target: float | str | None, model: Classifier, data: Unlearnin
         return None if target is None else float(target)
     if data.forget_classes is not None:
         return 1.0 / data.num_classes
-    return accuracy(model, data.test)
+    return accuracy(model, data.validation)
 
 
 MONITOR_SAMPLES = 1024

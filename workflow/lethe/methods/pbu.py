@@ -28,10 +28,11 @@ declares ``needs_retain=False``, so :func:`lethe.unlearn.data_view` hands it
    paper selects the epoch. Lethe stops instead, after the first optimiser step at
    which the accuracy on D_f is at or below ``target_forget_acc``, resolved exactly as
    for NegGrad (:func:`lethe.methods.neggrad.forget_target`): ``"auto"`` is chance level
-   1/C for class forgetting and the original model's test accuracy for random-sample
-   forgetting; a number sets the target; None runs all epochs. The check is one
-   batched forward pass over D_f per step (forget data only), inside the timed region.
-   "auto" for random samples reads the test set (to score the original), never D_r.
+   1/C for class forgetting and the original model's accuracy on the validation split
+   for random-sample forgetting; a number sets the target; None runs all epochs. The
+   check is one batched forward pass over D_f per step (forget data only), inside the
+   timed region. "auto" for random samples reads the validation split (to score the
+   original), never D_r and never the test set.
 
 Cost counters: ``steps`` are Adam steps; ``samples`` adds the Fisher's per-sample
 gradient passes (C per forget sample for ``"expected"``, 1 for ``"sampled"``) to the

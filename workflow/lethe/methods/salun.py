@@ -32,7 +32,7 @@ official code ``OPTML-Group/Unlearn-Saliency`` (``Classification/generate_mask.p
 ⌊N·ratio⌋ entries.
 
 Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_salun.py`` has the
-table): at lr 0.013 (one random-label step per epoch on the 137 forget images) class 3
+table): at lr 0.013 (one random-label step per epoch on the 123 forget images) class 3
 keeps acc_forget 0.34; the default run's override lr 0.02 gives 0.03 / 0.00 / 0.00 on
 seeds 0-2 with retained test accuracy 0.970 / 0.968 / 0.975 (originals 0.978 / 0.980 /
 0.980), 60 steps, under 0.1 s. Random 10 %: test accuracy 0.962 (0.978), forget/test

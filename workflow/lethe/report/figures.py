@@ -327,7 +327,7 @@ def fnn_curves(runs: Sequence[dict], paths: Paths) -> bool:
     ``arch``, ``seed``, ``forget_set``, ``params`` and ``notes["trajectory"]``; optional
     ``forget_set_name`` (default: the id without its draw suffix). A panel per
     forgetting-rate scheme (``params["scheme"]``) and scenario, a thin line per seed and
-    draw: the accuracy the acceptance rule uses (retained-class test accuracy, or retain
+    draw: the accuracy the acceptance rule uses (retained-class validation accuracy, or retain
     accuracy with ``accept_on: retain``, solid), accuracy on D_f (dotted) and the ART
     black-box MIA on D_f (dashed, right axis). Shaded: the accuracy threshold and the
     MIA band 0.5 ± tolerance, and the unlearning epochs (grey); a star marks accepted runs.
@@ -349,7 +349,7 @@ def fnn_curves(runs: Sequence[dict], paths: Paths) -> bool:
         fig, axes = _panels(len(groups), 2.6, 2.0, 0.45)
         for ax, ((scheme, dataset, arch, name), members) in zip(axes, groups.items(), strict=True):
             params = members[0]["params"]
-            acc_key = "retain_acc" if params.get("accept_on") == "retain" else "test_acc_retained"
+            acc_key = "retain_acc" if params.get("accept_on") == "retain" else "val_acc_retained"
             threshold, tol = params.get("acc_threshold", 0.95), params.get("mia_tolerance", 0.1)
             right = ax.twinx()
             right.grid(False)

@@ -45,7 +45,8 @@ def setup_section(
     for m in manifests:
         shape = r"$\times$".join(str(s) for s in m["shape"])
         out.append(
-            rf"\item \texttt{{{escape(m['name'])}}}: {m['n_train']} training and {m['n_test']} test images "
+            rf"\item \texttt{{{escape(m['name'])}}}: {m['n_train']} training, {m.get('n_val', 0)} validation "
+            rf"(held out of every model's training; methods that monitor themselves use it) and {m['n_test']} test images "
             rf"of shape {shape}, {m['num_classes']} classes; "
             rf"source: {escape(m['source'])}; sha256 \texttt{{{m['sha256'][:12]}}}\ldots"
         )
