@@ -43,6 +43,34 @@ def data_view(dataset: Dataset, forget: dict, method: str) -> UnlearningData:
     )
 
 
+def weight_change(before: Classifier | None, after: Classifier) -> dict:
+    """How much a method moved the weights it started from: ``changed_fraction`` (of the
+    parameter entries, those that differ at all), ``relative_distance`` (‖θ − θ₀‖ / ‖θ₀‖
+    over the parameters) and ``unchanged`` (no entry differs: the model is its start).
+    All None for a method that starts from no model (retrain) or returns another
+    architecture (then nothing compares entry for entry)."""
+    none = {"changed_fraction": None, "relative_distance": None, "unchanged": None}
+    if before is None:
+        return none
+    old, new = dict(before.named_parameters()), dict(after.named_parameters())
+    if old.keys() != new.keys() or any(old[k].shape != new[k].shape for k in old):
+        return none
+    changed = total = 0
+    diff2 = norm2 = 0.0
+    with torch.no_grad():
+        for name, p0 in old.items():
+            p0, p1 = p0.detach().float(), new[name].detach().to(p0.device).float()
+            changed += int((p0 != p1).sum())
+            total += p0.numel()
+            diff2 += float((p1 - p0).pow(2).sum())
+            norm2 += float(p0.pow(2).sum())
+    return {
+        "changed_fraction": changed / total if total else 0.0,
+        "relative_distance": (diff2 / norm2) ** 0.5 if norm2 > 0 else float(diff2 > 0),
+        "unchanged": changed == 0,
+    }
+
+
 def run_unlearning(
     method: str,
     original: Classifier | None,
@@ -81,6 +109,12 @@ def run_unlearning(
     synchronize(device)
     seconds = time.perf_counter() - started
     log.info("%s done in %.3fs, %d gradient steps", method, seconds, ctx.steps)
+    weights = weight_change(original, model)
+    if weights["unchanged"]:
+        log.warning(
+            "%s left every weight of its start model unchanged on forget set %s: its metrics are the original's",
+            method, forget["id"],
+        )  # fmt: skip
     record = {
         "method": method,
         "forget_set": forget["id"],
@@ -94,5 +128,6 @@ def run_unlearning(
         "samples": ctx.samples,
         "params": params,
         "notes": ctx.notes,
+        "weights": weights,
     }
     return model.eval(), record

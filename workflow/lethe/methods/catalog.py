@@ -31,6 +31,9 @@ class MethodInfo:
     needs_retain: bool = True  # receives retain data (PBU and GA do not)
     needs_original: bool = True  # starts from the original weights (retrain does not)
     class_only: bool = False  # only defined for class forgetting
+    # The forget-set kinds its paper evaluates (SCOPES), where it is narrower than what the method
+    # accepts: runs outside them are labelled in the tables as outside the paper's setting. None: no narrowing.
+    paper_scope: tuple[str, ...] | None = None
     family: str = "other"  # the paper groups methods by family (see FAMILIES)
     # The checkpoint the method starts from, results/models/{dataset}/{arch}/seed{seed}/{original}.safetensors:
     # the pipeline's original, or a model of the method's own that its own rule trains (SISA's sharded ensemble).
@@ -61,6 +64,23 @@ FAMILIES = {
 }
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9}
+# Forget-set kinds a paper's evaluation can cover (MethodInfo.paper_scope; lethe.report.latex reads it).
+SCOPES = {"one_class": "a single class", "classes": "several classes", "random_samples": "random samples"}
+
+
+def scenario_scope(forget_kind: str, n_forget_classes: int) -> str:
+    """The SCOPES key of a scenario: its forget-set kind, a single class told apart from several."""
+    if forget_kind == "random_samples":
+        return "random_samples"
+    return "one_class" if int(n_forget_classes) == 1 else "classes"
+
+
+def outside_paper_scope(method: str, forget_kind: str, n_forget_classes: int) -> bool:
+    """Whether ``method`` runs on a kind of forget set its paper does not evaluate."""
+    info = METHODS.get(method)
+    return bool(info and info.paper_scope) and scenario_scope(forget_kind, n_forget_classes) not in info.paper_scope
+
+
 RETRAINS = ("retrain", "retrain_twin")  # trained with the config's recipe (`train`), not method_params
 
 METHODS: dict[str, MethodInfo] = {
@@ -109,10 +129,11 @@ METHODS: dict[str, MethodInfo] = {
                 "weight_decay": 5e-4,
                 "batch_size": 256,
                 "target_forget_acc": "auto",
+                "collapse_share": 0.8,
             },  # fmt: skip
             needs_retain=False,
             family="finetuning",
-            source="Unlearn-Sparse `GA.py`; the early stop is Lethe's",
+            source="Unlearn-Sparse `GA.py`; the early stop and the ascent guard are Lethe's",
             tests="test_methods",
         ),
         MethodInfo(
@@ -248,10 +269,12 @@ METHODS: dict[str, MethodInfo] = {
                 "gamma": 4001.0,
                 "fisher": "expected",
                 "target_forget_acc": "auto",
+                "collapse_share": 0.8,
             },
             needs_retain=False,
             family="forget_only",
-            source="PBU notebook",
+            paper_scope=("one_class",),  # the paper forgets one class at a time
+            source="PBU notebook; the ascent guard is Lethe's",
         ),
         MethodInfo(
             "bad_teaching",
@@ -274,9 +297,11 @@ METHODS: dict[str, MethodInfo] = {
                 "weight_decay": 0.0,
                 "batch_size": 128,
                 "forget_batch_size": 64,
+                "target_forget_acc": None,
+                "collapse_share": 0.8,
             },
             family="finetuning",
-            source="SCRUB small-scale notebook",
+            source="SCRUB small-scale notebook; the ascent guard is Lethe's",
         ),
         # --- exact: sisa ---
         MethodInfo(

@@ -33,6 +33,14 @@ declares ``needs_retain=False``, so :func:`lethe.unlearn.data_view` hands it
    check is one batched forward pass over D_f per step (forget data only), inside the
    timed region. "auto" for random samples reads the validation split (to score the
    original), never D_r and never the test set.
+4. Guard (Lethe's, :class:`lethe.methodkit.ascent.AscentGuard`). The target cannot fire
+   when the ascent sends every prediction to one forgotten class (measured:
+   Fashion-MNIST, six classes, accuracy on D_f stuck at 1/6 > 1/C for all 563 steps).
+   Every step is also checked for non-finite weights and for a collapse, more than
+   ``collapse_share`` (0.8) of D_f's predictions on one class, more than the original put
+   there; either stops the run and returns the last weights that passed. PBU sees D_f
+   only, so that is what the guard watches: on a single forgotten class D_f is one class
+   to begin with and the collapse check cannot fire (the target is the stop there).
 
 Cost counters: ``steps`` are Adam steps; ``samples`` adds the Fisher's per-sample
 gradient passes (C per forget sample for ``"expected"``, 1 for ``"sampled"``) to the
@@ -46,9 +54,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lethe.methodkit.ascent import AscentGuard
 from lethe.methodkit.base import Context, UnlearningData
 from lethe.methodkit.fisher import diagonal_fisher
-from lethe.methods.neggrad import forget_stop, forget_target
+from lethe.methods.neggrad import forget_target
 from lethe.models.registry import Classifier
 from lethe.train import fit
 
@@ -72,7 +81,11 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         return -alpha * F.cross_entropy(m(x), y) + penalty
 
     target = forget_target(params["target_forget_acc"], model, data)
-    stop = forget_stop(target, data.forget, ctx.seed)
+    # PBU sees D_f alone, so the guard watches D_f for a collapse (see the module docstring).
+    stop = AscentGuard(
+        model, watch=data.forget, collapse_share=params["collapse_share"], seed=ctx.seed,
+        forget=data.forget, target=target,
+    )  # fmt: skip
     result = fit(
         model, data.forget,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
@@ -90,5 +103,6 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         epochs_run=result.epochs,
         stopped_early=result.stopped_early,
         distance_to_original=moved**0.5,
+        **stop.notes(),
     )
     return model

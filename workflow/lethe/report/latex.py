@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from lethe.methods.catalog import FAMILIES, METHODS
+from lethe.methods.catalog import FAMILIES, METHODS, SCOPES, outside_paper_scope
 from lethe.metrics.catalog import METRICS, PERCENT_METRICS, table_columns
 from lethe.plan import REFERENCE
 
@@ -63,6 +63,19 @@ def format_value(mean: float, spread: float, kind: str) -> str:
 
 
 NO_POWER = r"$^\dagger$"  # after a verdict whose attack has no power (lethe.metrics.intervals.has_power)
+OUTSIDE_SCOPE = r"$^{\S}$"  # after a method run on a kind of forget set its paper does not evaluate
+UNCHANGED = r"$^{=}$"  # after a method that changed no weight of its start model (the metric ``unchanged``)
+
+
+def unchanged_mark(fraction, runs) -> str:
+    """The mark after a method's name when some of its runs changed no weight: ``=`` for all of
+    them, ``=k/n`` for k of n; "" when every run changed something or nothing was measured."""
+    if _missing(fraction) or float(fraction) <= 0:
+        return ""
+    if float(fraction) >= 1 or _missing(runs):
+        return UNCHANGED
+    n = int(runs)
+    return rf"$^{{={round(float(fraction) * n)}/{n}}}$"
 
 
 def powerless(value) -> bool:
@@ -209,15 +222,28 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
                     # Runs that hit the cap count at the cap: the mean is a lower bound.
                     cell = f"$>${mean:.0f}" if done == 0 else f"$\\geq${mean:.1f} ({100 * done:.0f}\\,\\% reached)"
                 cells.append(bold(cell) if method in best.get(metric, ()) else cell)
-            lines.append(" & ".join([escape(method), str(n), *cells]) + r" \\")
+            mark = unchanged_mark(row.get(("mean", "unchanged"), None), row.get(("n", "unchanged"), None))
+            mark += OUTSIDE_SCOPE if outside_paper_scope(method, kind, k) else ""
+            lines.append(" & ".join([escape(method) + mark, str(n), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
+UNCHANGED_NOTE = (
+    r" $^{=}$ after a method: it changed no weight of the original (in $k$ of its $n$ runs where marked "
+    r"$^{=k/n}$), so those runs are the original, not forgetting. $^{\S}$: outside the setting the method's "
+    r"paper evaluates ("
+    + "; ".join(
+        rf"{escape(name)}: {' and '.join(SCOPES[scope] for scope in info.paper_scope)} only"
+        for name, info in METHODS.items()
+        if info.paper_scope
+    )
+    + ")."
+)
 MAIN_CAPTION = (
     r"Every method, mean $\pm$ the half-width of its 95\,\% interval (Student $t$) over $n$ runs; accuracies in percent, time in milliseconds. Bold: the best "
     r"unlearning method of the column, that is the closest to the retrained model on Acc$_f$ and Acc$_{te,f}$, the "
-    r"highest retention, the lowest time; the original and retrain rows are references."
+    r"highest retention, the lowest time; the original and retrain rows are references." + UNCHANGED_NOTE
 )
 HIDING_CAPTION = (
     r"Forgetting or hiding: membership inference, probe, relearn time and distance to the retrained model on the "
@@ -225,7 +251,7 @@ HIDING_CAPTION = (
     r"to the retrained model's value (lowest for JS$_{rt}$ and the gap) in each column. $^\dagger$: the attack has no "
     r"power on this model (the 95\,\% interval of its held-out accuracy, pooled over the runs, contains 0.5), so its "
     r"verdict is not evidence either way and is never bold. Gap: SalUn's average gap (Acc$_f$, Acc$_r$, "
-    r"Acc$_{te,r}$, MIA-efficacy)."
+    r"Acc$_{te,r}$, MIA-efficacy)." + UNCHANGED_NOTE
 )
 
 LIRA_CAPTION = (
@@ -236,6 +262,7 @@ LIRA_CAPTION = (
     r"resolve that FPR. $D_f$ (AUC$_f$, TPR$_{1\%,f}$): the forget samples against held-out test samples of "
     r"their classes; the original's $D_f$ looks like members, a model that forgot like the retrained model's. "
     r"$^\dagger$: the audit's interval contains 0.5, so the verdict on $D_f$ has no power. Bold: closest to retrain."
+    + UNCHANGED_NOTE
 )
 
 

@@ -1,0 +1,231 @@
+"""Safe gradient ascent (lethe.methodkit.ascent) and the record of how far a method moved the weights.
+
+Every gradient-ascent method (neggrad, neggrad_plus, pbu) returns a model that passed its
+guard's checks: finite weights, no collapse onto one class. The tests drive each into a
+failure its target does not catch and check the returned model and the run record, and
+that without the guard the same run ends broken (so the checks are not vacuous).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from conftest import TRAIN_RECIPE
+from torch import nn
+
+from lethe.data.forget_sets import make_forget_set
+from lethe.data.tensors import Split
+from lethe.methodkit.ascent import MONITOR_SAMPLES, AscentGuard, finite, monitor_subset, predictions, top_share
+from lethe.methods.catalog import METHODS, merge_params
+from lethe.unlearn import run_unlearning, weight_change
+
+ASCENT = ("neggrad", "neggrad_plus", "pbu")
+
+
+def share_on(model, split: Split) -> float:
+    return top_share(predictions(model, split))
+
+
+def run(method, original, dataset, forget, overrides, cpu):
+    return run_unlearning(
+        method, original, dataset, forget, merge_params(method, overrides), arch="mlp", seed=0, device=cpu
+    )
+
+
+# --------------------------------------------------------------------------- the guard itself
+
+
+def test_every_ascent_method_has_a_collapse_share():
+    for method in ASCENT:
+        assert METHODS[method].defaults["collapse_share"] == 0.8, method
+
+
+def test_non_finite_weights_are_replaced_by_the_last_healthy_ones(original_mlp, digits):
+    model = copy.deepcopy(original_mlp)
+    guard = AscentGuard(model, watch=digits.val, collapse_share=0.8, seed=0)
+    assert guard(model) is False  # step 1: healthy, remembered
+    healthy = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        model.head.weight.add_(0.5)  # step 2: still finite, moved
+    assert guard(model) is False
+    moved = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        model.head.weight[0, 0] = float("nan")  # step 3: broken
+    assert guard(model) is True
+    assert finite(model)
+    assert all(torch.equal(model.state_dict()[k], moved[k]) for k in moved)
+    assert not all(torch.equal(moved[k], healthy[k]) for k in moved)
+    notes = guard.notes()
+    assert (notes["stop_reason"], notes["stop_step"], notes["restored_step"]) == ("non_finite", 3, 2)
+
+
+def test_a_collapse_onto_one_class_is_caught(original_mlp, digits):
+    model = copy.deepcopy(original_mlp)
+    guard = AscentGuard(model, watch=digits.val, collapse_share=0.8, seed=0)
+    assert guard.baseline_share < 0.2  # the validation split is balanced
+    with torch.no_grad():
+        model.head.bias[4] += 1e4  # every image predicted 4
+    assert share_on(model, digits.val) == 1.0
+    assert guard(model) is True
+    notes = guard.notes()
+    assert notes["stop_reason"] == "collapse" and notes["restored_step"] == 0 and notes["top_share"] == 1.0
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in original_mlp.state_dict().items())  # the original
+
+
+def test_the_original_share_is_the_floor(original_mlp, digits, forget_class3):
+    """On one forgotten class D_f is one class to begin with: the collapse check cannot fire there."""
+    forget = digits.train.subset(forget_class3["indices"])
+    guard = AscentGuard(copy.deepcopy(original_mlp), watch=forget, collapse_share=0.8, seed=0)
+    assert guard.baseline_share == 1.0 and guard.limit == 1.0
+
+
+def test_target_stops_with_the_current_weights(original_mlp, digits, forget_class3):
+    forget = digits.train.subset(forget_class3["indices"])
+    model = copy.deepcopy(original_mlp)
+    guard = AscentGuard(model, watch=digits.val, collapse_share=0.8, seed=0, forget=forget, target=1.0)
+    assert guard(model) is True and guard.notes()["stop_reason"] == "target"
+    assert guard.notes()["restored_step"] is None
+
+
+def test_guard_settings_are_checked(original_mlp, digits):
+    with pytest.raises(ValueError, match="collapse_share"):
+        AscentGuard(original_mlp, watch=digits.val, collapse_share=0.0, seed=0)
+    with pytest.raises(ValueError, match="watch"):
+        AscentGuard(original_mlp, watch=digits.val.subset([]), collapse_share=0.8, seed=0)
+
+
+def test_monitor_subset_is_fixed_and_bounded(digits):
+    big = Split(digits.train.x.repeat(2, 1, 1, 1), digits.train.y.repeat(2))
+    a, b = monitor_subset(big, 0, 12), monitor_subset(big, 0, 12)
+    assert len(a) == MONITOR_SAMPLES and torch.equal(a.y, b.y) and torch.equal(a.x, b.x)
+    assert monitor_subset(digits.val, 0, 12) is digits.val
+
+
+# --------------------------------------------------------------------------- the methods
+
+
+@pytest.mark.parametrize(
+    ("method", "overrides"),
+    [
+        ("neggrad", {"lr": 50.0, "target_forget_acc": None, "epochs": 5}),
+        ("neggrad_plus", {"alpha": 0.5, "lr": 1.0, "epochs": 5}),
+    ],
+)
+def test_a_diverging_ascent_returns_a_healthy_model(method, overrides, original_mlp, digits, forget_class3, cpu):
+    model, record = run(method, original_mlp, digits, forget_class3, overrides, cpu)
+    notes = record["notes"]
+    assert notes["stop_reason"] in ("collapse", "non_finite"), notes
+    assert notes["restored_step"] is not None and notes["restored_step"] < notes["stop_step"]
+    assert finite(model) and share_on(model, digits.val) <= 0.8
+    assert record["notes"]["stopped_early"] is True
+    # Not vacuous: the same run without the guard ends broken.
+    guard_off = {**overrides, "collapse_share": 1.0}
+    broken, _ = run(method, original_mlp, digits, forget_class3, guard_off, cpu)
+    assert not finite(broken) or share_on(broken, digits.val) > 0.8
+
+
+def test_pbu_on_six_classes_stops_before_collapse(original_mlp, digits, cpu, method_overrides):
+    six = make_forget_set("six", {"kind": "classes", "classes": [0, 1, 2, 3, 4, 5]}, digits.train.y.numpy(), 10, "d")
+    forget = digits.train.subset(six["indices"])
+    overrides = {**method_overrides["pbu"], "lr": 0.05}
+    model, record = run("pbu", original_mlp, digits, six, overrides, cpu)
+    assert record["notes"]["stop_reason"] in ("target", "collapse"), record["notes"]
+    assert share_on(model, forget) <= 0.8
+    # Without the guard the ascent sends D_f to one class (measured 92 % of it), and on digits
+    # that is how it reaches its 1/C target: the stop that should end forgetting ends a collapse.
+    collapsed, _ = run("pbu", original_mlp, digits, six, {**overrides, "collapse_share": 1.0}, cpu)
+    assert share_on(collapsed, forget) > 0.8
+
+
+def test_guard_does_not_change_a_healthy_run(original_mlp, digits, forget_class3, cpu, method_overrides):
+    """The default run's NegGrad on class 3 meets its target before any collapse: the guard only watches."""
+    params = method_overrides["neggrad"]
+    model, record = run("neggrad", original_mlp, digits, forget_class3, params, cpu)
+    assert record["notes"]["stop_reason"] == "target" and record["notes"]["restored_step"] is None
+    same, _ = run("neggrad", original_mlp, digits, forget_class3, {**params, "collapse_share": 1.0}, cpu)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in same.state_dict().items())
+
+
+# --------------------------------------------------------------------------- a method that changed nothing
+
+
+def test_weight_change_of_a_no_op_a_move_and_no_start(original_mlp):
+    same = weight_change(original_mlp, copy.deepcopy(original_mlp))
+    assert same == {"changed_fraction": 0.0, "relative_distance": 0.0, "unchanged": True}
+    moved = copy.deepcopy(original_mlp)
+    with torch.no_grad():
+        moved.head.bias[0] += 1.0
+    change = weight_change(original_mlp, moved)
+    n = sum(p.numel() for p in original_mlp.parameters())
+    assert change["unchanged"] is False and change["changed_fraction"] == pytest.approx(1 / n)
+    assert change["relative_distance"] > 0
+    assert weight_change(None, moved)["unchanged"] is None
+    other = nn.Linear(2, 2)
+    assert weight_change(original_mlp, other)["unchanged"] is None
+
+
+def test_a_method_that_changed_nothing_is_flagged(original_mlp, digits, forget_class3, cpu, caplog):
+    """SSD with an α no parameter reaches dampens nothing: the record, the metrics and the log say so."""
+    from lethe.metrics.evaluate import cost_metrics
+
+    with caplog.at_level("WARNING"):
+        model, record = run("ssd", original_mlp, digits, forget_class3, {"alpha": 1e12}, cpu)
+    assert record["weights"]["unchanged"] is True and record["weights"]["relative_distance"] == 0.0
+    assert "left every weight" in caplog.text
+    costs = cost_metrics(record, None)
+    assert costs["unchanged"] == 1.0 and costs["weight_change"] == 0.0
+    _, moved = run("ssd", original_mlp, digits, forget_class3, None, cpu)
+    assert moved["weights"]["unchanged"] is False and cost_metrics(moved, None)["unchanged"] == 0.0
+    _, retrained = run_unlearning(
+        "retrain", None, digits, forget_class3, merge_params("retrain", None, {**TRAIN_RECIPE, "epochs": 1}),
+        arch="mlp", seed=0, device=cpu,
+    )  # fmt: skip
+    assert retrained["weights"]["unchanged"] is None and cost_metrics(retrained, None)["unchanged"] is None
+
+
+def test_tables_mark_runs_that_changed_nothing():
+    import pandas as pd
+
+    from lethe.report.latex import MAIN_CAPTION, UNCHANGED, main_table
+
+    def rows(method, unchanged, n=3):
+        base = {"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
+                "n_forget_classes": 1, "method": method, "std": 0.0, "n": n, "ci95": 0.0}  # fmt: skip
+        out = [{**base, "metric": "acc_forget", "mean": 0.5}]
+        if unchanged is not None:
+            out.append({**base, "metric": "unchanged", "mean": unchanged})
+        return out
+
+    summary = pd.DataFrame(
+        rows("original", None) + rows("retrain", None) + rows("ssd", 1.0) + rows("pbu", 1 / 3) + rows("scrub", 0.0)
+    )
+    table = main_table(summary, columns=[("acc_forget", "Acc", "pct")])
+    lines = {line.split(" & ")[0]: line for line in table.splitlines() if " & " in line}
+    assert "ssd" + UNCHANGED in lines and "pbu$^{=1/3}$" in lines and "scrub" in lines
+    assert "original" in lines and "retrain" in lines
+    assert "$^{=}$" in MAIN_CAPTION
+
+
+def test_runs_outside_the_papers_setting_are_marked():
+    import pandas as pd
+
+    from lethe.methods.catalog import outside_paper_scope
+    from lethe.report.latex import OUTSIDE_SCOPE, main_table
+
+    assert not outside_paper_scope("pbu", "classes", 1)
+    assert outside_paper_scope("pbu", "classes", 2) and outside_paper_scope("pbu", "random_samples", 0)
+    assert not outside_paper_scope("scrub", "classes", 2)  # no narrower scope declared
+    base = {"dataset": "digits", "arch": "mlp", "std": 0.0, "n": 3, "ci95": 0.0, "metric": "acc_forget", "mean": 0.5}
+    scenarios = [("class3", "classes", 1), ("classes2", "classes", 2)]
+    summary = pd.DataFrame(
+        [
+            {**base, "forget_set_name": name, "forget_kind": kind, "n_forget_classes": k, "method": method}
+            for name, kind, k in scenarios
+            for method in ("original", "retrain", "pbu")
+        ]
+    )
+    table = main_table(summary, columns=[("acc_forget", "Acc", "pct")])
+    pbu_rows = [line.split(" & ")[0] for line in table.splitlines() if line.startswith("pbu")]
+    assert pbu_rows == ["pbu", "pbu" + OUTSIDE_SCOPE]

@@ -1,0 +1,141 @@
+"""Safe gradient ascent: a guard that keeps an unbounded objective from returning a broken model.
+
+NegGrad, NegGrad+ and PBU raise the loss on D_f, which nothing bounds: at a learning
+rate that forgets at all the ascent can overshoot into a model whose weights are no
+longer finite, or whose every prediction is one class. Such a model scores "forgotten"
+on D_f and is useless, and before this guard it was returned as the method's result
+(measured on Fashion-MNIST, six forgotten classes: NegGrad's NaN weights argmax every
+image to class 0; PBU's ascent put every prediction on one forgotten class, where its
+accuracy target 1/C can never fire).
+
+:class:`AscentGuard` is the ``stop`` hook of :func:`lethe.train.fit`, checked after every
+optimiser step, on data the method is allowed to see:
+
+1. **Finite weights.** A non-finite parameter or buffer stops the run.
+2. **Collapse.** On ``watch`` (a fixed subset of at most :data:`MONITOR_SAMPLES` images:
+   the validation split for NegGrad and NegGrad+, D_f for PBU, which sees nothing else),
+   the most predicted class takes more than ``collapse_share`` of the predictions and
+   more than the original's most predicted class took on the same images. The
+   original's share is the floor because a single-class D_f is one class to begin with:
+   there the check cannot fire, and PBU's accuracy target is its only stop.
+3. **Target.** With a ``target``, accuracy on (a fixed subset of) D_f at or below it
+   ends the run with the current weights (the early stop NegGrad and PBU always had).
+
+Every check that passes remembers the weights (a copy of the state dict, buffers
+included). On 1 or 2 the run stops and the last healthy weights are loaded back, so the
+method returns a model that passed every check: the original itself if the first step
+already broke it. :meth:`AscentGuard.notes` says why and where the run stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from lethe.data.tensors import Split, index_batches
+
+MONITOR_SAMPLES = 1024  # images per check: ±3 points on an accuracy, one batched forward pass
+STOP_REASONS = ("target", "collapse", "non_finite")
+
+
+def monitor_subset(split: Split, seed: int, stream: int) -> Split:
+    """A fixed random subset of at most :data:`MONITOR_SAMPLES` of ``split`` (all of it if smaller)."""
+    if len(split) <= MONITOR_SAMPLES:
+        return split
+    rng = np.random.default_rng([seed, stream])
+    return split.subset(np.sort(rng.choice(len(split), size=MONITOR_SAMPLES, replace=False)))
+
+
+@torch.no_grad()
+def predictions(model: nn.Module, split: Split, batch_size: int = 1024) -> torch.Tensor:
+    """Top-1 predictions of ``model`` on ``split`` in eval mode; the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(split.x[i]).argmax(1) for i in index_batches(len(split), batch_size, shuffle=False)])
+    model.train(was_training)
+    return out
+
+
+def top_share(pred: torch.Tensor) -> float:
+    """The share of the most frequent value of ``pred`` (NaN for none)."""
+    if len(pred) == 0:
+        return float("nan")
+    return float(torch.bincount(pred).max().item() / len(pred))
+
+
+def finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+class AscentGuard:
+    """The per-step check of a gradient-ascent run (see the module docstring).
+
+    ``model`` is the model before the first step (its weights are the first healthy
+    state); ``forget``: D_f, for the target (None: no target); ``watch``: the images the
+    collapse check predicts on; ``seed``: the run's seed, which fixes both subsets.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        watch: Split,
+        collapse_share: float,
+        seed: int,
+        forget: Split | None = None,
+        target: float | None = None,
+    ) -> None:
+        if not 0.0 < collapse_share <= 1.0:
+            raise ValueError(f"collapse_share must be in (0, 1], got {collapse_share}")
+        if len(watch) == 0:
+            raise ValueError("the ascent guard needs images to watch for a collapse; got none")
+        self.target = None if target is None else float(target)
+        self.forget = None if self.target is None or forget is None else monitor_subset(forget, seed, 11)
+        self.watch = monitor_subset(watch, seed, 12)
+        self.baseline_share = top_share(predictions(model, self.watch))
+        self.limit = max(float(collapse_share), self.baseline_share)
+        self.healthy = copy.deepcopy(model.state_dict())
+        self.step = 0
+        self.healthy_step = 0
+        self.reason: str | None = None
+        self.share = self.baseline_share
+
+    def __call__(self, model: nn.Module) -> bool:
+        self.step += 1
+        if not finite(model):
+            return self._broken(model, "non_finite")
+        self.share = top_share(predictions(model, self.watch))
+        if self.share > self.limit:
+            return self._broken(model, "collapse")
+        self.healthy = copy.deepcopy(model.state_dict())
+        self.healthy_step = self.step
+        if self.target is not None and self.forget is not None:
+            pred = predictions(model, self.forget)
+            if float((pred == self.forget.y).float().mean()) <= self.target:
+                self.reason = "target"
+                return True
+        return False
+
+    def _broken(self, model: nn.Module, reason: str) -> bool:
+        self.reason = reason
+        model.load_state_dict(self.healthy)
+        return True
+
+    def notes(self) -> dict:
+        """For the run record: why the run stopped (``stop_reason``: one of :data:`STOP_REASONS`,
+        or None when its budget ran out), the step it stopped at, the step whose weights it
+        returns (``restored_step``; 0 is the original; None where nothing was restored), and
+        the collapse check's numbers."""
+        restored = self.reason in ("collapse", "non_finite")
+        return {
+            "stop_reason": self.reason,
+            "stop_step": self.step if self.reason else None,
+            "restored_step": self.healthy_step if restored else None,
+            "top_share": None if math.isnan(self.share) else self.share,
+            "top_share_original": None if math.isnan(self.baseline_share) else self.baseline_share,
+            "collapse_limit": self.limit,
+        }
