@@ -229,3 +229,10 @@ def test_runs_outside_the_papers_setting_are_marked():
     table = main_table(summary, columns=[("acc_forget", "Acc", "pct")])
     pbu_rows = [line.split(" & ")[0] for line in table.splitlines() if line.startswith("pbu")]
     assert pbu_rows == ["pbu", "pbu" + OUTSIDE_SCOPE]
+    # The family tables, which hold the mark, explain it in their caption.
+    from lethe.report.latex import family_sections
+
+    section = family_sections(summary)
+    assert (
+        "pbu" + OUTSIDE_SCOPE in section and "outside the setting" in section and "pbu: a single class only" in section
+    )

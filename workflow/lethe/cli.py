@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{'':14s} defaults: {json.dumps(info.defaults) if info.name != 'retrain' else 'the training recipe'}"
             )
+            if info.search_space:
+                space = ", ".join(f"{key} {dim.describe()}" for key, dim in info.search_space.items())
+                print(f"{'':14s} searched: {space}")
         return 0
     if args.command == "check-config":
         return check_configs(args.configs)

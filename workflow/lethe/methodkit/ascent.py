@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lethe.data.tensors import Split, index_batches
+from lethe.data.tensors import Split
+from lethe.metrics import predict
 
 MONITOR_SAMPLES = 1024  # images per check: ±3 points on an accuracy, one batched forward pass
 STOP_REASONS = ("target", "collapse", "non_finite")
@@ -50,14 +51,14 @@ def monitor_subset(split: Split, seed: int, stream: int) -> Split:
     return split.subset(np.sort(rng.choice(len(split), size=MONITOR_SAMPLES, replace=False)))
 
 
-@torch.no_grad()
-def predictions(model: nn.Module, split: Split, batch_size: int = 1024) -> torch.Tensor:
-    """Top-1 predictions of ``model`` on ``split`` in eval mode; the model's mode is restored."""
+def predictions(model: nn.Module, split: Split) -> torch.Tensor:
+    """Top-1 predictions of ``model`` on ``split`` (eval mode, on CPU); the model's mode is restored,
+    since the guard runs between training steps."""
     was_training = model.training
-    model.eval()
-    out = torch.cat([model(split.x[i]).argmax(1) for i in index_batches(len(split), batch_size, shuffle=False)])
-    model.train(was_training)
-    return out
+    try:
+        return torch.from_numpy(predict.predictions(model, split))
+    finally:
+        model.train(was_training)
 
 
 def top_share(pred: torch.Tensor) -> float:
@@ -115,7 +116,7 @@ class AscentGuard:
         self.healthy_step = self.step
         if self.target is not None and self.forget is not None:
             pred = predictions(model, self.forget)
-            if float((pred == self.forget.y).float().mean()) <= self.target:
+            if float((pred == self.forget.y.cpu()).float().mean()) <= self.target:
                 self.reason = "target"
                 return True
         return False

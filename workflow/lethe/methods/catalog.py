@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lethe.search_space import choice, integer, log_float, uniform
+
 
 @dataclass(frozen=True)
 class MethodInfo:
@@ -34,6 +36,9 @@ class MethodInfo:
     # The forget-set kinds its paper evaluates (SCOPES), where it is narrower than what the method
     # accepts: runs outside them are labelled in the tables as outside the paper's setting. None: no narrowing.
     paper_scope: tuple[str, ...] | None = None
+    # What the tuning stage searches (lethe.tuning): hyperparameter -> lethe.search_space.Dimension;
+    # empty for a method with nothing to tune (retrain, zero_output, SISA's training recipe).
+    search_space: dict = field(default_factory=dict)
     family: str = "other"  # the paper groups methods by family (see FAMILIES)
     # The checkpoint the method starts from, results/models/{dataset}/{arch}/seed{seed}/{original}.safetensors:
     # the pipeline's original, or a model of the method's own that its own rule trains (SISA's sharded ensemble).
@@ -117,6 +122,7 @@ METHODS: dict[str, MethodInfo] = {
             family="finetuning",
             source="SSD code's FT",
             tests="test_methods",
+            search_space={"lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
         ),
         MethodInfo(
             "neggrad",
@@ -135,6 +141,11 @@ METHODS: dict[str, MethodInfo] = {
             family="finetuning",
             source="Unlearn-Sparse `GA.py`; the early stop and the ascent guard are Lethe's",
             tests="test_methods",
+            search_space={
+                "lr": log_float(1e-5, 1e-1),
+                "epochs": integer(1, 10),
+                "batch_size": choice(32, 64, 128, 256),
+            },
         ),
         MethodInfo(
             "zero_output",
@@ -172,6 +183,11 @@ METHODS: dict[str, MethodInfo] = {
             family="impair_repair",
             source="UNSIR notebook",
             tests="test_impair_repair",
+            search_space={
+                "impair_lr": log_float(1e-4, 1e-1),
+                "repair_lr": log_float(1e-4, 1e-1),
+                "repair_epochs": integer(1, 5),
+            },
         ),
         MethodInfo(
             "usifr",
@@ -197,6 +213,11 @@ METHODS: dict[str, MethodInfo] = {
             family="impair_repair",
             source="impair–repair paper (noise loop as UNSIR's)",
             tests="test_impair_repair",
+            search_space={
+                "impair_lr": log_float(1e-4, 1e-1),
+                "repair_lr": log_float(1e-4, 1e-1),
+                "repair_epochs": integer(1, 5),
+            },
         ),
         MethodInfo(
             "dnf",
@@ -219,6 +240,11 @@ METHODS: dict[str, MethodInfo] = {
             family="impair_repair",
             source="impair–repair paper (reading unverified)",
             tests="test_impair_repair",
+            search_space={
+                "impair_lr": log_float(1e-4, 1e-1),
+                "repair_lr": log_float(1e-4, 1e-1),
+                "repair_epochs": integer(1, 5),
+            },
         ),
         # --- forgetting neural networks: fnn ---
         MethodInfo(
@@ -254,6 +280,7 @@ METHODS: dict[str, MethodInfo] = {
             needs_retain=True,
             family="forgetting_layers",
             source="FNN paper (training recipe Lethe's)",
+            search_space={"lr": log_float(1e-4, 1e-2), "tau": log_float(1.0, 50.0), "turns": integer(1, 5)},
         ),
         # --- forget-data-only and teacher-student: pbu, bad_teaching, neggrad_plus ---
         MethodInfo(
@@ -275,6 +302,7 @@ METHODS: dict[str, MethodInfo] = {
             family="forget_only",
             paper_scope=("one_class",),  # the paper forgets one class at a time
             source="PBU notebook; the ascent guard is Lethe's",
+            search_space={"lr": log_float(1e-5, 1e-2), "epochs": integer(1, 20), "alpha": log_float(10.0, 5000.0)},
         ),
         MethodInfo(
             "bad_teaching",
@@ -283,6 +311,7 @@ METHODS: dict[str, MethodInfo] = {
             defaults={"epochs": 1, "lr": 1e-4, "batch_size": 256, "temperature": 1.0, "retain_fraction": 0.3},
             family="teacher",
             source="Bad Teaching code",
+            search_space={"lr": log_float(1e-5, 1e-2), "epochs": integer(1, 5), "temperature": choice(1.0, 2.0, 4.0)},
         ),
         MethodInfo(
             "neggrad_plus",
@@ -302,6 +331,11 @@ METHODS: dict[str, MethodInfo] = {
             },
             family="finetuning",
             source="SCRUB small-scale notebook; the ascent guard is Lethe's",
+            search_space={
+                "alpha": choice(0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999),
+                "lr": log_float(1e-4, 1e-1),
+                "epochs": integer(1, 10),
+            },
         ),
         # --- exact: sisa ---
         MethodInfo(
@@ -346,6 +380,7 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             family="teacher",
             source="SCRUB small-scale notebook",
+            search_space={"lr": log_float(1e-5, 1e-2), "msteps": integer(1, 10)},
         ),
         MethodInfo(
             "salun",
@@ -362,6 +397,7 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             family="relabel",
             source="SalUn code (`generate_mask.py`, `RL.py`)",
+            search_space={"lr": log_float(1e-3, 1e-1), "mask_ratio": uniform(0.1, 0.9), "epochs": integer(1, 10)},
         ),
         MethodInfo(
             "l1_sparse",
@@ -379,6 +415,7 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,
             family="relabel",
             source="Unlearn-Sparse `FT_l1`",
+            search_space={"gamma": log_float(1e-5, 1e-1), "lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
         ),
         MethodInfo(
             "random_label",
@@ -395,6 +432,7 @@ METHODS: dict[str, MethodInfo] = {
             },  # fmt: skip
             family="relabel",
             source="Bad Teaching / SSD code",
+            search_space={"lr": log_float(1e-5, 1e-2), "epochs": integer(1, 5)},
         ),
         # --- importance and second order: ssd, fisher_forget, influence ---
         MethodInfo(
@@ -404,6 +442,7 @@ METHODS: dict[str, MethodInfo] = {
             defaults={"alpha": 10.0, "lambda": 1.0, "batch_size": 64, "d_order": "shuffled"},
             family="importance",
             source="SSD code",
+            search_space={"alpha": log_float(1.0, 1000.0), "lambda": log_float(0.1, 10.0)},
         ),
         MethodInfo(
             "fisher_forget",
@@ -413,6 +452,7 @@ METHODS: dict[str, MethodInfo] = {
             needs_forget=False,  # the forget class ids only; the Fisher is computed on D_r
             family="importance",
             source="Golatkar et al. code (`hessian`)",
+            search_space={"alpha": log_float(1e-9, 1e-4)},
         ),
         MethodInfo(
             "influence",
@@ -427,6 +467,7 @@ METHODS: dict[str, MethodInfo] = {
             },
             family="importance",
             source="Unlearn-Sparse `Wfisher.py`",
+            search_space={"alpha": log_float(0.1, 100.0)},
         ),
         # --- decision boundary: boundary_shrink, boundary_expand ---
         MethodInfo(
@@ -446,6 +487,7 @@ METHODS: dict[str, MethodInfo] = {
             family="boundary",
             source="Boundary Unlearning code",
             tests="test_boundary",
+            search_space={"lr": log_float(1e-5, 1e-2), "bound": uniform(0.05, 0.5), "epochs": integer(1, 10)},
         ),
         MethodInfo(
             "boundary_expand",
@@ -456,6 +498,7 @@ METHODS: dict[str, MethodInfo] = {
             family="boundary",
             source="Boundary Unlearning code",
             tests="test_boundary",
+            search_space={"lr": log_float(1e-5, 1e-2), "epochs": integer(1, 10)},
         ),
     )
 }

@@ -344,7 +344,9 @@ def family_sections(summary: pd.DataFrame) -> str:
             r"}",
             rf"\caption{{{escape(heading)}: forgetting and retention, mean $\pm$ 95\,\% interval over $n$ runs (seeds $\times$ "
             rf"forget-set draws); accuracies in percent, time in milliseconds. Bold: the best method of each block "
-            rf"and column (closest to retrain for Acc$_f$ and Acc$_{{te,f}}$, highest retention, lowest time).}}",
+            rf"and column (closest to retrain for Acc$_f$ and Acc$_{{te,f}}$, highest retention, lowest time)."
+            + UNCHANGED_NOTE
+            + "}",
             rf"\label{{{label}}}",
             r"\end{table}",
             "",

@@ -1,0 +1,199 @@
+"""Hyperparameter search for one unlearning method, scored on data the evaluation never sees.
+
+A search starts from an original model, a forget set and the model retrained without it, all
+drawn for tuning (seeds and forget-set draws other than the ones a paper reports: the caller's
+choice). Each trial runs the method once through :func:`lethe.unlearn.run_unlearning` with
+hyperparameters proposed by Optuna's TPE sampler and scores the result:
+
+* **Objective: SalUn's average gap to the retrained model**, in percentage points: the mean
+  of |Δ| over four terms, measured on the unlearned and the retrained model alike,
+  accuracy on D_f (UA), accuracy on D_r (RA), accuracy on the validation split's images of the
+  retained classes (VA, in place of the test accuracy: the test set is the evaluation's), and
+  MIA-efficacy with the validation split as the non-members (:func:`lethe.metrics.mia.efficacy_mia`).
+* **Time bound.** A trial whose unlearning took longer than ``time_fraction`` of the
+  retraining time is infeasible (the NeurIPS 2023 unlearning challenge allowed 20 %): its
+  objective is its gap plus :data:`INFEASIBLE_PENALTY`, so that it ranks below every feasible
+  trial, and the trial says so (``feasible``).
+* A run that returns non-finite outputs scores the largest gap there is (100 pp on every term
+  is impossible, so :data:`INFEASIBLE_PENALTY` again), never a perfect one.
+
+Every trial uses the same unlearning seed, so trials differ by their hyperparameters alone.
+
+**Reproducible and resumable.** The study lives in a SQLite file (Optuna's RDB storage). Trial
+i is proposed by a TPE sampler seeded with ``derived_seed(seed, STREAM, i)`` from the trials
+completed before it, so the sequence of trials depends on the seed and the history only: a
+search interrupted after k trials and resumed proposes the same trial k + 1 as one that ran
+straight through. Trials left running by a crash are ignored; ``trials`` counts completed ones.
+
+The search space is the catalogue's (:attr:`lethe.methods.catalog.MethodInfo.search_space`):
+per hyperparameter a :class:`lethe.search_space.Dimension`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lethe.data.forget_sets import retain_indices
+from lethe.data.tensors import Dataset, Split
+from lethe.metrics.mia import efficacy_mia, softmax
+from lethe.metrics.predict import logits
+from lethe.search_space import Dimension, check_space
+from lethe.seeds import derived_seed
+
+log = logging.getLogger(__name__)
+
+STREAM = 7301  # the tuning sampler's seed stream (lethe.seeds)
+INFEASIBLE_PENALTY = 100.0  # pp added to the gap of a trial over its time bound or with non-finite outputs
+TERMS = ("ua", "ra", "va", "mia_efficacy")
+
+
+# --------------------------------------------------------------------------- the objective
+
+
+def _retained(split: Split, classes) -> Split:
+    if classes is None:
+        return split
+    return split.mask(~torch.isin(split.y, torch.as_tensor(list(classes), device=split.y.device)))
+
+
+class Scorer:
+    """The four terms of a model on the tuning data (see the module docstring), and gaps."""
+
+    def __init__(self, dataset: Dataset, forget: dict, seed: int) -> None:
+        idx = np.asarray(forget["indices"], dtype=np.int64)
+        self.d_f = dataset.train.subset(idx)
+        self.d_r = dataset.train.subset(retain_indices(forget, len(dataset.train)))
+        self.val = _retained(dataset.val, forget["classes"])
+        if len(self.val) == 0:
+            raise ValueError("tuning scores on the validation split, and it has no image of a retained class")
+        self.seed = seed
+
+    def terms(self, model) -> dict[str, float] | None:
+        """UA, RA, VA and MIA-efficacy as fractions; None if the model's outputs are not finite."""
+        z = {name: logits(model, split) for name, split in (("f", self.d_f), ("r", self.d_r), ("v", self.val))}
+        if not all(bool(torch.isfinite(v).all()) for v in z.values()):
+            return None
+        y = {"f": self.d_f.y.cpu(), "r": self.d_r.y.cpu(), "v": self.val.y.cpu()}
+        acc = {k: float((z[k].argmax(1) == y[k]).float().mean()) for k in z}
+        p = {k: softmax(z[k].numpy()) for k in z}
+        mia = efficacy_mia(p["r"], y["r"].numpy(), p["v"], y["v"].numpy(), p["f"], y["f"].numpy(), self.seed)
+        return {"ua": acc["f"], "ra": acc["r"], "va": acc["v"], "mia_efficacy": mia["mia_efficacy"]}
+
+
+def gap(terms: dict[str, float] | None, reference: dict[str, float]) -> float:
+    """SalUn's average gap in percentage points; the penalty for a model with non-finite outputs."""
+    if terms is None:
+        return INFEASIBLE_PENALTY
+    return 100.0 * float(np.mean([abs(terms[k] - reference[k]) for k in TERMS]))
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def search(
+    method: str,
+    *,
+    dataset: Dataset,
+    original,
+    forget: dict,
+    retrained,
+    retrain_seconds: float,
+    space: dict[str, Dimension],
+    base_params: dict,
+    trials: int,
+    time_fraction: float,
+    seed: int,
+    storage: str | Path,
+    arch: str,
+    device: torch.device,
+) -> dict:
+    """Run (or resume) the search; return the best trial and every completed trial.
+
+    ``base_params``: the method's full parameters (defaults merged with the config), of which
+    the search overrides the names in ``space``. ``storage``: the study's SQLite file.
+    """
+    import optuna
+
+    from lethe.unlearn import run_unlearning
+
+    check_space(method, space, base_params)
+    if trials < 1:
+        raise ValueError(f"tuning needs at least one trial, got {trials}")
+    if not 0 < time_fraction:
+        raise ValueError(f"tuning.time_fraction must be positive, got {time_fraction}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    scorer = Scorer(dataset, forget, seed)
+    reference = scorer.terms(retrained)
+    if reference is None:
+        raise ValueError("the retrained model's outputs are not finite")
+    budget = time_fraction * retrain_seconds
+    url = f"sqlite:///{Path(storage).resolve()}"
+    name = f"{method}-{forget['id']}-seed{seed}"
+
+    def objective(trial) -> float:
+        params = {**base_params, **{key: dim.suggest(trial, key) for key, dim in space.items()}}
+        model, record = run_unlearning(method, original, dataset, forget, params, arch=arch, seed=seed, device=device)
+        terms = scorer.terms(model)
+        value = gap(terms, reference)
+        feasible = terms is not None and record["seconds"] <= budget
+        trial.set_user_attr("gap", value)
+        trial.set_user_attr("seconds", record["seconds"])
+        trial.set_user_attr("feasible", feasible)
+        trial.set_user_attr("terms", terms)
+        return value if feasible else value + INFEASIBLE_PENALTY
+
+    started = time.perf_counter()
+    study = optuna.create_study(study_name=name, storage=url, direction="minimize", load_if_exists=True)
+    done = _completed(study)
+    if done:
+        log.info("tuning %s: resuming %s with %d of %d trials complete", method, name, len(done), trials)
+    while len(done) < trials:
+        i = len(done)
+        study = optuna.load_study(
+            study_name=name, storage=url, sampler=optuna.samplers.TPESampler(seed=derived_seed(seed, STREAM, i))
+        )
+        study.optimize(objective, n_trials=1)
+        done = _completed(study)
+        last = done[-1]
+        log.info(
+            "tuning %s trial %d/%d: gap %.2f pp%s (best %.2f) %s",
+            method, i + 1, trials, last.user_attrs["gap"], "" if last.user_attrs["feasible"] else " INFEASIBLE",
+            min(t.value for t in done), last.params,
+        )  # fmt: skip
+    done = done[:trials]
+    best = min(done, key=lambda t: (t.value, t.number))
+    return {
+        "method": method,
+        "forget_set": forget["id"],
+        "seed": seed,
+        "best": {key: best.params[key] for key in space},
+        "objective": best.value,
+        "gap": best.user_attrs["gap"],
+        "feasible": best.user_attrs["feasible"],
+        "retrain_terms": reference,
+        "retrain_seconds": retrain_seconds,
+        "time_budget_seconds": budget,
+        "space": {key: dim.describe() for key, dim in space.items()},
+        "trials": [
+            {
+                "number": t.number,
+                "params": dict(t.params),
+                "objective": t.value,
+                **{key: t.user_attrs[key] for key in ("gap", "seconds", "feasible", "terms")},
+            }
+            for t in done
+        ],
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+def _completed(study) -> list:
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    return sorted(complete, key=lambda t: t.number)
