@@ -61,6 +61,18 @@ def test_non_finite_weights_are_replaced_by_the_last_healthy_ones(original_mlp, 
     assert (notes["stop_reason"], notes["stop_step"], notes["restored_step"]) == ("non_finite", 3, 2)
 
 
+def test_overflowing_outputs_count_as_non_finite(original_mlp, digits):
+    """Weights can stay finite while the logits overflow (measured: NegGrad on Fashion-MNIST, six
+    classes, without the collapse check): the guard checks the outputs too."""
+    model = copy.deepcopy(original_mlp)
+    guard = AscentGuard(model, watch=digits.val, collapse_share=1.0, seed=0)
+    with torch.no_grad():
+        model.head.weight.mul_(1e38)
+    assert finite(model) and not bool(torch.isfinite(model(digits.val.x)).all())
+    assert guard(model) is True and guard.notes()["stop_reason"] == "non_finite"
+    assert bool(torch.isfinite(model(digits.val.x)).all())  # the original's weights are back
+
+
 def test_a_collapse_onto_one_class_is_caught(original_mlp, digits):
     model = copy.deepcopy(original_mlp)
     guard = AscentGuard(model, watch=digits.val, collapse_share=0.8, seed=0)

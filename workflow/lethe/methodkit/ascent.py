@@ -11,7 +11,8 @@ accuracy target 1/C can never fire).
 :class:`AscentGuard` is the ``stop`` hook of :func:`lethe.train.fit`, checked after every
 optimiser step, on data the method is allowed to see:
 
-1. **Finite weights.** A non-finite parameter or buffer stops the run.
+1. **Finite weights and outputs.** A non-finite parameter or buffer, or a non-finite logit on
+   the watched images (finite weights can grow until the logits overflow), stops the run.
 2. **Collapse.** On ``watch`` (a fixed subset of at most :data:`MONITOR_SAMPLES` images:
    the validation split for NegGrad and NegGrad+, D_f for PBU, which sees nothing else),
    the most predicted class takes more than ``collapse_share`` of the predictions and
@@ -51,14 +52,19 @@ def monitor_subset(split: Split, seed: int, stream: int) -> Split:
     return split.subset(np.sort(rng.choice(len(split), size=MONITOR_SAMPLES, replace=False)))
 
 
-def predictions(model: nn.Module, split: Split) -> torch.Tensor:
-    """Top-1 predictions of ``model`` on ``split`` (eval mode, on CPU); the model's mode is restored,
-    since the guard runs between training steps."""
+def outputs(model: nn.Module, split: Split) -> torch.Tensor:
+    """Logits of ``model`` on ``split`` (eval mode, on CPU); the model's mode is restored, since
+    the guard runs between training steps."""
     was_training = model.training
     try:
-        return torch.from_numpy(predict.predictions(model, split))
+        return predict.logits(model, split)
     finally:
         model.train(was_training)
+
+
+def predictions(model: nn.Module, split: Split) -> torch.Tensor:
+    """Top-1 predictions of ``model`` on ``split`` (see :func:`outputs`)."""
+    return outputs(model, split).argmax(1)
 
 
 def top_share(pred: torch.Tensor) -> float:
@@ -109,7 +115,10 @@ class AscentGuard:
         self.step += 1
         if not finite(model):
             return self._broken(model, "non_finite")
-        self.share = top_share(predictions(model, self.watch))
+        z = outputs(model, self.watch)
+        if not bool(torch.isfinite(z).all()):  # finite but huge weights can overflow the logits
+            return self._broken(model, "non_finite")
+        self.share = top_share(z.argmax(1))
         if self.share > self.limit:
             return self._broken(model, "collapse")
         self.healthy = copy.deepcopy(model.state_dict())
