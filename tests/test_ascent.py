@@ -190,8 +190,8 @@ def test_a_method_that_changed_nothing_is_flagged(original_mlp, digits, forget_c
     assert costs["unchanged"] == 1.0 and costs["weight_change"] == 0.0
     _, moved = run("ssd", original_mlp, digits, forget_class3, None, cpu)
     assert moved["weights"]["unchanged"] is False and cost_metrics(moved, None)["unchanged"] == 0.0
-    _, retrained = run_unlearning(
-        "retrain", None, digits, forget_class3, merge_params("retrain", None, {**TRAIN_RECIPE, "epochs": 1}),
+    _, retrained = run_unlearning(  # the stage hands retrain the original too; it starts from no model
+        "retrain", original_mlp, digits, forget_class3, merge_params("retrain", None, {**TRAIN_RECIPE, "epochs": 1}),
         arch="mlp", seed=0, device=cpu,
     )  # fmt: skip
     assert retrained["weights"]["unchanged"] is None and cost_metrics(retrained, None)["unchanged"] is None

@@ -109,7 +109,7 @@ def run_unlearning(
     synchronize(device)
     seconds = time.perf_counter() - started
     log.info("%s done in %.3fs, %d gradient steps", method, seconds, ctx.steps)
-    weights = weight_change(original, model)
+    weights = weight_change(original if info.needs_original else None, model)  # retrain starts from no model
     if weights["unchanged"]:
         log.warning(
             "%s left every weight of its start model unchanged on forget set %s: its metrics are the original's",
