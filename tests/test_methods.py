@@ -140,6 +140,24 @@ def test_run_record(method, unlearned_class3, forget_class3, train_recipe, metho
         assert record["steps"] > 0 and record["samples"] > 0
 
 
+def test_neggrad_on_random_samples(original_mlp, digits, forget_random, method_overrides, cpu):
+    """NegGrad on a random 10 %: it lowers the accuracy on D_f (a no-op leaves it at 1.0; measured
+    0.983, its target 0.963 not reached in 40 steps) and keeps the retained classes (a random model
+    fails that; measured 0.962 against the original's 0.978)."""
+    from lethe.metrics.evaluate import evaluate_model
+
+    params = merge_params("neggrad", method_overrides.get("neggrad"))
+    model, _ = run_unlearning("neggrad", original_mlp, digits, forget_random, params, arch="mlp", seed=0, device=cpu)
+    after = evaluate_model(model, digits, forget_random, full=False)["metrics"]
+    before = evaluate_model(original_mlp, digits, forget_random, full=False)["metrics"]
+    assert after["acc_forget"] < before["acc_forget"]
+    assert after["acc_test_retained"] >= before["acc_test_retained"] - 0.03
+    from lethe.models.registry import build_model
+
+    random_model = build_model("mlp", (1, 8, 8), 10, seed=123).eval()
+    assert evaluate_model(random_model, digits, forget_random, full=False)["metrics"]["acc_test_retained"] < 0.5
+
+
 def test_neggrad_random_target_is_the_validation_accuracy(original_mlp, digits, forget_random, method_overrides, cpu):
     """On random samples NegGrad's "auto" target is the original's accuracy on the validation
     split (forgotten samples should look unseen), not on the test set."""
