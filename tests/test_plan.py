@@ -284,8 +284,8 @@ def test_no_studies_is_the_top_level_cross_product(plan):
     assert plan.dataset_forget_sets() == [("digits", fs) for fs in FORGET_IDS]
     # What paper_inputs passes on: the keys and lists it passed before studies, no `studies`.
     setup = Plan(config(studies={})).setup_config()
-    assert setup == {k: CONFIG[k] for k in ("datasets", "archs", "seeds", "train", "methods", "paper")}
-    assert list(setup) == ["datasets", "archs", "seeds", "train", "methods", "paper"]
+    assert setup == {k: CONFIG[k] for k in ("datasets", "archs", "seeds", "train", "methods", "method_params", "paper")}
+    assert list(setup) == ["datasets", "archs", "seeds", "train", "methods", "method_params", "paper"]
 
 
 def test_one_study_of_the_top_level_lists_plans_the_same_runs(plan):
@@ -374,6 +374,22 @@ def test_setup_section_lists_the_studies():
         r"\item \texttt{many\_classes}: datasets \texttt{cifar100}; architectures \texttt{resnet18}; seeds 1;" in text
     )
     assert r"\paragraph{Studies.}" not in setup_section(Plan(config()).setup_config(), plan.params, [], [], [])
+
+
+def test_setup_section_prints_search_spaces_and_where_values_came_from():
+    from lethe.report.setup import setup_section
+
+    plan = Plan(config(methods=["retrain", "neggrad", "ssd"], method_params={"neggrad": {"lr": 0.003}}))
+    text = setup_section(plan.setup_config(), {m: plan.params[m] for m in plan.methods}, [], [], [])
+    assert r"\paragraph{Search spaces.}" in text and "No search produced the values above" in text
+    assert (
+        r"\item \texttt{neggrad}: lr [1e-05, 0.1, log]; epochs \{1..10\}; batch\_size \{32, 64, 128, 256\}. "
+        r"Picked by hand in this configuration: \texttt{lr}; the rest ran at the paper's defaults." in text
+    )
+    assert (
+        r"\item \texttt{ssd}: alpha [1, 1000, log]; lambda [0.1, 10, log]. These ran at the paper's defaults." in text
+    )
+    assert r"\item \texttt{retrain}:" not in text.split("Search spaces")[1]  # nothing to search
 
 
 # --------------------------------------------------------------------------- config files

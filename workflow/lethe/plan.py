@@ -323,6 +323,7 @@ class Plan:
             "seeds": self.seeds,
             "train": self.config["train"],
             "methods": self.methods,
+            "method_params": self.config["method_params"],  # which values were picked by hand (search spaces)
             "paper": self.config["paper"],
         }
         if self.has_studies:

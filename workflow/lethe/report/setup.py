@@ -85,4 +85,37 @@ def setup_section(
     for method in config["methods"]:
         out.append(rf"\item \texttt{{{escape(method)}}}: {_params(method_params[method])}")
     out.append(r"\end{itemize}")
+    out.append(search_spaces(config["methods"], config.get("method_params", {})))
     return "\n".join(out) + "\n"
+
+
+def search_spaces(methods: list[str], overrides: dict) -> str:
+    """Each method's search space (the catalogue's) and where the values that ran came from:
+    the paper's defaults, or this config's ``method_params`` for the keys it sets."""
+    from lethe.methods.catalog import METHODS
+
+    rows = []
+    for method in methods:
+        space = METHODS[method].search_space
+        if not space:
+            continue
+        searched = "; ".join(rf"{escape(key)} {escape(dim.describe())}" for key, dim in space.items())
+        chosen = sorted(set(space) & set(overrides.get(method) or {}))
+        if not chosen:
+            source = "These ran at the paper's defaults."
+        else:
+            source = "Picked by hand in this configuration: " + ", ".join(rf"\texttt{{{escape(k)}}}" for k in chosen)
+            source += "." if set(chosen) == set(space) else "; the rest ran at the paper's defaults."
+        rows.append(rf"\item \texttt{{{escape(method)}}}: {searched}. {source}")
+    if not rows:
+        return ""
+    return "\n".join(
+        [
+            r"\paragraph{Search spaces.} The ranges a hyperparameter search covers for each method (log: "
+            r"searched on a log scale). No search produced the values above: they are the papers' defaults "
+            r"or picked by hand in this configuration, as said per method.",
+            r"\begin{itemize}",
+            *rows,
+            r"\end{itemize}",
+        ]
+    )
