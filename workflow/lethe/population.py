@@ -33,7 +33,7 @@ import torch
 
 from lethe.data.forget_sets import retain_indices
 from lethe.data.tensors import Dataset
-from lethe.metrics.predict import logit_confidence
+from lethe.metrics.predict import logit_confidence, logits_accuracy
 from lethe.metrics.predict import logits as model_logits
 from lethe.seeds import derived_seed
 from lethe.unlearn import run_unlearning
@@ -54,10 +54,6 @@ def _same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> boo
 
 def _state(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _accuracy(z: torch.Tensor, y: torch.Tensor) -> float:
-    return float((z.argmax(1) == y.cpu()).float().mean()) if len(y) else float("nan")
 
 
 def run_population(
@@ -84,10 +80,7 @@ def run_population(
     forget_idx = np.asarray(forget["indices"], dtype=np.int64)
     d_f = dataset.train.subset(forget_idx)
     d_r = dataset.train.subset(retain_indices(forget, len(dataset.train)))
-    y_test = dataset.test.y.cpu().numpy()
-    classes = forget["classes"]
-    retained = ~np.isin(y_test, classes) if classes is not None else np.ones(len(y_test), dtype=bool)
-    d_te = dataset.test.subset(np.flatnonzero(retained))
+    d_te = dataset.test.without_classes(forget["classes"])
     phi = np.empty((n, len(d_f)), dtype=np.float32)
     acc = {key: np.empty(n) for key in ("acc_forget", "acc_retain", "acc_test_retained")}
     seeds = [run_seed(seed, i) for i in range(n)]
@@ -109,9 +102,9 @@ def run_population(
         steps.append(record["steps"])
         z_f = model_logits(model, d_f, batch_size, amp)
         phi[i] = logit_confidence(z_f, d_f.y.cpu()).astype(np.float32)
-        acc["acc_forget"][i] = _accuracy(z_f, d_f.y)
-        acc["acc_retain"][i] = _accuracy(model_logits(model, d_r, batch_size, amp), d_r.y)
-        acc["acc_test_retained"][i] = _accuracy(model_logits(model, d_te, batch_size, amp), d_te.y)
+        acc["acc_forget"][i] = logits_accuracy(z_f, d_f.y)
+        acc["acc_retain"][i] = logits_accuracy(model_logits(model, d_r, batch_size, amp), d_r.y)
+        acc["acc_test_retained"][i] = logits_accuracy(model_logits(model, d_te, batch_size, amp), d_te.y)
         if i == 0:
             first = _state(model)
         elif i == 1 and _same_weights(first, _state(model)):

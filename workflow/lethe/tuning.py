@@ -39,9 +39,9 @@ import numpy as np
 import torch
 
 from lethe.data.forget_sets import retain_indices
-from lethe.data.tensors import Dataset, Split
+from lethe.data.tensors import Dataset
 from lethe.metrics.mia import efficacy_mia, softmax
-from lethe.metrics.predict import logits
+from lethe.metrics.predict import logits, logits_accuracy
 from lethe.search_space import Dimension, check_space
 from lethe.seeds import derived_seed
 
@@ -55,12 +55,6 @@ TERMS = ("ua", "ra", "va", "mia_efficacy")
 # --------------------------------------------------------------------------- the objective
 
 
-def _retained(split: Split, classes) -> Split:
-    if classes is None:
-        return split
-    return split.mask(~torch.isin(split.y, torch.as_tensor(list(classes), device=split.y.device)))
-
-
 class Scorer:
     """The four terms of a model on the tuning data (see the module docstring), and gaps."""
 
@@ -68,7 +62,7 @@ class Scorer:
         idx = np.asarray(forget["indices"], dtype=np.int64)
         self.d_f = dataset.train.subset(idx)
         self.d_r = dataset.train.subset(retain_indices(forget, len(dataset.train)))
-        self.val = _retained(dataset.val, forget["classes"])
+        self.val = dataset.val.without_classes(forget["classes"])
         if len(self.val) == 0:
             raise ValueError("tuning scores on the validation split, and it has no image of a retained class")
         self.seed = seed
@@ -79,7 +73,7 @@ class Scorer:
         if not all(bool(torch.isfinite(v).all()) for v in z.values()):
             return None
         y = {"f": self.d_f.y.cpu(), "r": self.d_r.y.cpu(), "v": self.val.y.cpu()}
-        acc = {k: float((z[k].argmax(1) == y[k]).float().mean()) for k in z}
+        acc = {k: logits_accuracy(z[k], y[k]) for k in z}
         p = {k: softmax(z[k].numpy()) for k in z}
         mia = efficacy_mia(p["r"], y["r"].numpy(), p["v"], y["v"].numpy(), p["f"], y["f"].numpy(), self.seed)
         return {"ua": acc["f"], "ra": acc["r"], "va": acc["v"], "mia_efficacy": mia["mia_efficacy"]}

@@ -29,6 +29,12 @@ class Split:
     def mask(self, keep: torch.Tensor) -> Split:
         return Split(self.x[keep], self.y[keep])
 
+    def without_classes(self, classes) -> Split:
+        """The samples whose label is not in ``classes`` (all of them for None: random-sample forgetting)."""
+        if classes is None:
+            return self
+        return self.mask(~torch.isin(self.y, torch.as_tensor(list(classes), device=self.y.device)))
+
     def to(self, device: torch.device) -> Split:
         return Split(self.x.to(device), self.y.to(device))
 

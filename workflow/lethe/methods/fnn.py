@@ -153,9 +153,7 @@ def retained_validation(data: UnlearningData) -> Split:
             "fnn: the dataset has no validation split, which its acceptance test needs (accuracy and the "
             "attack's non-members); set data.validation above 0 (the default is 0.1) and rerun"
         )
-    if data.forget_classes is None:
-        return val
-    return val.mask(~torch.isin(val.y, torch.as_tensor(data.forget_classes, device=val.y.device)))
+    return val.without_classes(data.forget_classes)
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:

@@ -31,6 +31,11 @@ def logits(model: nn.Module, split: Split, batch_size: int = 1024, amp: bool | s
     return torch.cat(out) if out else torch.empty(0)
 
 
+def logits_accuracy(z: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy of logits ``z`` (CPU) against labels ``y``; NaN for no samples."""
+    return float((z.argmax(1) == y.cpu()).float().mean()) if len(y) else float("nan")
+
+
 def predictions(model: nn.Module, split: Split, batch_size: int = 1024, amp: bool | str = False) -> np.ndarray:
     return logits(model, split, batch_size, amp).argmax(1).numpy()
 

@@ -59,6 +59,12 @@ def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict | None = None) -> None:
+    """Write ``tensors`` (copied to the CPU) to ``path`` as safetensors, atomically."""
+    with atomic_path(path) as tmp:
+        save_file(_cpu(tensors), str(tmp), metadata=metadata)
+
+
 def save_checkpoint(
     model: Classifier | Ensemble, path: str | Path, meta: dict, stages_path: str | Path | None = None
 ) -> None:
@@ -79,14 +85,12 @@ def save_checkpoint(
                 raise ValueError(f"save_checkpoint: {path}: stages_path given but the ensemble has no stages")
             if Path(stages_path).resolve().parent != Path(path).resolve().parent:
                 raise ValueError(f"save_checkpoint: stages file {stages_path} must sit beside {path}")
-            with atomic_path(stages_path) as tmp:
-                save_file(_cpu(model.stages), str(tmp))
+            save_tensors(model.stages, stages_path)
             meta["ensemble"]["stages"] = Path(stages_path).name
             meta["stages_sha256"] = sha256_file(stages_path)
     elif stages_path is not None:
         raise ValueError(f"save_checkpoint: {path}: only an Ensemble has stages to save")
-    with atomic_path(path) as tmp:
-        save_file(_cpu(model.state_dict()), str(tmp), metadata={"arch": str(meta["arch"])})
+    save_tensors(model.state_dict(), path, metadata={"arch": str(meta["arch"])})
     meta["sha256"] = sha256_file(path)
     write_json(sidecar_path(path), meta)
 

@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from safetensors.torch import save_file
 
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
 from lethe.io import atomic_path, read_checked, sha256_file, write_json
+from lethe.models.checkpoint import save_tensors
 from lethe.reference import train_reference
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,7 @@ def write_reference(
     synchronize(dev)
     with atomic_path(scores_out) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, in_mask=ref["in_mask"], phi=ref["phi"], n_train=np.int64(ref["n_train"]))
-    with atomic_path(models_out) as tmp:
-        save_file({name: t.detach().cpu().contiguous() for name, t in ref["params"].items()}, str(tmp))
+    save_tensors(ref["params"], models_out)
     meta = {
         "arch": arch, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"], "seed": seed,
         "models": k, "recipe": recipe, "population": "train + test (training samples first)",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
-from lethe.io import atomic_path, read_checked, read_json, sha256_file, write_json
+from lethe.io import read_checked, read_json, sha256_file, write_json
+from lethe.models.checkpoint import save_tensors
 from lethe.shadow import train_shadows
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ def write_shadows(
     shape = dataset.manifest["shape"]
     shadows = train_shadows(arch, dataset.train, shape, dataset.num_classes, recipe, seed, k)
     synchronize(dev)
-    with atomic_path(models_out) as tmp:
-        save_file({name: t.detach().cpu().contiguous() for name, t in shadows["params"].items()}, str(tmp))
+    save_tensors(shadows["params"], models_out)
     meta = {
         "arch": arch, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"], "seed": seed,
         "shape": shape, "num_classes": dataset.num_classes, "models": k, "seeds": shadows["seeds"],
