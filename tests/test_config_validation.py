@@ -81,7 +81,7 @@ CASES = {
     "unknown_top_level_key": (
         lambda c: c.update(optimiser="adam"),
         "unknown key optimiser in the config; allowed: amp, archs, data, datasets, device, evaluation, figures, "
-        "forget_sets, memory_format, method_params, methods, name, paper, population, seeds, studies, train",
+        "forget_sets, memory_format, method_params, methods, name, paper, population, seeds, studies, train, tuning",
     ),
     "bad_enum": (lambda c: c.update(device="gpu"), "device: 'gpu' is not allowed; allowed: ['auto', 'cpu', 'cuda']"),
     "bad_number": (lambda c: c["train"].update(lr=0), "train.lr: 0 is out of range; allowed: 0 < value"),

@@ -129,7 +129,7 @@ def matches(pattern: str, value: str) -> bool:
 
 def test_wildcard_constraints(plan):
     constraints = plan.wildcard_constraints()
-    assert set(constraints) == {"dataset", "arch", "seed", "forget_set", "method", "evaluated"}
+    assert set(constraints) == {"dataset", "arch", "seed", "forget_set", "method", "evaluated", "kind"}
     valid = {
         "dataset": ["digits", "mnist", "fashion_mnist", "cifar10", "cifar100"],
         "arch": ["mlp", "cnn", "resnet18"],
@@ -284,8 +284,10 @@ def test_no_studies_is_the_top_level_cross_product(plan):
     assert plan.dataset_forget_sets() == [("digits", fs) for fs in FORGET_IDS]
     # What paper_inputs passes on: the keys and lists it passed before studies, no `studies`.
     setup = Plan(config(studies={})).setup_config()
+    tuning = setup.pop("tuning")
     assert setup == {k: CONFIG[k] for k in ("datasets", "archs", "seeds", "train", "methods", "method_params", "paper")}
     assert list(setup) == ["datasets", "archs", "seeds", "train", "methods", "method_params", "paper"]
+    assert tuning["sources"] == {m: "defaults" for m in CONFIG["methods"]}  # no tuning key: the paper's defaults
 
 
 def test_one_study_of_the_top_level_lists_plans_the_same_runs(plan):

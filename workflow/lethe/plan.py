@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lethe import tuned
 from lethe.data.catalog import DATASETS
-from lethe.data.forget_sets import ID_PATTERN, expand_forget_sets
+from lethe.data.forget_sets import ID_PATTERN, KINDS, expand_forget_sets
 from lethe.methods.catalog import METHODS, merge_params, method_info
 from lethe.models.catalog import ARCHITECTURE_NAMES
 
@@ -123,6 +124,146 @@ class Plan:
             for method in config["method_params"]
             if method not in self.methods
         ]
+        self._read_tuning()
+
+    # ------------------------------------------------------------------ hyperparameters (lethe.tuned)
+
+    def _read_tuning(self) -> None:
+        """Each method's source of hyperparameters, the tuning forget sets, and the shipped values
+        of every (dataset, arch, method, kind) that runs with ``tuned``; errors name the key or file."""
+        spec = {
+            "source": "defaults",
+            "per_method": {},
+            "seed": 100,
+            "folder": tuned.DEFAULT_FOLDER,
+            **(self.config.get("tuning") or {}),
+        }
+        self.tuning = spec
+        unknown = sorted(set(spec["per_method"]) - set(METHODS))
+        if unknown:
+            raise ValueError(f"config key tuning.per_method: unknown method(s) {unknown}; known: {sorted(METHODS)}")
+        for method, source in spec["per_method"].items():
+            if source != "defaults" and not METHODS[method].search_space:
+                raise ValueError(
+                    f"config key tuning.per_method.{method}: {method} has no search space (nothing to tune); "
+                    f"use defaults"
+                )
+        self.warnings += [
+            f"tuning.per_method.{method} is set but {method} is not run; ignored"
+            for method in spec["per_method"]
+            if method not in self.methods
+        ]
+        self._spaces = {}
+        for method in self.methods:
+            if self.source(method) != "search":
+                continue
+            fixed = set(self.config["method_params"].get(method) or {})
+            space = {k: v for k, v in METHODS[method].search_space.items() if k not in fixed}
+            if not space:
+                raise ValueError(
+                    f"config key method_params.{method} fixes every hyperparameter that the search would tune "
+                    f"({sorted(METHODS[method].search_space)}): nothing is left to search; remove them from "
+                    f"method_params.{method} or set tuning.per_method.{method}: defaults"
+                )
+            self._spaces[method] = space
+        seed = int(spec["seed"])
+        if self._spaces:
+            if seed in self.seeds:
+                raise ValueError(
+                    f"config key tuning.seed: {seed} is one of the reported seeds {self.seeds}; a search must not "
+                    f"see the runs it is judged on, so pick another (default 100)"
+                )
+            for name, fs in self.config["forget_sets"].items():
+                if fs["kind"] == "random_classes" and seed < int(fs["draws"]):
+                    raise ValueError(
+                        f"config key tuning.seed: {seed} is a draw index of forget set {name} (draws 0..{fs['draws'] - 1}); "
+                        f"the tuning draw must differ from every reported one, so pick a seed of at least {fs['draws']}"
+                    )
+        self._tuning_sets = {}  # tuning forget-set id -> (config name, spec)
+        for kind in KINDS:
+            name = next(
+                (self.forget_sets[fs][0] for fs in self.forget_set_ids if self.forget_spec(fs)["kind"] == kind), None
+            )
+            if name is None:
+                continue
+            fs_spec = dict(self.config["forget_sets"][name])
+            if kind == "classes":
+                fs_id = name
+            else:
+                fs_id = f"{name}-{seed}"
+                if kind == "random_samples":
+                    fs_spec["per_seed"] = True  # the draw of the tuning seed, whatever the reported runs use
+            self._tuning_sets[kind] = (fs_id, name, fs_spec)
+        self._shipped = {}
+        for run in self._runs:
+            if run.method == REFERENCE or self.source(run.method) != "tuned":
+                continue
+            kind = self.forget_spec(run.forget_set)["kind"]
+            key = (run.dataset, run.arch, run.method, kind)
+            if key in self._shipped:
+                continue
+            path = tuned.shipped_path(spec["folder"], *key)
+            if not path.exists():
+                raise ValueError(
+                    f"config key tuning: {run.method} runs with tuned values, and {path} does not exist (no search "
+                    f"shipped for {run.dataset}/{run.arch}, {kind} forgetting); set tuning.per_method.{run.method} "
+                    f"to search (run the search) or defaults"
+                )
+            self._shipped[key] = tuned.read(path, run.method, self.params[run.method])
+
+    def source(self, method: str) -> str:
+        """Where ``method``'s hyperparameters come from: defaults, tuned (shipped) or search."""
+        if not METHODS[method].search_space:
+            return "defaults"
+        return self.tuning["per_method"].get(method, self.tuning["source"])
+
+    def search_space(self, method: str) -> dict:
+        """What rule tune searches for ``method``: the catalogue's space less the keys method_params fixes."""
+        return self._spaces[method]
+
+    def tuning_forget_set(self, kind: str) -> str:
+        """The forget set a search of ``kind`` runs on: the first configured forget set of that kind, on the
+        tuning seed's draw (random kinds; a fixed class list is the scenario itself, on the tuning seed's models)."""
+        return self._tuning_sets[kind][0]
+
+    def tune_jobs(self) -> list[tuple[str, str, str, str]]:
+        """(dataset, arch, method, kind) of every search (rule tune) the runs need."""
+        jobs = []
+        for run in [*self._runs, *self.population_runs()]:
+            if run.method in METHODS and self.source(run.method) == "search":
+                jobs.append((run.dataset, run.arch, run.method, self.forget_spec(run.forget_set)["kind"]))
+        return _first_seen(jobs)
+
+    def tuned_files(self) -> list[str]:
+        """Every tuned file the runs read (rule tune's outputs and shipped files), for the paper."""
+        files = []
+        for run in [*self._runs, *self.population_runs()]:
+            if run.method in METHODS:
+                path = self.tuned_file(run.dataset, run.arch, run.method, run.forget_set)
+                if path is not None:
+                    files.append(path)
+        return _first_seen(files)
+
+    def tuned_file(self, dataset: str, arch: str, method: str, forget_set: str) -> str | None:
+        """The tuned file a run of ``method`` reads: rule tune's output (search), the shipped one (tuned), or None."""
+        source = self.source(method)
+        kind = self.forget_spec(forget_set)["kind"]
+        if source == "search":
+            return tuned.RESULT.format(dataset=dataset, arch=arch, method=method, kind=kind)
+        if source == "tuned":
+            return str(tuned.shipped_path(self.tuning["folder"], dataset, arch, method, kind))
+        return None
+
+    def method_params(self, method: str, dataset: str, arch: str, forget_set: str) -> dict:
+        """The hyperparameters known when the workflow is parsed: defaults merged with the config, with
+        shipped tuned values (method_params still win). A searched method's runs add rule tune's values
+        when they start (lethe.tuned.apply); a search never sets a key that method_params fixes."""
+        params = self.params[method]
+        if self.source(method) != "tuned":
+            return params
+        kind = self.forget_spec(forget_set)["kind"]
+        best = self._shipped[(dataset, arch, method, kind)]["best"]
+        return tuned.apply(params, best, self.config["method_params"].get(method) or {})
 
     # ------------------------------------------------------------------ studies
 
@@ -206,6 +347,11 @@ class Plan:
     # ------------------------------------------------------------------ runs
 
     def forget_spec(self, forget_set: str) -> dict:
+        if forget_set not in self.forget_sets:
+            for fs_id, _, spec in getattr(self, "_tuning_sets", {}).values():
+                if fs_id == forget_set:
+                    return spec
+            raise KeyError(f"forget set {forget_set!r} is not in the plan")
         name, _ = self.forget_sets[forget_set]
         return self.config["forget_sets"][name]
 
@@ -324,6 +470,10 @@ class Plan:
             "train": self.config["train"],
             "methods": self.methods,
             "method_params": self.config["method_params"],  # which values were picked by hand (search spaces)
+            "tuning": {
+                "sources": {m: self.source(m) for m in self.methods},
+                **{k: self.tuning[k] for k in ("trials", "time_fraction", "seed") if k in self.tuning},
+            },
             "paper": self.config["paper"],
         }
         if self.has_studies:
@@ -340,4 +490,5 @@ class Plan:
             "forget_set": ID_PATTERN,
             "method": "|".join(METHODS),
             "evaluated": "|".join([REFERENCE, *METHODS]),
+            "kind": "|".join(KINDS),
         }

@@ -105,11 +105,16 @@ def search(
     storage: str | Path,
     arch: str,
     device: torch.device,
+    study_name: str | None = None,
+    **run_options,
 ) -> dict:
     """Run (or resume) the search; return the best trial and every completed trial.
 
     ``base_params``: the method's full parameters (defaults merged with the config), of which
-    the search overrides the names in ``space``. ``storage``: the study's SQLite file.
+    the search overrides the names in ``space``. ``storage``: the study's SQLite file;
+    ``study_name`` the study's name in it (a resumed search must name the same study; by default
+    method, forget set and seed). ``run_options``: passed to :func:`lethe.unlearn.run_unlearning`
+    (``amp``, ``memory_format``).
     """
     import optuna
 
@@ -127,11 +132,13 @@ def search(
         raise ValueError("the retrained model's outputs are not finite")
     budget = time_fraction * retrain_seconds
     url = f"sqlite:///{Path(storage).resolve()}"
-    name = f"{method}-{forget['id']}-seed{seed}"
+    name = study_name or f"{method}-{forget['id']}-seed{seed}"
 
     def objective(trial) -> float:
         params = {**base_params, **{key: dim.suggest(trial, key) for key, dim in space.items()}}
-        model, record = run_unlearning(method, original, dataset, forget, params, arch=arch, seed=seed, device=device)
+        model, record = run_unlearning(
+            method, original, dataset, forget, params, arch=arch, seed=seed, device=device, **run_options
+        )
         terms = scorer.terms(model)
         value = gap(terms, reference)
         feasible = terms is not None and record["seconds"] <= budget
@@ -169,6 +176,7 @@ def search(
         "objective": best.value,
         "gap": best.user_attrs["gap"],
         "feasible": best.user_attrs["feasible"],
+        "best_seconds": best.user_attrs["seconds"],
         "retrain_terms": reference,
         "retrain_seconds": retrain_seconds,
         "time_budget_seconds": budget,

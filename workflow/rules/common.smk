@@ -21,6 +21,7 @@ from lethe.plan import (  # noqa: E402
     REFERENCES,
     SHADOWS,
 )
+from lethe.tuned import RESULT as TUNED, STUDIES  # noqa: E402
 from lethe.report.selection import select  # noqa: E402
 from lethe.run_lock import claim  # noqa: E402
 
@@ -198,7 +199,23 @@ for _method in dict.fromkeys(run.method for run in PLAN.population_runs()):
 
 
 def method_params(wildcards):
-    return PLAN.params[wildcards.method]
+    """A run's hyperparameters as known at parse time (lethe.plan.Plan.method_params): with
+    shipped tuned values; a searched method's runs add rule tune's (tuned_input) when they start.
+    """
+    return PLAN.method_params(
+        wildcards.method, wildcards.dataset, wildcards.arch, wildcards.forget_set
+    )
+
+
+def tuned_input(wildcards):
+    """Rule tune's output, an input of a searched method's runs (none for other sources)."""
+    if PLAN.source(wildcards.method) != "search":
+        return {}
+    return {
+        "tuned": PLAN.tuned_file(
+            wildcards.dataset, wildcards.arch, wildcards.method, wildcards.forget_set
+        )
+    }
 
 
 def original_inputs(wildcards):

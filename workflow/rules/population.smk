@@ -6,6 +6,7 @@ rule population:
     input:
         population_code,
         unpack(original_inputs),
+        unpack(tuned_input),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
         forget_set="results/forget_sets/{dataset}/{forget_set}.json",
@@ -41,6 +42,7 @@ use rule population as population_shadow with:
     input:
         population_code,
         unpack(original_inputs),
+        unpack(tuned_input),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
         forget_set="results/forget_sets/{dataset}/{forget_set}.json",

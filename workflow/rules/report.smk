@@ -51,6 +51,7 @@ rule paper_inputs:
             f"{MODELS}/original.json".format(dataset=dataset, arch=arch, seed=seed)
             for dataset, arch, seed in PLAN.models()
         ],
+        tuned=PLAN.tuned_files(),
     output:
         **{key: f"{GENERATED}/{name}" for key, name in GENERATED_FILES.items()},
     log:
@@ -66,7 +67,9 @@ rule paper_inputs:
         **job_params(
             "paper_inputs",
             config=PLAN.setup_config(),
-            method_params={m: PLAN.params[m] for m in PLAN.methods},
+            method_params={
+                m: PLAN.params[m] for m in PLAN.methods
+            },  # before tuned values (tuned)
         ),
     shell:
         JOB

@@ -6,6 +6,7 @@ rule unlearn:
     input:
         method_code,
         unpack(original_inputs),
+        unpack(tuned_input),
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",
         forget_set="results/forget_sets/{dataset}/{forget_set}.json",

@@ -13,4 +13,5 @@ def main(job):
         job.input.forget_sets,
         job.input.originals,
         dict(job.output.items()),
+        tuned_paths=job.input.get("tuned", []),
     )

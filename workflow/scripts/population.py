@@ -1,6 +1,7 @@
 """Rule population: N runs of one method on one forget set (the distribution-level metrics),
 from the original, or for rule population_shadow from the shadow originals."""
 
+from lethe import tuned
 from lethe.device import Runtime
 from lethe.stages.population import write_population
 
@@ -13,7 +14,7 @@ def main(job):
         job.input.manifest,
         job.input.forget_set,
         job.input.original,
-        job.params.hyper,
+        tuned.with_search(job.params.hyper, job.input.get("tuned"), job.wildcards.method),
         int(job.wildcards.seed),
         job.params.models,
         job.output.npz,

@@ -1,5 +1,6 @@
 """Rule unlearn: apply one method to one forget set (retrain: the gold standard)."""
 
+from lethe import tuned
 from lethe.device import Runtime
 from lethe.stages.unlearn import unlearn
 
@@ -11,7 +12,7 @@ def main(job):
         job.input.manifest,
         job.input.forget_set,
         job.input.original,
-        job.params.hyper,
+        tuned.with_search(job.params.hyper, job.input.get("tuned"), job.wildcards.method),
         int(job.wildcards.seed),
         job.output.model,
         job.output.run,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from lethe.methods.catalog import METHODS
 from lethe.report.latex import escape
 
 
@@ -11,6 +12,14 @@ def _params(params: dict) -> str:
     if not params:
         return "no hyperparameters"
     return ", ".join(f"{escape(k)}={escape(json.dumps(v))}" for k, v in sorted(params.items()))
+
+
+def _tuned_values(params: dict) -> str:
+    """A search's chosen values, floats to three significant digits."""
+    return ", ".join(
+        f"{escape(k)}={v:.3g}" if isinstance(v, float) else f"{escape(k)}={escape(json.dumps(v))}"
+        for k, v in sorted(params.items())
+    )
 
 
 def _names(items: list) -> str:
@@ -37,7 +46,12 @@ def _studies(studies: dict) -> str:
 
 
 def setup_section(
-    config: dict, method_params: dict, manifests: list[dict], forget_sets: list[dict], originals: list[dict]
+    config: dict,
+    method_params: dict,
+    manifests: list[dict],
+    forget_sets: list[dict],
+    originals: list[dict],
+    tuned: list[dict] = (),
 ) -> str:
     """LaTeX body (no \\section) describing datasets, models, seeds, forget sets, methods, hardware."""
     out = [r"\paragraph{Datasets.}"]
@@ -82,18 +96,28 @@ def setup_section(
 
     out.append(r"\paragraph{Methods and hyperparameters.}")
     out.append(r"\begin{itemize}")
+    sources = config.get("tuning", {}).get("sources", {})
     for method in config["methods"]:
-        out.append(rf"\item \texttt{{{escape(method)}}}: {_params(method_params[method])}")
+        tuned_note = ""
+        if sources.get(method, "defaults") != "defaults":
+            keys = sorted(set(METHODS[method].search_space) - set(config.get("method_params", {}).get(method) or {}))
+            tuned_note = " (" + ", ".join(escape(k) for k in keys) + r" replaced by the search's values: see below)"
+        out.append(rf"\item \texttt{{{escape(method)}}}: {_params(method_params[method])}{tuned_note}")
     out.append(r"\end{itemize}")
-    out.append(search_spaces(config["methods"], config.get("method_params", {})))
+    out.append(search_spaces(config["methods"], config.get("method_params", {}), config.get("tuning", {}), tuned))
     return "\n".join(out) + "\n"
 
 
-def search_spaces(methods: list[str], overrides: dict) -> str:
-    """Each method's search space (the catalogue's) and where the values that ran came from:
-    the paper's defaults, or this config's ``method_params`` for the keys it sets."""
-    from lethe.methods.catalog import METHODS
-
+def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = None, tuned: list[dict] = ()) -> str:
+    """Each method's search space (the catalogue's) and where the values that ran came from: the
+    paper's defaults, a search (shipped with the repository or run by this workflow: per dataset,
+    architecture and forget-set kind, its trials, chosen values and gap), or this config's
+    ``method_params`` for the keys it sets (which win over a search's)."""
+    tuning = tuning or {}
+    sources = tuning.get("sources", {})
+    by_method: dict[str, list[dict]] = {}
+    for record in tuned:
+        by_method.setdefault(record["method"], []).append(record)
     rows = []
     for method in methods:
         space = METHODS[method].search_space
@@ -101,21 +125,42 @@ def search_spaces(methods: list[str], overrides: dict) -> str:
             continue
         searched = "; ".join(rf"{escape(key)} {escape(dim.describe())}" for key, dim in space.items())
         chosen = sorted(set(space) & set(overrides.get(method) or {}))
-        if not chosen:
-            source = "These ran at the paper's defaults."
+        source = sources.get(method, "defaults")
+        hand = ", ".join(rf"\texttt{{{escape(k)}}}" for k in chosen)
+        if source == "defaults":
+            if not chosen:
+                text = "These ran at the paper's defaults."
+            else:
+                text = f"Picked by hand in this configuration: {hand}"
+                text += "." if set(chosen) == set(space) else "; the rest ran at the paper's defaults."
         else:
-            source = "Picked by hand in this configuration: " + ", ".join(rf"\texttt{{{escape(k)}}}" for k in chosen)
-            source += "." if set(chosen) == set(space) else "; the rest ran at the paper's defaults."
-        rows.append(rf"\item \texttt{{{escape(method)}}}: {searched}. {source}")
+            where = "shipped with the repository" if source == "tuned" else "run by this workflow"
+            text = f"Tuned by a search {where}"
+            text += f" ({hand} fixed by hand)." if chosen else "."
+            searches = [
+                rf"{escape(r['dataset'])}/{escape(r['arch'])}, {escape(r['kind'].replace('_', ' '))} forgetting: "
+                rf"{_tuned_values(r['best'])} (best of {r['trials']} trials, gap {r['gap']:.1f}\,pp"
+                rf"{'' if r['feasible'] else ', no trial within the time bound'})"
+                for r in by_method.get(method, [])
+            ]  # fmt: skip
+            if searches:
+                text += " " + "; ".join(searches) + "."
+        rows.append(rf"\item \texttt{{{escape(method)}}}: {searched}. {text}")
     if not rows:
         return ""
-    return "\n".join(
-        [
+    if any(s != "defaults" for s in sources.values()):
+        intro = (
+            r"\paragraph{Search spaces and tuned values.} The ranges a hyperparameter search covers for each "
+            r"method (log: searched on a log scale). A search (Optuna's TPE sampler, seeded) runs per dataset, "
+            r"architecture and forget-set kind on a seed and forget-set draw that no reported run uses, and "
+            r"minimises SalUn's average gap to the retrained model on the training data and the validation "
+            r"split, never the test set; a trial slower than "
+            rf"{100 * float(tuning.get('time_fraction', 0.2)):g}\,\% of retraining counts as infeasible."
+        )
+    else:
+        intro = (
             r"\paragraph{Search spaces.} The ranges a hyperparameter search covers for each method (log: "
             r"searched on a log scale). No search produced the values above: they are the papers' defaults "
-            r"or picked by hand in this configuration, as said per method.",
-            r"\begin{itemize}",
-            *rows,
-            r"\end{itemize}",
-        ]
-    )
+            r"or picked by hand in this configuration, as said per method."
+        )
+    return "\n".join([intro, r"\begin{itemize}", *rows, r"\end{itemize}"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from lethe.io import atomic_path, read_json
 from lethe.report.latex import (
@@ -31,13 +32,15 @@ def paper_inputs(
     forget_paths: list,
     original_meta_paths: list,
     outputs: dict[str, str | Path],
+    tuned_paths: list = (),
 ) -> None:
     """The generated LaTeX the paper inputs.
 
         ``outputs`` maps ``table`` (all methods), ``families`` (a subsection and table per
         method family), ``costs`` (time against the number of forgotten classes), ``numbers``
         (macros), ``setup`` (the experimental-setup section) and ``methods`` (the methods
-    section's family subsections, a paragraph per method run) to paths.
+    section's family subsections, a paragraph per method run) to paths. ``tuned_paths``: the
+    tuned files (lethe.tuned) the runs read, for the setup section.
     """
     tidy = pd.read_csv(tidy_csv)
     summary = pd.read_csv(summary_csv)
@@ -53,6 +56,7 @@ def paper_inputs(
         "setup": lambda: setup_section(
             config, method_params, [read_json(p) for p in manifest_paths],
             [read_json(p) for p in forget_paths], [read_json(p) for p in original_meta_paths],
+            [yaml.safe_load(Path(p).read_text()) for p in tuned_paths],
         ),
     }  # fmt: skip
     unknown = set(outputs) - set(texts)
