@@ -110,10 +110,13 @@ def test_search_is_reproducible_and_resumes_where_it_stopped(
     assert [t["objective"] for t in resumed["trials"]] == [t["objective"] for t in straight["trials"]]
 
 
-def test_trials_over_the_time_bound_are_infeasible(tmp_path, digits, original_mlp, forget_class3, retrained, cpu):
+def test_trials_over_the_time_bound_are_infeasible(
+    tmp_path, digits, original_mlp, forget_class3, retrained, cpu, monkeypatch
+):
+    monkeypatch.setattr("lethe.tuning.ABORT_FACTOR", 1e15)  # over the bound, under the cap: run to the end
     result = run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, trials=2, time_fraction=1e-9)
     assert not any(t["feasible"] for t in result["trials"])
-    assert all(t["objective"] == t["gap"] + INFEASIBLE_PENALTY for t in result["trials"])
+    assert all(t["objective"] == t["gap"] + INFEASIBLE_PENALTY and not t["aborted"] for t in result["trials"])
     assert result["feasible"] is False
 
 
@@ -137,3 +140,23 @@ def test_bad_settings_are_refused(tmp_path, digits, original_mlp, forget_class3,
         run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, time_fraction=0.0)
     with pytest.raises(ValueError, match="not its hyperparameters"):
         run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, space={"momentum2": integer(1, 2)})
+
+
+def test_a_trial_past_its_time_cap_is_stopped_and_ranked_last(
+    tmp_path, digits, original_mlp, forget_class3, retrained, cpu
+):
+    """A bound of 1e-9 of retraining puts the cap (ABORT_FACTOR times it) far below any run: every trial
+    is stopped, scored twice the penalty with its gap unknown, and the search still returns."""
+    import signal
+
+    import lethe.tuning as tuning
+
+    result = run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, trials=2, time_fraction=1e-9)
+    assert [t["aborted"] for t in result["trials"]] == [True, True]
+    assert all(
+        t["gap"] is None and not t["feasible"] and t["objective"] == 2 * INFEASIBLE_PENALTY for t in result["trials"]
+    )
+    assert result["gap"] is None and not result["feasible"]
+    with tuning.time_cap(60.0):  # a cap that does not expire leaves the block alone and is removed after it
+        pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -235,6 +235,46 @@ def test_lint_passes(tiny_run: Path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_a_searched_method_runs_with_its_search_and_the_search_resumes(tiny_run: Path, tmp_path: Path):
+    """tuning.per_method {salun: search}: rule tune searches on seed 100's original and retrain and on
+    seed 100's draw of random10 (none reported), and salun's runs read its YAML. Raising the trials
+    resumes the search's study: the first trials are the same, one more is added. (salun is not in the
+    tiny config, so the tiny run's own outputs are untouched.)"""
+
+    def searched(trials):
+        def edit(config):
+            config.update(name="tiny_tune", tuning={"per_method": {"salun": "search"}, "trials": trials})
+            config["methods"].append("salun")
+            config["method_params"]["salun"] = {"epochs": 2}  # fixed by hand: not searched
+
+        return write_config(tmp_path / f"search{trials}.yaml", edit)
+
+    config = searched(2)
+    counts = job_counts(
+        snakemake(tiny_run, "--configfile", str(config), "tuned", "--dry-run", "--quiet", "rules").stdout
+    )
+    # seed 100's original, its draw of random10 (class3 is the tiny run's), two retrains, a search per kind
+    assert counts == {"train_original": 1, "make_forget_set": 1, "unlearn": 2, "tune": 2, "tuned": 1, "total": 7}
+    model = "results/models/digits/mlp/seed0/class3/salun.json"
+    snakemake(tiny_run, "--configfile", str(config), model)
+    record = yaml.safe_load((tiny_run / "results/tuned/digits/mlp/salun-classes.yaml").read_text())
+    assert record["forget_set"] == "class3" and record["seed"] == 100 and len(record["history"]) == 2
+    assert set(record["best"]) == {"lr", "mask_ratio"} and record["fixed"] == {"epochs": 2}
+    params = json.loads((tiny_run / model).read_text())["params"]
+    assert {k: params[k] for k in record["best"]} == record["best"] and params["epochs"] == 2
+    draw = json.loads((tiny_run / "results/forget_sets/digits/random10-100.json").read_text())
+    reported = json.loads((tiny_run / "results/forget_sets/digits/random10.json").read_text())
+    assert draw["size"] == reported["size"] and draw["indices"] != reported["indices"]
+
+    more = searched(3)
+    counts = job_counts(snakemake(tiny_run, "--configfile", str(more), "tuned", "--dry-run", "--quiet", "rules").stdout)
+    assert counts == {"tune": 2, "tuned": 1, "total": 3}  # tuning.trials is a param of the searches only
+    snakemake(tiny_run, "--configfile", str(more), "tuned")
+    again = yaml.safe_load((tiny_run / "results/tuned/digits/mlp/salun-classes.yaml").read_text())
+    assert len(again["history"]) == 3
+    assert [t["params"] for t in again["history"][:2]] == [t["params"] for t in record["history"]]
+
+
 def test_sisa_trains_its_own_original_only_when_it_runs(tmp_path_factory, tmp_path: Path):
     """Dry runs (no tiny run needed): `sisa` adds one train_sisa job per dataset/arch/seed, and its
     unlearn jobs start from that model and its stage checkpoints; without it there is no such job."""

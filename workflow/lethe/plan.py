@@ -154,11 +154,19 @@ class Plan:
             if method not in self.methods
         ]
         self._spaces = {}
+        self._all_fixed = set()  # searched by tuning.source, but method_params fix every searched key
         for method in self.methods:
             if self.source(method) != "search":
                 continue
             fixed = set(self.config["method_params"].get(method) or {})
             space = {k: v for k, v in METHODS[method].search_space.items() if k not in fixed}
+            if not space and method not in spec["per_method"]:
+                self._all_fixed.add(method)
+                self.warnings.append(
+                    f"method_params.{method} fixes every hyperparameter the search would tune "
+                    f"({sorted(METHODS[method].search_space)}): {method} is not searched and runs with them"
+                )
+                continue
             if not space:
                 raise ValueError(
                     f"config key method_params.{method} fixes every hyperparameter that the search would tune "
@@ -213,7 +221,7 @@ class Plan:
 
     def source(self, method: str) -> str:
         """Where ``method``'s hyperparameters come from: defaults, tuned (shipped) or search."""
-        if not METHODS[method].search_space:
+        if not METHODS[method].search_space or method in getattr(self, "_all_fixed", ()):
             return "defaults"
         return self.tuning["per_method"].get(method, self.tuning["source"])
 

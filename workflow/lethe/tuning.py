@@ -14,6 +14,11 @@ hyperparameters proposed by Optuna's TPE sampler and scores the result:
   retraining time is infeasible (the NeurIPS 2023 unlearning challenge allowed 20 %): its
   objective is its gap plus :data:`INFEASIBLE_PENALTY`, so that it ranks below every feasible
   trial, and the trial says so (``feasible``).
+* **Time cap.** A trial still running at :data:`ABORT_FACTOR` times the bound is stopped (a
+  SIGALRM timer, where the search runs in a process's main thread, as rule tune's jobs do): it is
+  infeasible whatever its gap would have been, so finishing it would only cost time. It scores
+  ``2 *`` :data:`INFEASIBLE_PENALTY`, below every trial that finished, and says so (``aborted``,
+  its gap None).
 * A run that returns non-finite outputs scores the largest gap there is (100 pp on every term
   is impossible, so :data:`INFEASIBLE_PENALTY` again), never a perfect one.
 
@@ -32,7 +37,10 @@ per hyperparameter a :class:`lethe.search_space.Dimension`.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +58,31 @@ log = logging.getLogger(__name__)
 STREAM = 7301  # the tuning sampler's seed stream (lethe.seeds)
 INFEASIBLE_PENALTY = 100.0  # pp added to the gap of a trial over its time bound or with non-finite outputs
 TERMS = ("ua", "ra", "va", "mia_efficacy")
+ABORT_FACTOR = 3.0  # a trial still running at this many times its time bound is stopped
+
+
+class TrialTimeout(Exception):
+    """A trial ran past its time cap."""
+
+
+@contextmanager
+def time_cap(seconds: float):
+    """Raise :class:`TrialTimeout` in the block once ``seconds`` have passed (SIGALRM); no cap
+    outside a process's main thread or where the platform has no interval timer."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TrialTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --------------------------------------------------------------------------- the objective
@@ -136,9 +169,19 @@ def search(
 
     def objective(trial) -> float:
         params = {**base_params, **{key: dim.suggest(trial, key) for key, dim in space.items()}}
-        model, record = run_unlearning(
-            method, original, dataset, forget, params, arch=arch, seed=seed, device=device, **run_options
-        )
+        started = time.perf_counter()
+        try:
+            with time_cap(ABORT_FACTOR * budget):
+                model, record = run_unlearning(
+                    method, original, dataset, forget, params, arch=arch, seed=seed, device=device, **run_options
+                )
+        except TrialTimeout:
+            seconds = time.perf_counter() - started
+            log.info("tuning %s: trial stopped at %.1f s, %g times its time bound", method, seconds, ABORT_FACTOR)
+            for key, value in (("gap", None), ("seconds", seconds), ("feasible", False), ("terms", None)):
+                trial.set_user_attr(key, value)
+            trial.set_user_attr("aborted", True)
+            return 2 * INFEASIBLE_PENALTY
         terms = scorer.terms(model)
         value = gap(terms, reference)
         feasible = terms is not None and record["seconds"] <= budget
@@ -146,6 +189,7 @@ def search(
         trial.set_user_attr("seconds", record["seconds"])
         trial.set_user_attr("feasible", feasible)
         trial.set_user_attr("terms", terms)
+        trial.set_user_attr("aborted", False)
         return value if feasible else value + INFEASIBLE_PENALTY
 
     started = time.perf_counter()
@@ -161,10 +205,11 @@ def search(
         study.optimize(objective, n_trials=1)
         done = _completed(study)
         last = done[-1]
+        last_gap = last.user_attrs["gap"]
         log.info(
-            "tuning %s trial %d/%d: gap %.2f pp%s (best %.2f) %s",
-            method, i + 1, trials, last.user_attrs["gap"], "" if last.user_attrs["feasible"] else " INFEASIBLE",
-            min(t.value for t in done), last.params,
+            "tuning %s trial %d/%d: gap %s%s (best objective %.2f) %s",
+            method, i + 1, trials, "?" if last_gap is None else f"{last_gap:.2f} pp",
+            "" if last.user_attrs["feasible"] else " INFEASIBLE", min(t.value for t in done), last.params,
         )  # fmt: skip
     done = done[:trials]
     best = min(done, key=lambda t: (t.value, t.number))
@@ -187,6 +232,7 @@ def search(
                 "params": dict(t.params),
                 "objective": t.value,
                 **{key: t.user_attrs[key] for key in ("gap", "seconds", "feasible", "terms")},
+                "aborted": t.user_attrs.get("aborted", False),
             }
             for t in done
         ],

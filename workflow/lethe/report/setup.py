@@ -22,6 +22,10 @@ def _tuned_values(params: dict) -> str:
     )
 
 
+def _gap(value: float | None) -> str:
+    return "every trial stopped at its time cap" if value is None else rf"gap {value:.1f}\,pp"
+
+
 def _names(items: list) -> str:
     return ", ".join(rf"\texttt{{{escape(str(item))}}}" for item in items)
 
@@ -139,7 +143,7 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
             text += f" ({hand} fixed by hand)." if chosen else "."
             searches = [
                 rf"{escape(r['dataset'])}/{escape(r['arch'])}, {escape(r['kind'].replace('_', ' '))} forgetting: "
-                rf"{_tuned_values(r['best'])} (best of {r['trials']} trials, gap {r['gap']:.1f}\,pp"
+                rf"{_tuned_values(r['best'])} (best of {r['trials']} trials, {_gap(r['gap'])}"
                 rf"{'' if r['feasible'] else ', no trial within the time bound'})"
                 for r in by_method.get(method, [])
             ]  # fmt: skip
