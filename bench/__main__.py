@@ -1,4 +1,4 @@
-"""``python -m bench {loader,methods,population,dag,overhead,all}``: run from the repository root (see BENCHMARKS.md)."""
+"""``python -m bench {loader,methods,population,tuning,dag,overhead,all}``: run from the repository root (see BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ import argparse
 import logging
 import sys
 
-from bench import dag, loader, methods, overhead, population
+from bench import dag, loader, methods, overhead, population, tuning
 
-BENCHMARKS = {"loader": loader, "methods": methods, "population": population, "dag": dag, "overhead": overhead}
+BENCHMARKS = {
+    "loader": loader,
+    "methods": methods,
+    "population": population,
+    "tuning": tuning,
+    "dag": dag,
+    "overhead": overhead,
+}
 ALL = ("loader", "methods", "population", "dag")  # overhead runs the whole workflow: on its own
 
 

@@ -18,7 +18,8 @@ hyperparameters proposed by Optuna's TPE sampler and scores the result:
   SIGALRM timer, where the search runs in a process's main thread, as rule tune's jobs do): it is
   infeasible whatever its gap would have been, so finishing it would only cost time. It scores
   ``2 *`` :data:`INFEASIBLE_PENALTY`, below every trial that finished, and says so (``aborted``,
-  its gap None).
+  its gap None). The best trial is the best finished one; when every trial was stopped there is
+  none, ``best`` is empty and the method's runs keep their base values.
 * A run that returns non-finite outputs scores the largest gap there is (100 pp on every term
   is impossible, so :data:`INFEASIBLE_PENALTY` again), never a perfect one.
 
@@ -212,16 +213,20 @@ def search(
             "" if last.user_attrs["feasible"] else " INFEASIBLE", min(t.value for t in done), last.params,
         )  # fmt: skip
     done = done[:trials]
-    best = min(done, key=lambda t: (t.value, t.number))
+    finished = [t for t in done if not t.user_attrs.get("aborted", False)]
+    best = min(finished, key=lambda t: (t.value, t.number)) if finished else None
+    if best is None:
+        log.warning("tuning %s: every trial was stopped at its time cap; the method keeps its base values", method)
     return {
         "method": method,
         "forget_set": forget["id"],
         "seed": seed,
-        "best": {key: best.params[key] for key in space},
-        "objective": best.value,
-        "gap": best.user_attrs["gap"],
-        "feasible": best.user_attrs["feasible"],
-        "best_seconds": best.user_attrs["seconds"],
+        # No finished trial: no values to choose (the runs keep base_params).
+        "best": {} if best is None else {key: best.params[key] for key in space},
+        "objective": None if best is None else best.value,
+        "gap": None if best is None else best.user_attrs["gap"],
+        "feasible": False if best is None else best.user_attrs["feasible"],
+        "best_seconds": None if best is None else best.user_attrs["seconds"],
         "retrain_terms": reference,
         "retrain_seconds": retrain_seconds,
         "time_budget_seconds": budget,

@@ -22,8 +22,12 @@ def _tuned_values(params: dict) -> str:
     )
 
 
-def _gap(value: float | None) -> str:
-    return "every trial stopped at its time cap" if value is None else rf"gap {value:.1f}\,pp"
+def _search_result(record: dict) -> str:
+    """One search's outcome: its chosen values, or that none of its trials finished."""
+    if not record["best"]:
+        return rf"every one of {record['trials']} trials was stopped at its time cap, so it ran at the values above"
+    bound = "" if record["feasible"] else ", no trial within the time bound"
+    return rf"{_tuned_values(record['best'])} (best of {record['trials']} trials, gap {record['gap']:.1f}\,pp{bound})"
 
 
 def _names(items: list) -> str:
@@ -143,8 +147,7 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
             text += f" ({hand} fixed by hand)." if chosen else "."
             searches = [
                 rf"{escape(r['dataset'])}/{escape(r['arch'])}, {escape(r['kind'].replace('_', ' '))} forgetting: "
-                rf"{_tuned_values(r['best'])} (best of {r['trials']} trials, {_gap(r['gap'])}"
-                rf"{'' if r['feasible'] else ', no trial within the time bound'})"
+                + _search_result(r)
                 for r in by_method.get(method, [])
             ]  # fmt: skip
             if searches:
