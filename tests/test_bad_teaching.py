@@ -124,7 +124,7 @@ def test_bad_teaching_is_deterministic(taught, original_mlp, digits, forget_clas
 
 
 def test_paper_settings_forget_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why config/config.yaml overrides lr and epochs: 1 epoch at 1e-4 is 2 Adam steps here."""
+    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) overrides lr and epochs: 1 epoch at 1e-4 is 2 Adam steps here."""
     model, record = run_bad_teaching(original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 2
     assert evaluate_model(model, digits, forget_class3)["metrics"]["acc_forget"] > 0.9  # measured 1.000

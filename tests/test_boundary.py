@@ -2,7 +2,7 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original: MLP, Adam 1e-3, batch 32,
 30 epochs, seed 0; SGD, momentum 0.9, batch 64, 10 epochs = 30 steps over 137 forget
-images; "override" is config/config.yaml's digits setting, lr 1e-3, and bound 0.2 for
+images; "override" is the tests' hand-picked digits setting (conftest), lr 1e-3, and bound 0.2 for
 shrink):
 
 ======================================= ========== ================== ================= ========== ======
@@ -154,7 +154,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_accuracies, digits
 
 @pytest.mark.parametrize("method", BOUNDARY)
 def test_paper_learning_rate_forgets_nothing_on_digits(method, original_mlp, digits, forget_class3, cpu):
-    """Why config/config.yaml overrides lr: 10 epochs of SGD at 1e-5 leave class 3 intact (measured 1.000)."""
+    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) overrides lr: 10 epochs of SGD at 1e-5 leave class 3 intact (measured 1.000)."""
     model, record = run(method, original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 10 * math.ceil(forget_class3["size"] / 64)
     assert accuracies(model, digits, forget_class3)["acc_forget"] > 0.9

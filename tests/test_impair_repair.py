@@ -1,6 +1,6 @@
 """The impair–repair family (UNSIR, USI(F)R, DNF) on digits / MLP, thresholds from measurement.
 
-Measured (torch 2.14.1, CPU, one thread; the conftest original MLP; config/config.yaml's
+Measured (torch 2.14.1, CPU, one thread; the conftest original MLP; conftest's METHOD_OVERRIDES,
 overrides, i.e. UNSIR with noise_copies 3 and batch 32, USI(F)R and DNF at their
 defaults; seed 0). Columns: acc_forget, acc_test_forgotten, acc_test_retained,
 acc_retain; steps include the noise steps.

@@ -167,7 +167,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, f
 
 
 def test_code_default_step_forgets_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why config/config.yaml sets α = 20: the code's α = 0.2 moves the weights by 0.007 (acc_forget 1.000)."""
+    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) sets α = 20: the code's α = 0.2 moves the weights by 0.007 (acc_forget 1.000)."""
     model, record = run_iu(original_mlp, digits, forget_class3, None, cpu)
     assert record["notes"]["update_norm"] < 0.02
     assert evaluate_model(model, digits, forget_class3, full=False)["metrics"]["acc_forget"] > 0.9
