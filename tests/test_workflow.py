@@ -251,12 +251,12 @@ def test_a_searched_method_runs_with_its_search_and_the_search_resumes(tiny_run:
 
     config = searched(2)
     counts = job_counts(
-        snakemake(tiny_run, "--configfile", str(config), "tuned", "--dry-run", "--quiet", "rules").stdout
+        snakemake(tiny_run, "tuned", "--configfile", str(config), "--dry-run", "--quiet", "rules").stdout
     )
     # seed 100's original, its draw of random10 (class3 is the tiny run's), two retrains, a search per kind
     assert counts == {"train_original": 1, "make_forget_set": 1, "unlearn": 2, "tune": 2, "tuned": 1, "total": 7}
     model = "results/models/digits/mlp/seed0/class3/salun.json"
-    snakemake(tiny_run, "--configfile", str(config), model)
+    snakemake(tiny_run, "tuned", model, "--configfile", str(config))
     record = yaml.safe_load((tiny_run / "results/tuned/digits/mlp/salun-classes.yaml").read_text())
     assert record["forget_set"] == "class3" and record["seed"] == 100 and len(record["history"]) == 2
     assert set(record["best"]) == {"lr", "mask_ratio"} and record["fixed"] == {"epochs": 2}
@@ -267,9 +267,9 @@ def test_a_searched_method_runs_with_its_search_and_the_search_resumes(tiny_run:
     assert draw["size"] == reported["size"] and draw["indices"] != reported["indices"]
 
     more = searched(3)
-    counts = job_counts(snakemake(tiny_run, "--configfile", str(more), "tuned", "--dry-run", "--quiet", "rules").stdout)
+    counts = job_counts(snakemake(tiny_run, "tuned", "--configfile", str(more), "--dry-run", "--quiet", "rules").stdout)
     assert counts == {"tune": 2, "tuned": 1, "total": 3}  # tuning.trials is a param of the searches only
-    snakemake(tiny_run, "--configfile", str(more), "tuned")
+    snakemake(tiny_run, "tuned", "--configfile", str(more))
     again = yaml.safe_load((tiny_run / "results/tuned/digits/mlp/salun-classes.yaml").read_text())
     assert len(again["history"]) == 3
     assert [t["params"] for t in again["history"][:2]] == [t["params"] for t in record["history"]]

@@ -218,6 +218,26 @@ def tuned_input(wildcards):
     }
 
 
+def tune_inputs(wildcards):
+    """Rule tune's inputs: its code, the data, and the tuning seed's original, forget set and retrain."""
+    seed = PLAN.tuning["seed"]
+    fs = PLAN.tuning_forget_set(wildcards.kind)
+    models = MODELS.format(dataset=wildcards.dataset, arch=wildcards.arch, seed=seed)
+    return {
+        "code": code("tune", f"lethe.methods.{wildcards.method}"),
+        "npz": f"results/data/{wildcards.dataset}.npz",
+        "manifest": f"results/data/{wildcards.dataset}.json",
+        "forget_set": f"results/forget_sets/{wildcards.dataset}/{fs}.json",
+        "original": f"{models}/original.safetensors",
+        "retrain": f"{models}/{fs}/retrain.safetensors",
+        "retrain_run": f"{models}/{fs}/retrain.run.json",
+    }
+
+
+for _dataset, _arch, _method, _kind in PLAN.tune_jobs():
+    code("tune", f"lethe.methods.{_method}")  # written at parse time (see method_code)
+
+
 def original_inputs(wildcards):
     """The model a method starts from (its catalogue's `original`): the pipeline's original,
     or SISA's sharded ensemble with its stage checkpoints (rule train_sisa)."""
