@@ -150,7 +150,7 @@ def test_the_shipped_configs_resolve_and_their_files_are_real_searches(monkeypat
     """Every config that runs with shipped values finds them, and each file is a search's record:
     its trial log has ``trials`` completed trials and ``best`` is the best feasible one's values."""
     monkeypatch.chdir(REPO)  # the workflow's working directory: tuning.folder is relative to it
-    for name in ("config.yaml", "fashion.yaml"):
+    for name in ("config.yaml", "fashion.yaml", "fashion_tshirt.yaml"):
         raw = yaml.safe_load((REPO / "config" / name).read_text())
         plan = load_plan(raw)
         for path in plan.tuned_files():
