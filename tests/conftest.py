@@ -128,18 +128,27 @@ def unlearned_class3(original_mlp, digits, forget_class3, cpu, request):
     Each starts from the model its catalogue entry names (``original``): the original MLP,
     or SISA's own sharded ensemble (:func:`sisa_original_mlp`).
     """
+    from lethe.methods.catalog import METHODS
+
+    return unlearn_each(METHODS, original_mlp, digits, forget_class3, cpu, request)
+
+
+def unlearn_each(methods, original_mlp, digits, forget: dict, cpu, request) -> dict:
+    """Each of ``methods`` applied once to ``forget`` with the tests' settings (METHOD_OVERRIDES), seed 0,
+    from the model its catalogue entry names: the original MLP or its own (SISA's, by fixture
+    ``{original}_mlp``). {method: (model, record)}."""
     from lethe.methods.catalog import METHODS, merge_params
     from lethe.unlearn import run_unlearning
 
     results = {}
-    for method in METHODS:
+    for method in methods:
         params = merge_params(method, METHOD_OVERRIDES.get(method), TRAIN_RECIPE)
         start = (
             original_mlp
             if METHODS[method].original == "original"
             else request.getfixturevalue(METHODS[method].original + "_mlp")
         )
-        results[method] = run_unlearning(method, start, digits, forget_class3, params, arch="mlp", seed=0, device=cpu)
+        results[method] = run_unlearning(method, start, digits, forget, params, arch="mlp", seed=0, device=cpu)
     return results
 
 

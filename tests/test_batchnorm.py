@@ -25,7 +25,7 @@ import copy
 
 import pytest
 import torch
-from conftest import METHOD_OVERRIDES, TRAIN_RECIPE
+from conftest import METHOD_OVERRIDES, TRAIN_RECIPE, forgetting_failures
 from torch import nn
 
 from lethe.methodkit.sharding import train_sisa
@@ -107,15 +107,7 @@ def unlearned_bn(bnnet, original_bn, digits, forget_class3, cpu):
 
 
 def failures(metrics: dict, original: dict) -> list[str]:
-    out = [
-        f"{k} {metrics[k]:.3f} > {FORGOTTEN}" for k in ("acc_forget", "acc_test_forgotten") if metrics[k] > FORGOTTEN
-    ]
-    out += [
-        f"{k} {metrics[k]:.3f} < original {original[k]:.3f} - {KEPT}"
-        for k in ("acc_test_retained", "acc_retain")
-        if metrics[k] < original[k] - KEPT
-    ]
-    return out
+    return forgetting_failures(metrics, original, FORGOTTEN, KEPT)
 
 
 def test_the_original_has_batchnorm_and_remembers_class3(original_bn, original_bn_metrics):

@@ -32,7 +32,7 @@ import math
 
 import pytest
 import torch
-from conftest import method_code
+from conftest import forgetting_failures, method_code
 from digits_sizes import N_TRAIN
 
 from lethe.data.tensors import Split
@@ -63,15 +63,7 @@ def fnn_params(method_overrides: dict, **changes) -> dict:
 
 
 def class_forgetting_failures(metrics: dict, original: dict) -> list[str]:
-    failures = [
-        f"{k} {metrics[k]:.3f} > {FORGOTTEN}" for k in ("acc_forget", "acc_test_forgotten") if metrics[k] > FORGOTTEN
-    ]
-    failures += [
-        f"{k} {metrics[k]:.3f} < original {original[k]:.3f} - {KEPT}"
-        for k in ("acc_test_retained", "acc_retain")
-        if metrics[k] < original[k] - KEPT
-    ]
-    return failures
+    return forgetting_failures(metrics, original, FORGOTTEN, KEPT)
 
 
 # --------------------------------------------------------------------------- forgetting layers

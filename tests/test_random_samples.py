@@ -29,14 +29,13 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import METHOD_OVERRIDES, TRAIN_RECIPE
+from conftest import unlearn_each
 from torch.nn import functional as F
 
 from lethe.data.forget_sets import retain_indices
-from lethe.methods.catalog import METHODS, merge_params
+from lethe.methods.catalog import METHODS
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import build_model
-from lethe.unlearn import run_unlearning
 
 MOVED = 0.2  # at least this share of the way from D_r's loss to unseen data's, on D_f
 KEPT = 0.03  # at most this drop in retained test accuracy
@@ -89,16 +88,7 @@ def original_acc(original_mlp, digits, forget_random) -> float:
 
 @pytest.fixture(scope="module")
 def unlearned_random(original_mlp, digits, forget_random, cpu, request):
-    results = {}
-    for method in RANDOM_METHODS:
-        params = merge_params(method, METHOD_OVERRIDES.get(method), TRAIN_RECIPE)
-        start = (
-            original_mlp
-            if METHODS[method].original == "original"
-            else request.getfixturevalue(METHODS[method].original + "_mlp")
-        )
-        results[method] = run_unlearning(method, start, digits, forget_random, params, arch="mlp", seed=0, device=cpu)
-    return results
+    return unlearn_each(RANDOM_METHODS, original_mlp, digits, forget_random, cpu, request)
 
 
 def test_the_checks_fail_a_no_op_a_random_model_and_a_shrunk_one(original_mlp, digits, forget_random, original_acc):

@@ -111,6 +111,8 @@ class Plan:
                 f"population and needs 2 models a side); use 0 (no populations) or an even number of at least 4"
             )
         self.params = {m: merge_params(m, config["method_params"].get(m), config["train"]) for m in METHODS}
+        self._tuning_sets: dict[str, tuple[str, str, dict]] = {}  # forget-set kind -> (id, name, spec); _read_tuning
+        self._all_fixed: set[str] = set()  # searched by tuning.source, but method_params fix every searched key
         self.has_studies = bool(config.get("studies"))
         self.studies = self._read_studies()
         for study in self.studies.values():
@@ -154,7 +156,6 @@ class Plan:
             if method not in self.methods
         ]
         self._spaces = {}
-        self._all_fixed = set()  # searched by tuning.source, but method_params fix every searched key
         for method in self.methods:
             if self.source(method) != "search":
                 continue
@@ -187,7 +188,6 @@ class Plan:
                         f"config key tuning.seed: {seed} is a draw index of forget set {name} (draws 0..{fs['draws'] - 1}); "
                         f"the tuning draw must differ from every reported one, so pick a seed of at least {fs['draws']}"
                     )
-        self._tuning_sets = {}  # tuning forget-set id -> (config name, spec)
         for kind in KINDS:
             name = next(
                 (self.forget_sets[fs][0] for fs in self.forget_set_ids if self.forget_spec(fs)["kind"] == kind), None
@@ -221,7 +221,7 @@ class Plan:
 
     def source(self, method: str) -> str:
         """Where ``method``'s hyperparameters come from: defaults, tuned (shipped) or search."""
-        if not METHODS[method].search_space or method in getattr(self, "_all_fixed", ()):
+        if not METHODS[method].search_space or method in self._all_fixed:
             return "defaults"
         return self.tuning["per_method"].get(method, self.tuning["source"])
 
@@ -356,7 +356,7 @@ class Plan:
 
     def forget_spec(self, forget_set: str) -> dict:
         if forget_set not in self.forget_sets:
-            for fs_id, _, spec in getattr(self, "_tuning_sets", {}).values():
+            for fs_id, _, spec in self._tuning_sets.values():
                 if fs_id == forget_set:
                     return spec
             raise KeyError(f"forget set {forget_set!r} is not in the plan")

@@ -13,7 +13,7 @@ import yaml
 from lethe import tuned
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
-from lethe.io import atomic_path, read_json, sha256_file
+from lethe.io import read_json, sha256_file, write_atomic
 from lethe.methods.catalog import METHODS
 from lethe.models.checkpoint import load_checkpoint
 from lethe.tuning import search
@@ -84,8 +84,8 @@ def tune(
     data = tuned.record(
         result, dataset=dataset.name, arch=meta["arch"], kind=kind, trials=trials, time_fraction=time_fraction
     )
-    with atomic_path(out) as tmp:
-        tmp.write_text(yaml.safe_dump(_plain(data), sort_keys=False))
+    text = yaml.safe_dump(_plain(data), sort_keys=False)
+    write_atomic(out, lambda tmp: tmp.write_text(text))
     log.info("tuning %s: best %s, gap %.2f pp%s", method, result["best"], result["gap"],
              "" if result["feasible"] else " (no feasible trial)")  # fmt: skip
     return data
