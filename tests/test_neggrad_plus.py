@@ -63,7 +63,8 @@ def test_defaults_are_the_small_scale_notebook():
     assert info.defaults == {
         "alpha": 0.95, "epochs": 10, "optimizer": "sgd", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0,
         "batch_size": 128, "forget_batch_size": 64,
-        "target_forget_acc": None, "collapse_share": 0.8,  # Lethe's: no target (as the paper), the ascent guard
+        # Lethe's: no target (as the paper), the ascent guard
+        "target_forget_acc": None, "collapse_share": 0.8, "check_every": 10, "max_retained_drop": 0.1,
     }  # fmt: skip
 
 

@@ -16,10 +16,11 @@ over (at most 1,024 images of) D_f per step and counts in the method's time.
 The target does not catch every failure: the ascent can diverge, or send every image to
 one class, before D_f's accuracy reaches it (measured: Fashion-MNIST, six forgotten
 classes, where the collapsed model predicts one forgotten class and scores 1/6 > 1/C on
-D_f). So every step is also checked by :class:`lethe.methodkit.ascent.AscentGuard`:
-non-finite weights, or more than ``collapse_share`` (0.8) of the validation split's
-predictions on one class, stop the run and return the last weights that passed every
-check. The run record's notes say why it stopped (``stop_reason``) and which step's
+D_f). So every step (every ``check_every``-th, default 1) is also checked by
+:class:`lethe.methodkit.ascent.AscentGuard`: non-finite weights, more than ``collapse_share``
+(0.8) of the validation split's predictions on one class, or an accuracy on its images of the
+retained classes more than ``max_retained_drop`` (0.1) below the original's, stop the run and
+return the last weights that passed every check. The run record's notes say why it stopped (``stop_reason``) and which step's
 weights it returns (``restored_step``). The retain set is never seen.
 """
 
@@ -51,7 +52,7 @@ def validation_guard(
     model: Classifier, data: UnlearningData, params: dict, ctx: Context, target: float | None
 ) -> AscentGuard:
     """The ascent guard of a method that may see the validation split: it watches that split
-    for a collapse and D_f for ``target``."""
+    for a collapse and a drop in retained accuracy, and D_f for ``target``."""
     if len(data.validation) == 0:
         raise ValueError(
             "the ascent guard watches the validation split for a collapse, and the dataset has none: "
@@ -59,7 +60,8 @@ def validation_guard(
         )
     return AscentGuard(
         model, watch=data.validation, collapse_share=params["collapse_share"], seed=ctx.seed,
-        forget=data.forget, target=target,
+        forget=data.forget, target=target, check_every=params["check_every"],
+        max_retained_drop=params["max_retained_drop"], forget_classes=data.forget_classes,
     )  # fmt: skip
 
 
@@ -74,6 +76,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         weight_decay=params["weight_decay"], seed=ctx.seed,
         loss_fn=negative_cross_entropy, stop=stop, stop_each="step", name="neggrad", amp=ctx.amp,
     )  # fmt: skip
+    stop.finish(model)
     ctx.count(result)
     ctx.notes.update(epochs_run=result.epochs, stopped_early=result.stopped_early, **stop.notes())
     return model

@@ -40,7 +40,9 @@ declares ``needs_retain=False``, so :func:`lethe.unlearn.data_view` hands it
    ``collapse_share`` (0.8) of D_f's predictions on one class, more than the original put
    there; either stops the run and returns the last weights that passed. PBU sees D_f
    only, so that is what the guard watches: on a single forgotten class D_f is one class
-   to begin with and the collapse check cannot fire (the target is the stop there).
+   to begin with and the collapse check cannot fire (the target is the stop there). It
+   has no retained-accuracy floor: PBU sees no retained data. ``check_every`` (1) spaces
+   the checks as for NegGrad+.
 
 Cost counters: ``steps`` are Adam steps; ``samples`` adds the Fisher's per-sample
 gradient passes (C per forget sample for ``"expected"``, 1 for ``"sampled"``) to the
@@ -84,13 +86,14 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     # PBU sees D_f alone, so the guard watches D_f for a collapse (see the module docstring).
     stop = AscentGuard(
         model, watch=data.forget, collapse_share=params["collapse_share"], seed=ctx.seed,
-        forget=data.forget, target=target,
+        forget=data.forget, target=target, check_every=params["check_every"],
     )  # fmt: skip
     result = fit(
         model, data.forget,
         epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
         optimizer="adam", seed=ctx.seed, loss_fn=loss_fn, stop=stop, stop_each="step", name="pbu", amp=ctx.amp,
     )  # fmt: skip
+    stop.finish(model)
     ctx.count(result)
     moved = sum(
         (p.detach() - anchor[name]).pow(2).sum().item() for name, p in model.named_parameters() if name in anchor
