@@ -15,7 +15,7 @@ from conftest import TRAIN_RECIPE
 from lethe.data.tensors import Split
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.search_space import Dimension, check_space, choice, integer, log_float
-from lethe.tuning import INFEASIBLE_PENALTY, Scorer, gap, search
+from lethe.tuning import INFEASIBLE_PENALTY, Scorer, gap, loss_shift, score, search
 from lethe.unlearn import run_unlearning
 
 SPACE = {"lr": log_float(1e-4, 1e-1), "epochs": integer(1, 4)}
@@ -68,6 +68,34 @@ def test_the_retrained_model_has_no_gap_and_the_original_a_large_one(digits, for
     assert scorer.terms(broken) is None and gap(None, reference) == INFEASIBLE_PENALTY
 
 
+def test_random_samples_add_the_forget_loss_shift(tmp_path, digits, original_mlp, forget_random, cpu):
+    """On a random 10 % the four terms barely tell the original from the retrained model (a model
+    generalises to D_f almost as it fits it); the shift term scores the original 100 and the
+    retrained model 0, and a search on random samples ranks by the five-term mean."""
+    model, record = run_unlearning(
+        "retrain", None, digits, forget_random, merge_params("retrain", None, TRAIN_RECIPE), arch="mlp", seed=0,
+        device=cpu,
+    )  # fmt: skip
+    scorer = Scorer(digits, forget_random, seed=0)
+    reference, original = scorer.terms(model), scorer.terms(original_mlp)
+    assert gap(original, reference) < 5  # measured 1-2 pp: the four terms alone cannot see it
+    assert original["loss_f"] < reference["loss_f"]  # the original fits D_f; retrain never saw it
+    assert loss_shift(original, reference, original) == 100.0 and loss_shift(reference, reference, original) == 0.0
+    assert loss_shift(None, reference, original) == 100.0
+    overshoot = {**reference, "loss_f": reference["loss_f"] + 10.0}
+    assert loss_shift(overshoot, reference, original) == 100.0  # capped
+    assert score(4.0, None) == 4.0 and score(4.0, 24.0) == pytest.approx((4 * 4.0 + 24.0) / 5)
+    result = search(
+        "neggrad", dataset=digits, original=original_mlp, forget=forget_random, retrained=model,
+        retrain_seconds=record["seconds"], space=SPACE, base_params=merge_params("neggrad", None), trials=3,
+        time_fraction=1e3, seed=0, storage=tmp_path / "study.db", arch="mlp", device=cpu,
+    )  # fmt: skip
+    assert result["original_terms"] == pytest.approx(original)
+    for trial in result["trials"]:
+        assert 0.0 <= trial["loss_shift"] <= 100.0
+        assert trial["objective"] == pytest.approx(score(trial["gap"], trial["loss_shift"]))
+
+
 def test_search_finds_a_setting_that_forgets(tmp_path, digits, original_mlp, forget_class3, retrained, cpu):
     result = run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, trials=8)
     assert len(result["trials"]) == 8 and set(result["best"]) == {"lr", "epochs"}
@@ -88,6 +116,7 @@ def test_search_finds_a_setting_that_forgets(tmp_path, digits, original_mlp, for
     )
     assert result["gap"] < default_gap  # the paper's lr 1e-4 forgets nothing on digits
     assert result["objective"] == min(t["objective"] for t in result["trials"])
+    assert result["loss_shift"] is None and result["original_terms"] is None  # classes: the four terms
     assert result["space"] == {"lr": "[0.0001, 0.1, log]", "epochs": "{1..4}"}
 
 

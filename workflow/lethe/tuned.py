@@ -16,7 +16,8 @@ fixes, and a shipped value of such a key is overridden. One search per dataset, 
 method and forget-set *kind* (``classes``, ``random_classes``, ``random_samples``): the values
 serve every forget set of that kind.
 
-A tuned file is YAML: ``best`` (the chosen values), ``objective`` and ``gap`` (pp), ``trials``
+A tuned file is YAML: ``best`` (the chosen values), ``objective``, ``gap`` (pp) and, for random
+samples, ``loss_shift`` (:mod:`lethe.tuning`'s objective and its terms), ``trials``
 (the number), ``time_fraction``, ``seed``, ``forget_set``, ``space`` and the trial log
 (``history``); see :func:`record`. To ship the values of a search, copy
 ``results/tuned/DATASET/ARCH/`` to ``config/tuned/DATASET/ARCH/``.
@@ -92,6 +93,7 @@ def record(result: dict, *, dataset: str, arch: str, kind: str, trials: int, tim
         "best": result["best"],
         "objective": result["objective"],
         "gap": result["gap"],
+        "loss_shift": result["loss_shift"],
         "feasible": result["feasible"],
         "best_seconds": result["best_seconds"],
         "retrain_seconds": result["retrain_seconds"],
@@ -100,5 +102,6 @@ def record(result: dict, *, dataset: str, arch: str, kind: str, trials: int, tim
         "fixed": result["fixed"],
         "space": result["space"],
         "retrain_terms": result["retrain_terms"],
+        "original_terms": result["original_terms"],
         "history": result["trials"],
     }

@@ -27,7 +27,8 @@ def _search_result(record: dict) -> str:
     if not record["best"]:
         return rf"every one of {record['trials']} trials was stopped at its time cap, so it ran at the values above"
     bound = "" if record["feasible"] else ", no trial within the time bound"
-    return rf"{_tuned_values(record['best'])} (best of {record['trials']} trials, gap {record['gap']:.1f}\,pp{bound})"
+    shift = "" if record.get("loss_shift") is None else rf", loss shift {record['loss_shift']:.0f}"
+    return rf"{_tuned_values(record['best'])} (best of {record['trials']} trials, gap {record['gap']:.1f}\,pp{shift}{bound})"
 
 
 def _names(items: list) -> str:
@@ -161,7 +162,9 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
             r"method (log: searched on a log scale). A search (Optuna's TPE sampler, seeded) runs per dataset, "
             r"architecture and forget-set kind on a seed and forget-set draw that no reported run uses, and "
             r"minimises SalUn's average gap to the retrained model on the training data and the validation "
-            r"split, never the test set; a trial slower than "
+            r"split, never the test set (for random-sample forgetting averaged with a fifth term, the forget-loss "
+            r"shift: how far the mean loss on the forget set stays from the retrained model's, as a share of "
+            r"the original's distance, 0--100); a trial slower than "
             rf"{100 * float(tuning.get('time_fraction', 0.2)):g}\,\% of retraining counts as infeasible."
         )
     else:

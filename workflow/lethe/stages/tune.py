@@ -86,7 +86,8 @@ def tune(
     )
     text = yaml.safe_dump(_plain(data), sort_keys=False)
     write_atomic(out, lambda tmp: tmp.write_text(text))
-    log.info("tuning %s: best %s, gap %.2f pp%s", method, result["best"], result["gap"],
+    log.info("tuning %s: best %s, objective %s%s", method, result["best"],
+             "none (every trial stopped)" if result["objective"] is None else f"{result['objective']:.2f}",
              "" if result["feasible"] else " (no feasible trial)")  # fmt: skip
     return data
 
