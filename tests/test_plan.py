@@ -287,7 +287,10 @@ def test_no_studies_is_the_top_level_cross_product(plan):
     tuning = setup.pop("tuning")
     assert setup == {k: CONFIG[k] for k in ("datasets", "archs", "seeds", "train", "methods", "method_params", "paper")}
     assert list(setup) == ["datasets", "archs", "seeds", "train", "methods", "method_params", "paper"]
-    assert tuning["sources"] == {m: "defaults" for m in CONFIG["methods"]}  # no tuning key: the paper's defaults
+    # No tuning key: the paper's defaults, per method and forget-set kind it runs on.
+    assert set(tuning["sources"]) == set(CONFIG["methods"])
+    assert {source for kinds in tuning["sources"].values() for source in kinds.values()} == {"defaults"}
+    assert set(tuning["sources"]["finetune"]) == {"classes", "random_classes", "random_samples"}
 
 
 def test_one_study_of_the_top_level_lists_plans_the_same_runs(plan):

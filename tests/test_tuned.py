@@ -89,6 +89,36 @@ def test_a_search_runs_per_kind_and_skips_the_keys_method_params_fix():
     )
 
 
+def test_per_kind_sources_and_their_precedence(tmp_path):
+    """tuning.per_kind picks a source per forget-set kind (a config with shipped values for one kind
+    only); tuning.per_method wins over it, and it over tuning.source."""
+    from lethe.report.setup import search_spaces
+
+    ship(tmp_path, "finetune", "classes", {"lr": 0.05, "epochs": 2})
+    tuning = {"source": "tuned", "per_kind": {"random_classes": "defaults", "random_samples": "search"},
+              "folder": str(tmp_path)}  # fmt: skip
+    plan = Plan(config(tuning))
+    assert plan.sources("finetune") == {"classes": "tuned", "random_classes": "defaults", "random_samples": "search"}
+    assert plan.method_params("finetune", "digits", "mlp", "class3")["lr"] == 0.05
+    assert plan.method_params("finetune", "digits", "mlp", "classes2-1") == plan.params["finetune"]
+    assert plan.tune_jobs() == [("digits", "mlp", "finetune", "random_samples")]
+    assert plan.tuned_file("digits", "mlp", "finetune", "classes2-1") is None
+    assert plan.tuned_file("digits", "mlp", "finetune", "random10") == tuned.RESULT.format(
+        dataset="digits", arch="mlp", method="finetune", kind="random_samples"
+    )
+    text = search_spaces(plan.methods, {}, plan.setup_config()["tuning"])
+    assert (
+        "Tuned by a search shipped with the repository for classes forgetting; by a search run by this workflow "
+        "for random samples forgetting; the paper's defaults for random classes forgetting." in text
+    )
+    whole = Plan(config({**tuning, "per_method": {"finetune": "defaults"}}))  # per_method wins
+    assert set(whole.sources("finetune").values()) == {"defaults"} and whole.tune_jobs() == []
+    with pytest.raises(ValueError, match=r"tuning\.per_kind: unknown forget-set kind\(s\) \['class'\]"):
+        Plan(config({"per_kind": {"class": "tuned"}}))
+    with pytest.raises(ValueError, match=r"or tuning\.per_kind\.random_classes to search"):
+        Plan(config({"source": "tuned", "folder": str(tmp_path)}, methods=["retrain", "finetune"]))
+
+
 def test_a_method_searched_by_name_with_every_key_fixed_is_an_error():
     with pytest.raises(
         ValueError, match=r"method_params\.neggrad fixes every hyperparameter.*nothing is left to search"
@@ -148,9 +178,10 @@ def test_a_searched_run_reads_the_search_and_keeps_method_params(tmp_path):
 
 def test_the_shipped_configs_resolve_and_their_files_are_real_searches(monkeypatch):
     """Every config that runs with shipped values finds them, and each file is a search's record:
-    its trial log has ``trials`` completed trials and ``best`` is the best feasible one's values."""
+    its trial log has ``trials`` completed trials and ``best`` is the best feasible one's values;
+    a random-sample search scored its trials with the forget-loss shift."""
     monkeypatch.chdir(REPO)  # the workflow's working directory: tuning.folder is relative to it
-    for name in ("config.yaml", "fashion.yaml", "fashion_tshirt.yaml"):
+    for name in ("config.yaml", "fashion.yaml", "fashion_tshirt.yaml", "fashion_random.yaml"):
         raw = yaml.safe_load((REPO / "config" / name).read_text())
         plan = load_plan(raw)
         for path in plan.tuned_files():
@@ -163,4 +194,6 @@ def test_the_shipped_configs_resolve_and_their_files_are_real_searches(monkeypat
                 continue
             best = min(finished, key=lambda t: (t["objective"], t["number"]))
             assert best["params"] == record["best"] and best["gap"] == record["gap"], path
+            if record["kind"] == "random_samples":  # searched with the forget-loss shift (lethe.tuning)
+                assert all(t["loss_shift"] is not None for t in finished), path
             assert record["seed"] not in plan.seeds, path

@@ -136,6 +136,7 @@ class Plan:
         spec = {
             "source": "defaults",
             "per_method": {},
+            "per_kind": {},
             "seed": 100,
             "folder": tuned.DEFAULT_FOLDER,
             **(self.config.get("tuning") or {}),
@@ -155,9 +156,19 @@ class Plan:
             for method in spec["per_method"]
             if method not in self.methods
         ]
+        unknown = sorted(set(spec["per_kind"]) - set(KINDS))
+        if unknown:
+            raise ValueError(f"config key tuning.per_kind: unknown forget-set kind(s) {unknown}; known: {list(KINDS)}")
+        self._kinds: dict[str, list[str]] = {}  # method -> the forget-set kinds it runs on
+        for run in self._runs:
+            if run.method in METHODS:
+                kinds = self._kinds.setdefault(run.method, [])
+                kind = self.forget_spec(run.forget_set)["kind"]
+                if kind not in kinds:
+                    kinds.append(kind)
         self._spaces = {}
         for method in self.methods:
-            if self.source(method) != "search":
+            if "search" not in self.sources(method).values():
                 continue
             fixed = set(self.config["method_params"].get(method) or {})
             space = {k: v for k, v in METHODS[method].search_space.items() if k not in fixed}
@@ -204,9 +215,11 @@ class Plan:
             self._tuning_sets[kind] = (fs_id, name, fs_spec)
         self._shipped = {}
         for run in self._runs:
-            if run.method == REFERENCE or self.source(run.method) != "tuned":
+            if run.method == REFERENCE:
                 continue
             kind = self.forget_spec(run.forget_set)["kind"]
+            if self.source(run.method, kind) != "tuned":
+                continue
             key = (run.dataset, run.arch, run.method, kind)
             if key in self._shipped:
                 continue
@@ -215,15 +228,25 @@ class Plan:
                 raise ValueError(
                     f"config key tuning: {run.method} runs with tuned values, and {path} does not exist (no search "
                     f"shipped for {run.dataset}/{run.arch}, {kind} forgetting); set tuning.per_method.{run.method} "
-                    f"to search (run the search) or defaults"
+                    f"or tuning.per_kind.{kind} to search (run the search) or defaults"
                 )
             self._shipped[key] = tuned.read(path, run.method, self.params[run.method])
 
-    def source(self, method: str) -> str:
-        """Where ``method``'s hyperparameters come from: defaults, tuned (shipped) or search."""
+    def source(self, method: str, kind: str | None = None) -> str:
+        """Where ``method``'s hyperparameters come from on forget sets of ``kind``: defaults, tuned
+        (shipped) or search; ``tuning.per_method`` wins over ``tuning.per_kind``, which wins over
+        ``tuning.source``. Without ``kind``: the source where no per_kind entry applies."""
         if not METHODS[method].search_space or method in self._all_fixed:
             return "defaults"
-        return self.tuning["per_method"].get(method, self.tuning["source"])
+        if method in self.tuning["per_method"]:
+            return self.tuning["per_method"][method]
+        if kind is not None and kind in self.tuning["per_kind"]:
+            return self.tuning["per_kind"][kind]
+        return self.tuning["source"]
+
+    def sources(self, method: str) -> dict[str, str]:
+        """{kind: source} over the forget-set kinds ``method`` runs on (:meth:`source`)."""
+        return {kind: self.source(method, kind) for kind in self._kinds.get(method, [])}
 
     def search_space(self, method: str) -> dict:
         """What rule tune searches for ``method``: the catalogue's space less the keys method_params fixes."""
@@ -238,8 +261,9 @@ class Plan:
         """(dataset, arch, method, kind) of every search (rule tune) the runs need."""
         jobs = []
         for run in [*self._runs, *self.population_runs()]:
-            if run.method in METHODS and self.source(run.method) == "search":
-                jobs.append((run.dataset, run.arch, run.method, self.forget_spec(run.forget_set)["kind"]))
+            kind = self.forget_spec(run.forget_set)["kind"]
+            if run.method in METHODS and self.source(run.method, kind) == "search":
+                jobs.append((run.dataset, run.arch, run.method, kind))
         return _first_seen(jobs)
 
     def tuned_files(self) -> list[str]:
@@ -254,8 +278,8 @@ class Plan:
 
     def tuned_file(self, dataset: str, arch: str, method: str, forget_set: str) -> str | None:
         """The tuned file a run of ``method`` reads: rule tune's output (search), the shipped one (tuned), or None."""
-        source = self.source(method)
         kind = self.forget_spec(forget_set)["kind"]
+        source = self.source(method, kind)
         if source == "search":
             return tuned.RESULT.format(dataset=dataset, arch=arch, method=method, kind=kind)
         if source == "tuned":
@@ -267,9 +291,9 @@ class Plan:
         shipped tuned values (method_params still win). A searched method's runs add rule tune's values
         when they start (lethe.tuned.apply); a search never sets a key that method_params fixes."""
         params = self.params[method]
-        if self.source(method) != "tuned":
-            return params
         kind = self.forget_spec(forget_set)["kind"]
+        if self.source(method, kind) != "tuned":
+            return params
         best = self._shipped[(dataset, arch, method, kind)]["best"]
         return tuned.apply(params, best, self.config["method_params"].get(method) or {})
 
@@ -479,7 +503,7 @@ class Plan:
             "methods": self.methods,
             "method_params": self.config["method_params"],  # which values were picked by hand (search spaces)
             "tuning": {
-                "sources": {m: self.source(m) for m in self.methods},
+                "sources": {m: self.sources(m) for m in self.methods},
                 **{k: self.tuning[k] for k in ("trials", "time_fraction", "seed") if k in self.tuning},
             },
             "paper": self.config["paper"],

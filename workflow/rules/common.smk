@@ -209,7 +209,8 @@ def method_params(wildcards):
 
 def tuned_input(wildcards):
     """Rule tune's output, an input of a searched method's runs (none for other sources)."""
-    if PLAN.source(wildcards.method) != "search":
+    kind = PLAN.forget_spec(wildcards.forget_set)["kind"]
+    if PLAN.source(wildcards.method, kind) != "search":
         return {}
     return {
         "tuned": PLAN.tuned_file(

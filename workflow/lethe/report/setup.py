@@ -31,6 +31,13 @@ def _search_result(record: dict) -> str:
     return rf"{_tuned_values(record['best'])} (best of {record['trials']} trials, gap {record['gap']:.1f}\,pp{shift}{bound})"
 
 
+_WHERE = {"tuned": "shipped with the repository", "search": "run by this workflow"}
+
+
+def _kinds(kinds: list[str]) -> str:
+    return ", ".join(escape(kind.replace("_", " ")) for kind in kinds)
+
+
 def _names(items: list) -> str:
     return ", ".join(rf"\texttt{{{escape(str(item))}}}" for item in items)
 
@@ -108,7 +115,7 @@ def setup_section(
     sources = config.get("tuning", {}).get("sources", {})
     for method in config["methods"]:
         tuned_note = ""
-        if sources.get(method, "defaults") != "defaults":
+        if any(source != "defaults" for source in sources.get(method, {}).values()):
             keys = sorted(set(METHODS[method].search_space) - set(config.get("method_params", {}).get(method) or {}))
             tuned_note = " (" + ", ".join(escape(k) for k in keys) + r" replaced by the search's values: see below)"
         out.append(rf"\item \texttt{{{escape(method)}}}: {_params(method_params[method])}{tuned_note}")
@@ -134,17 +141,27 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
             continue
         searched = "; ".join(rf"{escape(key)} {escape(dim.describe())}" for key, dim in space.items())
         chosen = sorted(set(space) & set(overrides.get(method) or {}))
-        source = sources.get(method, "defaults")
+        by_kind = sources.get(method, {})  # {forget-set kind: source}
         hand = ", ".join(rf"\texttt{{{escape(k)}}}" for k in chosen)
-        if source == "defaults":
+        untuned = [kind for kind, source in by_kind.items() if source == "defaults"]
+        if len(untuned) == len(by_kind):
             if not chosen:
                 text = "These ran at the paper's defaults."
             else:
                 text = f"Picked by hand in this configuration: {hand}"
                 text += "." if set(chosen) == set(space) else "; the rest ran at the paper's defaults."
         else:
-            where = "shipped with the repository" if source == "tuned" else "run by this workflow"
-            text = f"Tuned by a search {where}"
+            groups: dict[str, list[str]] = {}
+            for kind, source in by_kind.items():
+                if source != "defaults":
+                    groups.setdefault(source, []).append(kind)
+            mixed = len(groups) > 1 or bool(untuned)
+            text = "Tuned by a search " + "; by a search ".join(
+                _WHERE[source] + (f" for {_kinds(kinds)} forgetting" if mixed else "")
+                for source, kinds in groups.items()
+            )
+            if untuned:
+                text += f"; {'hand-picked and ' if chosen else ''}the paper's defaults for {_kinds(untuned)} forgetting"
             text += f" ({hand} fixed by hand)." if chosen else "."
             searches = [
                 rf"{escape(r['dataset'])}/{escape(r['arch'])}, {escape(r['kind'].replace('_', ' '))} forgetting: "
@@ -156,7 +173,7 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
         rows.append(rf"\item \texttt{{{escape(method)}}}: {searched}. {text}")
     if not rows:
         return ""
-    if any(s != "defaults" for s in sources.values()):
+    if any(s != "defaults" for by_kind in sources.values() for s in by_kind.values()):
         intro = (
             r"\paragraph{Search spaces and tuned values.} The ranges a hyperparameter search covers for each "
             r"method (log: searched on a log scale). A search (Optuna's TPE sampler, seeded) runs per dataset, "
