@@ -57,7 +57,7 @@ def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
             "trial_seconds": statistics.median(t["seconds"] for t in history),
             "retrain_seconds": record["retrain_seconds"], "budget_seconds": record["time_budget_seconds"],
             "search_seconds": record["wall_seconds"], "job_seconds": read_benchmark(bench),
-            "gap": record["gap"], "best_feasible": record["feasible"],
+            "gap": record["gap"], "loss_shift": record.get("loss_shift"), "best_feasible": record["feasible"],
         })  # fmt: skip
     order = list(config["methods"])
     rows.sort(key=lambda r: (r["dataset"], r["arch"], order.index(r["method"]), KIND_ORDER.index(r["kind"])))
@@ -66,10 +66,11 @@ def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
 
 def markdown(rows: list[dict]) -> str:
     header = ["dataset / arch", "method", "forget-set kind", "trials (feasible, stopped)", "trial s (median)",
-              "time bound s (retrain s)", "job s", "best gap pp"]  # fmt: skip
+              "time bound s (retrain s)", "job s", "best gap pp", "its loss shift"]  # fmt: skip
     body = [[f"{r['dataset']} / {r['arch']}", r["method"], r["kind"], f"{r['trials']} ({r['feasible']}, {r['aborted']})",
              sig(r["trial_seconds"]), f"{sig(r['budget_seconds'])} ({sig(r['retrain_seconds'])})", sig(r["job_seconds"]),
-             ("?" if r["gap"] is None else f"{r['gap']:.2f}") + ("" if r["best_feasible"] else " (infeasible)")]
+             ("?" if r["gap"] is None else f"{r['gap']:.2f}") + ("" if r["best_feasible"] else " (infeasible)"),
+             "–" if r["loss_shift"] is None else f"{r['loss_shift']:.1f}"]
             for r in rows]  # fmt: skip
     total = sum(r["job_seconds"] or 0.0 for r in rows)
     return markdown_table(header, body) + f"\n\n{len(rows)} searches, {sig(total)} job seconds in all."

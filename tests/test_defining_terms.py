@@ -12,8 +12,6 @@ scrub              msteps = 0: no max-steps away from the teacher on D_f
 bad_teaching       the incompetent teacher replaced by the competent one (θ*)
 boundary_shrink    D_f relabelled with its own labels, not its nearest wrong class
 random_label       D_f relabelled with its own labels, not random ones
-unsir, usifr, dnf  no noise in the impair set (impair and repair on D_r^sub alone)
-influence          the inverse-Hessian removed (a plain gradient step along v)
 salun              the saliency mask removed (every weight updated)
 l1_sparse          γ = 0: no L1 penalty
 pbu                β = γ = 0: no Fisher penalty, no L2 anchor (tests/test_pbu.py)
@@ -21,19 +19,40 @@ pbu                β = γ = 0: no Fisher penalty, no L2 anchor (tests/test_pbu.
 
 The assertion is on what the term is for. For the methods whose result forgets, the method as
 written forgets measurably more than its mutant: on class 3 at least :data:`CLASS_MARGIN` lower
-accuracy on D_f, on a random 10 % at least :data:`RANDOM_MARGIN` more of the way from D_r's
-loss to unseen data's (tests/test_random_samples.py's ``moved``). SalUn's mask and
-l1-sparse's penalty do not decide whether D_f is forgotten; what they do is checked instead:
+accuracy on D_f (SCRUB: 0.1, see below), on a random 10 % at least :data:`RANDOM_MARGIN` more of
+the way from D_r's loss to unseen data's (tests/test_random_samples.py's ``moved``). SalUn's mask
+and l1-sparse's penalty do not decide whether D_f is forgotten; what they do is checked instead:
 the share of weights SalUn changed, the share of near-zero weights l1-sparse leaves.
+
+Measured, and pinned by :func:`test_terms_that_digits_cannot_see` so that a change shows: on
+digits' MLP some terms are not what forgets.
+
+* SCRUB's min steps alone (distillation and CE on D_r, weight decay 0.1) forget 87 % of class 3;
+  its max steps take the rest (1.000 against 0.870).
+* UNSIR, USI(F)R and DNF (``unsir``, ``usifr``, ``dnf``) without any noise in the impair set (impair and repair on D_r^sub alone)
+  forget class 3 completely at the tests' settings and at their shipped tuned values: two Adam
+  epochs on the retained classes at these rates erase an absent class of this MLP. At rates low
+  enough that the noise-free run keeps the class (impair 1e-3, repair 5e-4), UNSIR's noise makes it
+  forget *less* (acc_forget 0.87 against 0.69) and USI(F)R's and DNF's change it by 0.016. The
+  noise itself is checked where it is computed: tests/test_impair_repair.py
+  (``test_error_maximising_noise_raises_the_frozen_models_error``,
+  ``test_impair_set_labels_noise_with_its_own_classes``, ``test_dnf_noise_is_drawn_not_learned``).
+* Influence unlearning (``influence``) with the inverse Hessian replaced by the identity (a plain step α·v)
+  forgets class 3 as fully (retained accuracy 0.965 against 0.968) and moves a random 10 % further
+  (0.315 against 0.286). The inverse is checked against a dense solve:
+  tests/test_influence.py ``test_woodfisher_matches_the_dense_inverse``.
 
 Where a method has no separable term, its removal is a no-op, which the method's own tests
 already fail: finetune (its training is the method), zero_output, retrain, retrain_twin and
-SISA (exact methods), SSD and Fisher forgetting (without the dampening or the noise they
+SISA (exact methods; ``sisa``), SSD and Fisher forgetting (without the dampening or the noise they
 return θ*; tests/test_ascent.py flags a run that changed nothing). Boundary Expanding (its
 shadow class is its only step) and FNN (its forgetting layers; the turns without them are
-fine-tuning on D_r, whose budget its tests bound) are not covered here. UNSIR's noise
+fine-tuning on D_r, whose budget its tests bound; ``fnn``) are not covered here. UNSIR's noise
 *maximisation* is not separable by outcome: with drawn noise it is DNF, which forgets as well
 (DNF's own finding); tests/test_impair_repair.py checks that the optimised noise raises the loss.
+
+Exempt, by name: ``finetune``, ``zero_output``, ``retrain``, ``retrain_twin``, ``sisa``, ``ssd``,
+``fisher_forget``, ``boundary_expand``, ``fnn``.
 
 Random-class forget sets go through the class path (a forget set is its class list), so the
 class-3 runs cover them; the random-sample runs are for the methods whose random-sample run
@@ -113,12 +132,17 @@ FORGETTING = {
     "bad_teaching": (competent_teacher_only, ("classes",)),
     "boundary_shrink": (own_labels_shrink, ("classes",)),
     "random_label": (own_labels_random, ("classes", "random_samples")),
-    "unsir": (no_noise, ("classes",)),
-    "usifr": (no_noise, ("classes",)),
-    "dnf": (no_noise, ("classes",)),
-    "influence": (no_inverse_hessian, ("classes", "random_samples")),
 }
 CASES = [(method, kind) for method, (_, kinds) in FORGETTING.items() for kind in kinds]
+MARGIN = {("scrub", "classes"): 0.1}  # its min steps alone forget 87 % of class 3 (module docstring)
+# Terms the outcome on digits cannot see: (method, mutation, forget set, mutant's forgetting at least).
+UNSEEN = [
+    ("unsir", no_noise, "classes", 0.99),
+    ("usifr", no_noise, "classes", 0.99),
+    ("dnf", no_noise, "classes", 0.99),
+    ("influence", no_inverse_hessian, "classes", 0.99),
+    ("influence", no_inverse_hessian, "random_samples", 0.25),
+]
 
 
 def run(method, original, digits, forget, cpu, extra=None):
@@ -138,7 +162,7 @@ def test_the_defining_term_is_what_forgets(
     method, kind, monkeypatch, original_mlp, digits, forget_class3, forget_random, cpu
 ):
     forget = forget_class3 if kind == "classes" else forget_random
-    margin = CLASS_MARGIN if kind == "classes" else RANDOM_MARGIN
+    margin = MARGIN.get((method, kind), CLASS_MARGIN if kind == "classes" else RANDOM_MARGIN)
     model, _ = run(method, original_mlp, digits, forget, cpu)
     written = forgetting(model, digits, forget)
     mutate, _ = FORGETTING[method]
@@ -146,6 +170,19 @@ def test_the_defining_term_is_what_forgets(
     mutant, _ = run(method, original_mlp, digits, forget, cpu, extra)
     without = forgetting(mutant, digits, forget)
     assert written >= without + margin, f"{method} forgets {written:.3f}, without its term {without:.3f}"
+
+
+@pytest.mark.parametrize(("method", "mutate", "kind", "least"), UNSEEN, ids=[f"{m}-{k}" for m, _, k, _ in UNSEEN])
+def test_terms_that_digits_cannot_see(
+    method, mutate, kind, least, monkeypatch, original_mlp, digits, forget_class3, forget_random, cpu
+):
+    """Pinned as measured (module docstring): without its term the method forgets as much here, so
+    the outcome tests cannot catch its removal; the unit tests named there check the term itself."""
+    forget = forget_class3 if kind == "classes" else forget_random
+    written = forgetting(run(method, original_mlp, digits, forget, cpu)[0], digits, forget)
+    mutate(monkeypatch, original_mlp)
+    without = forgetting(run(method, original_mlp, digits, forget, cpu)[0], digits, forget)
+    assert written >= least and without >= least, (written, without)
 
 
 def test_salun_changes_only_its_masked_weights(monkeypatch, original_mlp, digits, forget_class3, forget_random, cpu):
@@ -176,7 +213,7 @@ def test_every_method_is_covered_or_says_why():
     """The module docstring's table and exemptions name every method of the catalogue."""
     from lethe.methods.catalog import METHODS
 
-    covered = set(FORGETTING) | {"salun", "l1_sparse", "pbu"}
+    covered = set(FORGETTING) | {"salun", "l1_sparse", "pbu"} | {method for method, *_ in UNSEEN}
     exempt = {"finetune", "zero_output", "retrain", "retrain_twin", "sisa", "ssd", "fisher_forget", "boundary_expand",
               "fnn"}  # fmt: skip
     assert set(METHODS) <= covered | exempt

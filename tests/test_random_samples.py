@@ -25,17 +25,19 @@ Boundary Shrink move it at a cost of 5 points of retained accuracy.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import unlearn_each
+from conftest import TRAIN_RECIPE, unlearn_each
 from torch.nn import functional as F
 
 from lethe.data.forget_sets import retain_indices
-from lethe.methods.catalog import METHODS
+from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import build_model
+from lethe.unlearn import run_unlearning
 
 MOVED = 0.2  # at least this share of the way from D_r's loss to unseen data's, on D_f
 KEPT = 0.03  # at most this drop in retained test accuracy
@@ -123,3 +125,23 @@ def test_method_forgets_a_random_sample_and_keeps_the_rest(
         assert acc == pytest.approx(expected_acc, abs=TOLERANCE)
         return
     assert found == []
+
+
+# WEAK at the tests' settings, and forgetting at the values the random-sample search shipped for
+# digits (config/tuned/digits/mlp/METHOD-random_samples.yaml), which it scores by the forget-loss
+# shift as well as the gap (lethe.tuning). Measured: moved 0.320, 0.331, 0.225; retained accuracy
+# 0.953, 0.958, 0.962 (the original's 0.978).
+SEARCHED_PASS = ("finetune", "pbu", "bad_teaching")
+
+
+@pytest.mark.parametrize("method", SEARCHED_PASS)
+def test_the_searched_values_forget_where_the_tests_settings_do_not(
+    method, original_mlp, digits, forget_random, cpu, original_acc
+):
+    import yaml
+
+    shipped = Path(__file__).resolve().parents[1] / f"config/tuned/digits/mlp/{method}-random_samples.yaml"
+    params = merge_params(method, yaml.safe_load(shipped.read_text())["best"], TRAIN_RECIPE)
+    model, _ = run_unlearning(method, original_mlp, digits, forget_random, params, arch="mlp", seed=0, device=cpu)
+    assert method in WEAK
+    assert failures(model, digits, forget_random, original_acc) == []
