@@ -216,6 +216,18 @@ def test_frontier_points_speedup_gap_and_pareto_front(tidy):
     assert points.loc[("random10", "finetune"), "pareto"]  # alone in its scenario
 
 
+def test_the_no_op_gap_is_the_originals(tidy):
+    """The dashed line: the original's mean average gap per scenario, from the same tidy rows."""
+    from lethe.report.figures import no_op_gaps
+
+    gaps = {scenario[2]: gap for scenario, gap in no_op_gaps(tidy).items()}
+    original = tidy[(tidy["metric"] == "avg_gap") & (tidy["method"] == "original")]
+    assert gaps and set(gaps) == set(original["forget_set_name"])
+    for name, gap in gaps.items():
+        assert gap == pytest.approx(original[original["forget_set_name"] == name]["value"].mean())
+    assert no_op_gaps(tidy[tidy["method"] != "original"]) == {}
+
+
 def test_frontier_leaves_out_runs_without_a_time(tidy, tmp_path):
     no_ratio = tidy[~((tidy["metric"] == "time_ratio_to_retrain") & (tidy["method"] == "finetune"))]
     assert "finetune" not in set(frontier_points(no_ratio)["method"])

@@ -48,7 +48,7 @@ FIGURES: dict[str, Figure] = {
         Figure(
             "frontier", "tidy", "table_figure", "Cost",
             "average gap to retrain (pp) against speed-up over retrain (log) per method (mean ± std), the "
-            "Pareto-front methods named, a panel per scenario",
+            "original's gap (a no-op) dashed, the Pareto-front methods named, a panel per scenario",
         ),
         Figure(
             "membership_inference", "tidy", "table_figure", "Forgetting or hiding",

@@ -834,16 +834,27 @@ def frontier_points(tidy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(points, columns=FRONTIER_COLUMNS)
 
 
+def no_op_gaps(tidy: pd.DataFrame) -> dict[Scenario, float]:
+    """{scenario: the original's mean average gap to retrain}: what doing nothing scores. Where
+    it is small (random samples: the original treats D_f almost like unseen data) the gap cannot
+    tell forgetting from a no-op, and the figure must say so."""
+    rows = tidy[(tidy["metric"] == "avg_gap") & (tidy["method"] == "original")]
+    return {scenario: stat.mean for (scenario, _, _), stat in _stats(rows, ["avg_gap"]).items()}
+
+
 def frontier(tidy: pd.DataFrame, paths: Paths) -> bool:
     """Quality against cost: average gap to retrain (y, percentage points) against speed-up
     over retrain (x, log scale), one marker per method (mean ± std), a panel per scenario.
 
     Values from :func:`frontier_points`. Retraining is the reference, not a point: it sits
-    at speed-up 1 and gap 0 (the dotted lines). The methods on the Pareto front (no other
-    method both faster and closer) are named and joined by a grey line. The lower end of
-    a speed-up error bar below 0 is cut at the axis (log scale).
+    at speed-up 1 and gap 0 (the dotted lines). The original model's gap, what a no-op scores
+    (:func:`no_op_gaps`), is a dashed grey line: a method at or above it is no closer to
+    retrain than doing nothing. The methods on the Pareto front (no other method both faster
+    and closer) are named and joined by a grey line. The lower end of a speed-up error bar
+    below 0 is cut at the axis (log scale).
     """
     points = frontier_points(tidy)
+    no_op = no_op_gaps(tidy)
     if points.empty:
         placeholder(
             "Gap to retrain against speed-up",
@@ -860,6 +871,10 @@ def frontier(tidy: pd.DataFrame, paths: Paths) -> bool:
             ax.set_xscale("log")
             ax.axvline(1.0, color="black", linestyle=":", linewidth=0.6)
             ax.axhline(0.0, color="black", linestyle=":", linewidth=0.6)
+            if scenario in no_op:
+                ax.axhline(100 * no_op[scenario], color="0.5", linestyle="--", linewidth=0.7)
+                ax.annotate("original (no-op)", (0.01, 100 * no_op[scenario]), xycoords=("axes fraction", "data"),
+                            xytext=(0, 2), textcoords="offset points", fontsize=5, color="0.4")  # fmt: skip
             front = block[block["pareto"]].sort_values("speedup")
             ax.plot(front["speedup"], 100 * front["gap"], color="0.6", linewidth=0.6, zorder=1)
             for row in block.itertuples(index=False):
