@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -869,6 +870,8 @@ def frontier(tidy: pd.DataFrame, paths: Paths) -> bool:
         for ax, scenario in zip(axes, scenarios, strict=True):
             block = points[[tuple(row) == scenario for row in points[SCENARIO_KEYS].itertuples(index=False)]]
             ax.set_xscale("log")
+            # Under a decade of range matplotlib labels the minor ticks too, and they overlap.
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.axvline(1.0, color="black", linestyle=":", linewidth=0.6)
             ax.axhline(0.0, color="black", linestyle=":", linewidth=0.6)
             if scenario in no_op:
