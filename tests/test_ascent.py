@@ -241,6 +241,18 @@ def test_pbu_on_six_classes_stops_before_collapse(original_mlp, digits, cpu, met
     assert share_on(collapsed, forget) > 0.8
 
 
+def test_pbu_on_one_class_has_no_collapse_check(original_mlp, digits, forget_class3, cpu, method_overrides):
+    """One forgotten class: its images may rightly all go to one other class, so PBU's collapse check is
+    off (limit 1) and only the target, non-finite weights and outputs stop it (measured on Fashion-MNIST's
+    T-shirt class: the check fired on a step that sent 95.6 % of D_f to one class, and restored the original)."""
+    _, record = run("pbu", original_mlp, digits, forget_class3, method_overrides["pbu"], cpu)
+    assert record["notes"]["collapse_limit"] == 1.0 and record["notes"]["stop_reason"] != "collapse"
+    two = make_forget_set("two", {"kind": "classes", "classes": [3, 8]}, digits.train.y.numpy(), 10, "d")
+    _, record = run("pbu", original_mlp, digits, two, method_overrides["pbu"], cpu)
+    assert record["notes"]["collapse_limit"] == pytest.approx(max(0.8, record["notes"]["top_share_original"]))
+    assert record["notes"]["collapse_limit"] < 1.0
+
+
 def test_guard_does_not_change_a_healthy_run(original_mlp, digits, forget_class3, cpu, method_overrides):
     """The default run's NegGrad on class 3 meets its target before any collapse: the guard only watches."""
     params = method_overrides["neggrad"]
