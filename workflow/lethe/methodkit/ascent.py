@@ -22,9 +22,12 @@ the method is allowed to see:
 2. **Collapse.** On ``watch`` (a fixed subset of at most :data:`MONITOR_SAMPLES` images:
    the validation split for NegGrad and NegGrad+, D_f for PBU, which sees nothing else),
    the most predicted class takes more than ``collapse_share`` of the predictions and
-   more than the original's most predicted class took on the same images. The
-   original's share is the floor because a single-class D_f is one class to begin with:
-   there the check cannot fire, and PBU's accuracy target is its only stop.
+   more than the original's most predicted class took on the same images. Where every
+   watched image has the same label (PBU's D_f on one forgotten class) the check is off:
+   there is no spread of labels to lose, and the images of a forgotten class may rightly
+   all go to one neighbouring class (measured on Fashion-MNIST's T-shirt class, seed 0: one
+   PBU step sent 95.6 % of D_f to one class, above the original's 87.5 %, and the check
+   restored the original). PBU's accuracy target is its only stop there.
 3. **Retained accuracy** (with ``max_retained_drop``, for a method that watches the validation
    split): the accuracy on the watched images of the retained classes (all of them for
    random-sample forgetting) falls more than ``max_retained_drop`` below the original's on
@@ -126,7 +129,8 @@ class AscentGuard:
         self.check_every = int(check_every)
         z = outputs(model, self.watch)
         self.baseline_share = top_share(z.argmax(1))
-        self.limit = max(float(collapse_share), self.baseline_share)
+        one_label = len(torch.unique(self.watch.y)) == 1  # no spread of labels to lose (module docstring)
+        self.limit = 1.0 if one_label else max(float(collapse_share), self.baseline_share)
         self.kept: torch.Tensor | None = None
         self.retained_original = self.retained = self.floor = None
         if max_retained_drop is not None:
