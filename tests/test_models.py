@@ -79,7 +79,7 @@ def test_allcnn_shape_and_training_step(shape):
 
 
 def test_unknown_architecture():
-    with pytest.raises(KeyError, match="vgg"):
+    with pytest.raises(KeyError, match="vgg.*or timm-NAME for any timm model"):  # timm-NAME: test_timm_models.py
         build_model("vgg", (1, 8, 8), 10)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lethe.models.catalog import arch_problem
 from lethe.plan import Plan, canonical
 
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -105,6 +106,10 @@ def describe(error: jsonschema.ValidationError) -> str:
     where, value, rule, schema = _where(error), error.instance, error.validator, error.schema
     if rule == "oneOf":
         return _describe_one_of(error)
+    if rule == "anyOf" and error.absolute_path and error.absolute_path[0] == "archs":
+        problem = arch_problem(value)  # what to write instead (timm-NAME, not timm:NAME)
+        if problem is not None:
+            return f"{where}: {problem}"
     if rule == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed))

@@ -57,6 +57,6 @@ def train_shadows(arch: str, train: Split, shape, num_classes: int, recipe: dict
 
 def shadow_model(arch: str, shape, num_classes: int, params: dict[str, torch.Tensor], i: int, device) -> nn.Module:
     """Shadow original ``i`` as a module on ``device`` (eval mode)."""
-    model = build_model(arch, tuple(shape), num_classes, seed=0)
+    model = build_model(arch, tuple(shape), num_classes, seed=0, pretrained=False)  # weights replaced below
     model.load_state_dict({name: stacked[i] for name, stacked in params.items()})
     return model.to(device).eval()

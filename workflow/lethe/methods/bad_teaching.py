@@ -62,7 +62,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         raise ValueError("bad_teaching needs the forget and the retain set")
     temperature, batch_size = float(params["temperature"]), params["batch_size"]
     competent = model  # θ*, read before the student takes a single step
-    incompetent = build_model(ctx.arch, data.shape, data.num_classes, seed=derived_seed(ctx.seed, 1))
+    incompetent = build_model(ctx.arch, data.shape, data.num_classes, seed=derived_seed(ctx.seed, 1), pretrained=False)
     incompetent = prepare_model(incompetent, ctx.device, ctx.memory_format)
 
     n_retain = math.floor(params["retain_fraction"] * len(data.retain))

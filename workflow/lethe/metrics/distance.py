@@ -139,5 +139,6 @@ def random_model_seed(run_seed: int) -> int:
 
 
 def random_model(arch: str, shape: tuple[int, int, int], num_classes: int, run_seed: int) -> Classifier:
-    """T_d: ``arch`` freshly initialised from :func:`random_model_seed` (eval mode, on CPU)."""
-    return build_model(arch, tuple(shape), num_classes, seed=random_model_seed(run_seed)).eval()
+    """T_d: ``arch`` freshly initialised from :func:`random_model_seed` (eval mode, on CPU); random
+    weights even where a ``timm-NAME.TAG`` architecture starts from pretrained ones."""
+    return build_model(arch, tuple(shape), num_classes, seed=random_model_seed(run_seed), pretrained=False).eval()

@@ -8,7 +8,9 @@ Ensembles (:class:`lethe.models.ensemble.Ensemble`, SISA's sharded model): the s
 ``arch``, and the weights load as one state dict. An ensemble's extra tensors
 (``Ensemble.stages``: SISA's assignment and per-stage checkpoints) go to a second
 safetensors file only when ``save_checkpoint`` is given ``stages_path``; the sidecar then
-names it (relative to the checkpoint's folder) and ``load_checkpoint`` loads it too.
+names it (relative to the checkpoint's folder) and ``load_checkpoint`` loads it too. A
+single model may carry ``stages`` the same way (the ERM original's class masks): the
+sidecar's top-level ``stages`` names the file, and loading sets ``model.stages``.
 
 Integrity: the sidecar records each safetensors file's sha256 (``sha256``,
 ``stages_sha256``) and loading checks them, so a truncated, damaged or replaced file
@@ -39,7 +41,9 @@ def checkpoint_rebuild_hint(path: str | Path) -> str:
     path = Path(path)
     if path.name.endswith(".stages.safetensors"):
         path = path.with_name(path.name.removesuffix(".stages.safetensors") + ".safetensors")
-    rule = {"original": "train_original", "sisa_original": "train_sisa"}.get(path.stem, "unlearn")
+    rule = {"original": "train_original", "sisa_original": "train_sisa", "erm_original": "train_erm"}.get(
+        path.stem, "unlearn"
+    )
     return (
         f"rule {rule} writes it: delete {path} and {sidecar_path(path)} and rerun, "
         f"or rerun with `snakemake --forcerun {path}` (that job and what depends on it)"
@@ -71,8 +75,8 @@ def save_checkpoint(
     """Write ``path`` (safetensors) and ``path`` with .json (meta must name arch, shape, num_classes).
 
     For an :class:`Ensemble` the sidecar also gets its ``ensemble`` spec (``arch`` names
-    the members' architecture), and ``stages_path`` (optional, same folder as ``path``)
-    receives ``model.stages``.
+    the members' architecture). ``stages_path`` (optional, same folder as ``path``)
+    receives ``model.stages``, an ensemble's or a single model's.
     """
     for key in ("arch", "shape", "num_classes"):
         if key not in meta:
@@ -80,16 +84,14 @@ def save_checkpoint(
     meta = dict(meta)
     if isinstance(model, Ensemble):
         meta["ensemble"] = model.spec()
-        if stages_path is not None:
-            if model.stages is None:
-                raise ValueError(f"save_checkpoint: {path}: stages_path given but the ensemble has no stages")
-            if Path(stages_path).resolve().parent != Path(path).resolve().parent:
-                raise ValueError(f"save_checkpoint: stages file {stages_path} must sit beside {path}")
-            save_tensors(model.stages, stages_path)
-            meta["ensemble"]["stages"] = Path(stages_path).name
-            meta["stages_sha256"] = sha256_file(stages_path)
-    elif stages_path is not None:
-        raise ValueError(f"save_checkpoint: {path}: only an Ensemble has stages to save")
+    if stages_path is not None:
+        if not getattr(model, "stages", None):
+            raise ValueError(f"save_checkpoint: {path}: stages_path given but the model has no stages")
+        if Path(stages_path).resolve().parent != Path(path).resolve().parent:
+            raise ValueError(f"save_checkpoint: stages file {stages_path} must sit beside {path}")
+        save_tensors(model.stages, stages_path)
+        (meta["ensemble"] if isinstance(model, Ensemble) else meta)["stages"] = Path(stages_path).name
+        meta["stages_sha256"] = sha256_file(stages_path)
     save_tensors(model.state_dict(), path, metadata={"arch": str(meta["arch"])})
     meta["sha256"] = sha256_file(path)
     write_json(sidecar_path(path), meta)
@@ -105,8 +107,14 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
     hint = checkpoint_rebuild_hint(path)
     meta = read_json_checked(sidecar, "sidecar", hint)
 
-    def member() -> Classifier:
-        return build_model(meta["arch"], tuple(meta["shape"]), int(meta["num_classes"]), **meta.get("arch_params", {}))
+    def member() -> Classifier:  # the checkpoint's weights replace any pretrained ones: none are downloaded
+        return build_model(
+            meta["arch"],
+            tuple(meta["shape"]),
+            int(meta["num_classes"]),
+            pretrained=False,
+            **meta.get("arch_params", {}),
+        )
 
     spec = meta.get("ensemble")
     model = (
@@ -115,7 +123,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
         else Ensemble([member() for _ in range(int(spec["members"]))], spec["aggregation"], spec.get("info"))
     )
     model.load_state_dict(_load_tensors(path, meta.get("sha256"), sidecar, hint, device))
-    if spec is not None and spec.get("stages"):
-        stages = path.parent / spec["stages"]
-        model.stages = _load_tensors(stages, meta.get("stages_sha256"), sidecar, hint, device)
+    stages_name = spec.get("stages") if spec is not None else meta.get("stages")
+    if stages_name:
+        model.stages = _load_tensors(path.parent / stages_name, meta.get("stages_sha256"), sidecar, hint, device)
     return model.to(device), meta

@@ -15,7 +15,8 @@ and :class:`ForgettingNetwork` wraps one as ``FL2(head(FL1(body(x))))``:
   (…, Linear(…, 128), ReLU) that is right after the hidden fully connected layer (after
   its ReLU; since φ > 0, ``ReLU(φ·z) = φ·ReLU(z)``, so before or after the ReLU is the
   same layer). ``resnet18`` has no hidden FC layer: FL1 acts on its pooled 512-d
-  features, the head's input (a deviation: not after an FC layer).
+  features, the head's input (a deviation: not after an FC layer); so do ``allcnn`` and
+  the ``timm-`` models (a ViT: its normalised class-token features).
 * **FL2** sits after the output layer (the head), scaling each class's logit. For the
   paper's two-FC MNIST network the second FC layer is the output layer, so this is the
   faithful reading; it is also the only FC layer every architecture has, so ``1L``

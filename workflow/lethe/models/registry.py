@@ -4,11 +4,15 @@ Every model is a :class:`Classifier`: a ``body`` mapping images to the penultima
 feature vector and a linear ``head``. Methods that act on the output layer
 (zero_output) and probes of the hidden representation use these two parts, whatever
 the architecture.
+
+Besides the built-in architectures (:data:`ARCHITECTURES`), ``timm-NAME`` builds any timm
+model (:func:`build_timm`; names: :mod:`lethe.models.catalog`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -129,12 +133,112 @@ ARCHITECTURES: dict[str, Callable[..., Classifier]] = {
 }
 
 
-def build_model(arch: str, shape: Shape, num_classes: int, seed: int | None = None, **kwargs) -> Classifier:
-    """Build ``arch`` for inputs of ``shape``; seeded initialisation when ``seed`` is given."""
+# The timm modules whose models are Vision Transformers (timm's VisionTransformer or a subclass:
+# vit_*, deit_*, deit3_*): their img_size and patch size follow the dataset (build_timm).
+# Hybrid ViTs (vision_transformer_hybrid: a CNN stem) and other transformers are not among them.
+VIT_MODULES = ("timm.models.vision_transformer", "timm.models.deit")
+
+
+def vit_patch_size(height: int, width: int) -> int:
+    """The patch size of a ViT on ``height`` × ``width`` images: the largest of 4, 2, 1 that divides
+    both and leaves at least 4 patches a side (28×28 and 32×32: 4, so 7×7 and 8×8 tokens; 8×8: 2, 4×4)."""
+    for patch in (4, 2, 1):
+        if height % patch == 0 and width % patch == 0 and height // patch >= 4 and width // patch >= 4:
+            return patch
+    raise ValueError(f"a ViT needs images of at least 4x4 pixels, got {height}x{width}")
+
+
+def _is_vit(model_name: str) -> bool:
+    from timm.models import model_entrypoint
+
+    return model_entrypoint(model_name).__module__ in VIT_MODULES
+
+
+def build_timm(arch: str, shape: Shape, num_classes: int, pretrained: bool = True) -> Classifier:
+    """``timm-NAME`` (or ``timm-NAME.TAG``): timm's model ``NAME`` as a :class:`Classifier`.
+
+    ``timm.create_model(NAME, num_classes=0, in_chans=C)``, its pooled penultimate features
+    (``forward_head(..., pre_logits=True)``) as the body and a linear head, as
+    :func:`build_resnet18` does; dropout and stochastic depth stay at timm's defaults (off
+    for the ViTs). Nothing else is changed: a CNN keeps its stem, so its downsampling was
+    made for 224×224 (still valid on small images: adaptive pooling).
+
+    Vision Transformers (models of timm's ``vision_transformer`` and ``deit`` modules, whose
+    class is timm's ``VisionTransformer`` or a subclass; not the hybrid ViTs with a CNN stem)
+    are made for the dataset's images: ``img_size=(H, W)`` and a patch size for small images,
+    the largest of 4, 2, 1 that divides H and W and leaves at least 4 patches a side
+    (:func:`vit_patch_size`: 28×28 and 32×32 get 4, so 7×7 and 8×8 tokens; 8×8 gets 2, 4×4
+    tokens), whatever the name says (``vit_tiny_patch16_224`` is ViT-Tiny's width and depth
+    with 4×4 patches on CIFAR). Any other model that does not take H×W inputs fails here,
+    naming the model.
+
+    Weights: random (seeded by :func:`build_model`) unless the name has a pretrained tag
+    (``timm-vit_tiny_patch16_224.augreg_in21k``); then timm downloads them from the Hugging
+    Face Hub (or reads its local cache) and adapts them: the 3-channel input convolution is
+    summed to 1 channel for grey images, and for a ViT timm 1.0's checkpoint filter resamples
+    the 16×16 patch embedding to the adapted patch size and interpolates the position
+    embeddings to the new token grid (so they are a starting point, not the pretrained
+    model). The head is always new. ``pretrained=False`` skips the download where the
+    weights are replaced anyway (:func:`lethe.models.checkpoint.load_checkpoint`).
+    """
+    import timm
+
+    from lethe.models.catalog import arch_problem, split_timm_arch
+
+    problem = arch_problem(arch)
+    if problem is not None:
+        raise KeyError(problem)
+    name, tag = split_timm_arch(arch)
+    c, h, w = shape
+    kwargs = {"num_classes": 0, "in_chans": c}
+    if _is_vit(name):
+        kwargs.update(img_size=(h, w), patch_size=vit_patch_size(h, w))
+    load = pretrained and tag is not None
     try:
+        model = timm.create_model(f"{name}.{tag}" if load else name, pretrained=load, **kwargs)
+    except Exception as error:
+        if not load:
+            raise
+        raise RuntimeError(
+            f"architecture {arch}: could not load timm's pretrained weights {name}.{tag} ({type(error).__name__}: "
+            f"{error}). They are downloaded from the Hugging Face Hub: this needs the network, or the weights "
+            f"already in the local Hugging Face cache (HF_HOME; HF_HUB_OFFLINE=1 reads only the cache). "
+            f"The untagged name timm-{name} builds the same model with random weights (trained from scratch)."
+        ) from error
+    body = _TimmBody(model)
+    was_training = body.training
+    body.eval()
+    try:
+        with torch.no_grad():
+            features = body(torch.zeros(1, c, h, w))
+    except Exception as error:
+        raise ValueError(
+            f"architecture {arch}: timm's {name} does not take {c}x{h}x{w} images ({type(error).__name__}: {error}); "
+            f"only Vision Transformers of timm's vision_transformer and deit modules are adapted to the image size"
+        ) from error
+    body.train(was_training)
+    # The pre-logits width, measured: model.num_features is the trunk's, and models with a
+    # hidden head layer (MobileNetV3's conv_head) have another (head_hidden_size).
+    return Classifier(body, features.shape[-1], num_classes)
+
+
+def build_model(
+    arch: str, shape: Shape, num_classes: int, seed: int | None = None, pretrained: bool = True, **kwargs
+) -> Classifier:
+    """Build ``arch`` for inputs of ``shape``; seeded initialisation when ``seed`` is given.
+
+    ``arch``: a name of :data:`ARCHITECTURES` or ``timm-NAME`` (:func:`build_timm`).
+    ``pretrained=False``: no pretrained weights even where a ``timm-NAME.TAG`` name asks for
+    them (for a model whose weights are about to be replaced, e.g. by a checkpoint's).
+    """
+    if arch in ARCHITECTURES:
         builder = ARCHITECTURES[arch]
-    except KeyError:
-        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}") from None
+    else:
+        from lethe.models.catalog import arch_problem, is_timm_arch
+
+        if not is_timm_arch(arch):
+            raise KeyError(arch_problem(arch))
+        builder = partial(build_timm, arch, pretrained=pretrained)
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
