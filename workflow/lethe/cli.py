@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation", type=float, default=None,
         help="fraction of every class's training images held out as the validation split (default: data.validation's)",
     )  # fmt: skip
+    p.add_argument(
+        "--imagefolder", metavar="ROOT", default=None,
+        help="prepare DATASET from this image folder (one sub-folder per class, or train/ and test/ holding them)",
+    )  # fmt: skip
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="image folder: resize to H x W (32 32)")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="image folder: 1 greyscale, 3 RGB (3)")
+    p.add_argument("--test-fraction", type=float, help="image folder without train/ and test/: test share (0.2)")
+    p.add_argument("--split-seed", type=int, help="image folder without train/ and test/: seed of the split (0)")
 
     p = sub.add_parser("make-forget-set", help="materialise one forget set as JSON")
     p.add_argument("dataset", help="dataset prefix, e.g. results/data/digits")
@@ -156,6 +164,17 @@ def check_configs(paths: list[str]) -> int:
     return failed
 
 
+def _imagefolder_spec(args) -> dict:
+    """``prepare-data --imagefolder``'s spec, as the config key imagefolders.NAME would give it."""
+    options = {
+        "size": args.size,
+        "channels": args.channels,
+        "test_fraction": args.test_fraction,
+        "seed": args.split_seed,
+    }
+    return {"root": args.imagefolder, **{key: value for key, value in options.items() if value is not None}}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log)
@@ -209,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             args.idx_folder,
             not args.no_download,
             **({} if args.validation is None else {"validation": args.validation}),
+            imagefolder=None if args.imagefolder is None else _imagefolder_spec(args),
         )
         return 0
     npz, manifest = _dataset(args.dataset)

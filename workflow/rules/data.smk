@@ -1,6 +1,7 @@
 rule prepare_dataset:
     input:
         code("prepare_dataset"),
+        unpack(dataset_source),
     output:
         npz="results/data/{dataset}.npz",
         manifest="results/data/{dataset}.json",

@@ -1,9 +1,16 @@
-"""Rule prepare_dataset: one dataset to results/data/{dataset}.npz and its manifest."""
+"""Rule prepare_dataset: one dataset to results/data/{dataset}.npz and its manifest.
+
+An image folder's job has one more input, ``source``: its source stamp
+(lethe.data.imagefolder.write_source_stamp, written when the workflow is parsed), which holds
+the folder's spec.
+"""
 
 from lethe.data.datasets import prepare_dataset
+from lethe.data.imagefolder import read_source_stamp
 
 
 def main(job):
+    source = job.input.get("source")
     prepare_dataset(
         job.wildcards.dataset,
         job.output.npz,
@@ -12,4 +19,5 @@ def main(job):
         idx_folder=job.params.idx_folder,
         download=job.params.download,
         validation=job.params.validation,
+        imagefolder=None if source is None else read_source_stamp(source),
     )

@@ -1,10 +1,16 @@
 """The datasets Lethe knows, with the facts the workflow needs at parse time.
 
+:data:`DATASETS` holds the built-in ones. A config adds its own image folders (config key
+``imagefolders``, :mod:`lethe.data.imagefolder`): the plan (:class:`lethe.plan.Plan`) builds
+their :class:`DatasetInfo` from the config and the class folders, and passes them wherever a
+dataset is looked up (``extra`` of :func:`dataset_info`).
+
 Torch-free on purpose: the Snakefile imports this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -13,7 +19,7 @@ class DatasetInfo:
     name: str
     num_classes: int
     shape: tuple[int, int, int]  # channels, height, width
-    source: str  # sklearn | idx | torchvision
+    source: str  # sklearn | idx | torchvision | imagefolder
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -28,8 +34,13 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def dataset_info(name: str) -> DatasetInfo:
+def dataset_info(name: str, extra: Mapping[str, DatasetInfo] | None = None) -> DatasetInfo:
+    """The built-in dataset ``name``, or the one ``extra`` (a config's image folders) names."""
+    known = {**DATASETS, **(extra or {})}
     try:
-        return DATASETS[name]
+        return known[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+        raise KeyError(
+            f"unknown dataset {name!r}; known: {', '.join(known)} (an image folder of your own is "
+            "declared under the config key imagefolders)"
+        ) from None

@@ -3,7 +3,9 @@
 Every dataset is stored the same way: ``x_train``/``x_val``/``x_test`` as uint8 arrays of
 shape (N, C, H, W) and ``y_train``/``y_val``/``y_test`` as int64 labels, plus a JSON
 manifest with the source, class names, per-channel mean/std of the training images and
-the npz's sha256.
+the npz's sha256. Besides the built-in datasets (``lethe.data.catalog``), a config's own
+image folders (config key ``imagefolders``, :mod:`lethe.data.imagefolder`) are prepared the
+same way.
 
 The validation split is carved from the source's training images before anything is
 trained (:func:`carve_validation`: a fixed fraction of every class, drawn with a fixed
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from lethe.data.catalog import dataset_info
+from lethe.data.imagefolder import imagefolder_info, load_imagefolder
 from lethe.io import CorruptFileError, atomic_path, read_checked, read_json_checked, sha256_file, write_json
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ class RawDataset:
     y_test: np.ndarray
     classes: list[str]
     source: str
+    details: dict | None = None  # the manifest's entry for the source (image folders: lethe.data.imagefolder)
 
 
 # --------------------------------------------------------------------------- sources
@@ -265,6 +269,12 @@ def load_raw(name: str, root: str | Path, idx_folder: str | Path | None, downloa
     raise KeyError(name)
 
 
+def load_imagefolder_raw(name: str, spec: dict) -> RawDataset:
+    """Image folder ``name`` (config key ``imagefolders.NAME``; :mod:`lethe.data.imagefolder`)."""
+    x_train, y_train, x_test, y_test, classes, source, details = load_imagefolder(name, spec)
+    return RawDataset(x_train, y_train, x_test, y_test, classes, source, details)
+
+
 # --------------------------------------------------------------------------- validation split
 
 
@@ -309,16 +319,23 @@ def prepare_dataset(
     idx_folder: str | Path | None = None,
     download: bool = True,
     validation: float = VALIDATION_FRACTION,
+    imagefolder: dict | None = None,
 ) -> dict:
     """Write ``{name}.npz`` and its manifest; return the manifest.
 
     ``validation``: the fraction of every class's training images held out as the
-    validation split (:func:`carve_validation`).
+    validation split (:func:`carve_validation`). ``imagefolder``: the spec of image folder
+    ``name`` (config key ``imagefolders.NAME``: root, size, channels, test_fraction, seed),
+    which then is the source instead of a built-in dataset; its manifest records the spec,
+    the layout and the sha256 of the images read (``imagefolder``).
     """
-    info = dataset_info(name)
+    info = dataset_info(name) if imagefolder is None else imagefolder_info(name, imagefolder)
     if not 0.0 <= validation < 1.0:  # before any download
         raise ValueError(f"data.validation must be in [0, 1), got {validation}")
-    raw = load_raw(name, root, idx_folder, download)
+    if imagefolder is None:
+        raw = load_raw(name, root, idx_folder, download)
+    else:
+        raw = load_imagefolder_raw(name, imagefolder)
     if raw.x_train.shape[1:] != info.shape:
         raise ValueError(f"{name}: images have shape {raw.x_train.shape[1:]}, expected {info.shape}")
     arrays = carve_validation(raw, validation)
@@ -343,6 +360,8 @@ def prepare_dataset(
         "sha256": sha256_file(npz_path),
         "file": Path(npz_path).name,
     }
+    if raw.details is not None:
+        manifest["imagefolder"] = raw.details
     write_json(manifest_path, manifest)
     log.info(
         "%s: %d train / %d validation / %d test images from %s",
