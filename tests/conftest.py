@@ -162,6 +162,20 @@ def sisa_original_mlp(digits):
     return train_sisa(digits.train, "mlp", tuple(digits.manifest["shape"]), digits.num_classes, params, seed=0)[0]
 
 
+@pytest.fixture(scope="session")
+def erm_original_mlp(digits):
+    """ERM-KTP's original: the conftest original's recipe and seed with class masks (the default run's
+    erm_ktp mask parameters), its masks in ``stages``."""
+    from lethe.methodkit.class_masks import MASK_KEY, train_erm
+    from lethe.methods.catalog import merge_params, original_params
+
+    model = build_model("mlp", tuple(digits.manifest["shape"]), digits.num_classes, seed=0)
+    params = original_params("erm_ktp", merge_params("erm_ktp", METHOD_OVERRIDES.get("erm_ktp")))
+    mask, _, _ = train_erm(model, digits.train, TRAIN_RECIPE, params, seed=0)
+    model.stages = {MASK_KEY: mask}
+    return model.eval()
+
+
 def method_code(method: str) -> set[str]:
     """The unlearn rule's code inputs for ``method``, relative to workflow/ (``lethe/...``)."""
     from lethe.code_deps import code_inputs

@@ -350,3 +350,21 @@ def test_runs_outside_the_papers_setting_are_marked():
     assert (
         "pbu" + OUTSIDE_SCOPE in section and "outside the setting" in section and "pbu: a single class only" in section
     )
+
+
+def test_methods_with_their_own_original_are_marked():
+    import pandas as pd
+
+    from lethe.report.latex import MAIN_CAPTION, OWN_ORIGINAL, main_table
+
+    base = {"dataset": "digits", "arch": "mlp", "std": 0.0, "n": 3, "ci95": 0.0, "metric": "acc_forget", "mean": 0.5}
+    summary = pd.DataFrame(
+        [
+            {**base, "forget_set_name": "class3", "forget_kind": "classes", "n_forget_classes": 1, "method": method}
+            for method in ("original", "retrain", "sisa", "erm_ktp", "eu_k")
+        ]
+    )
+    table = main_table(summary, columns=[("acc_forget", "Acc", "pct")])
+    rows = {line.split(" & ")[0] for line in table.splitlines() if " & " in line}
+    assert {r"sisa" + OWN_ORIGINAL, r"erm\_ktp" + OWN_ORIGINAL, r"eu\_k", "original", "retrain"} <= rows
+    assert r"erm\_ktp: erm\_original" in MAIN_CAPTION and "own rule" in MAIN_CAPTION

@@ -11,11 +11,12 @@ weights, finite BatchNorm statistics and finite outputs; and the class-forgettin
 class 3 and keep the rest (acc_forget and acc_test_forgotten at most FORGOTTEN, retained accuracy
 within KEPT of the original's), which a no-op and a destroyed model fail.
 
-At the tests' settings, picked for the MLP, eleven methods fall short here (SHORTFALLS, measured
+At the tests' settings, picked for the MLP, thirteen methods fall short here (SHORTFALLS, measured
 with torch 2.14.1 on the CPU, seed 0; the original: acc_forget 0.98, acc_test_retained 0.97):
 SSD and influence unlearning destroy the network; USI(F)R and DNF lose 17 and 35 points of
 retained accuracy, NegGrad and Boundary Shrink 5 and 10; SCRUB, SalUn and Boundary Expanding
-still recognise 72, 46 and 31 % of class 3's training images, output zeroing 49 %. They are
+still recognise 72, 46 and 31 % of class 3's training images, output zeroing 49 %, SCRUB+R
+50 %; ERM-KTP keeps 63 % of class 3 and loses 18 points of retained accuracy. They are
 pinned as measured, so that a fix or a regression shows.
 """
 
@@ -28,8 +29,9 @@ import torch
 from conftest import METHOD_OVERRIDES, TRAIN_RECIPE, forgetting_failures
 from torch import nn
 
+from lethe.methodkit.class_masks import MASK_KEY, train_erm
 from lethe.methodkit.sharding import train_sisa
-from lethe.methods.catalog import METHODS, merge_params
+from lethe.methods.catalog import METHODS, merge_params, original_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import ARCHITECTURES, Classifier, build_model
 from lethe.train import fit
@@ -53,6 +55,10 @@ SHORTFALLS = {
     "influence": (0.0, 0.111),  # the Newton step at alpha 20 destroys it
     "boundary_shrink": (0.0, 0.874),
     "boundary_expand": (0.309, 0.891),
+    "scrub_r": (0.496, 0.968),  # rewinds to epoch 4 of SCRUB's 5 (forget errors 0.02-0.63, reference 0.50)
+    # its own ERM original of bnnet: 32 pooled channels, whose masks at the default run's settings cut a class
+    # only in part and take retained features with it
+    "erm_ktp": (0.626, 0.790),
 }
 TOLERANCE = 0.06
 
@@ -93,7 +99,7 @@ def original_bn_metrics(original_bn, digits, forget_class3):
 
 @pytest.fixture(scope="module")
 def unlearned_bn(bnnet, original_bn, digits, forget_class3, cpu):
-    """Every method on class 3 from the BatchNorm network (SISA from its own sharded ensemble of it)."""
+    """Every method on class 3 from the BatchNorm network (SISA and ERM-KTP from their own originals of it)."""
     shape = tuple(digits.manifest["shape"])
     results = {}
     for method in METHODS:
@@ -101,6 +107,10 @@ def unlearned_bn(bnnet, original_bn, digits, forget_class3, cpu):
         start = original_bn
         if METHODS[method].original == "sisa_original":
             start = train_sisa(digits.train, bnnet, shape, digits.num_classes, params, seed=0)[0]
+        if METHODS[method].original == "erm_original":
+            start = build_model(bnnet, shape, digits.num_classes, seed=0)
+            mask, _, _ = train_erm(start, digits.train, TRAIN_RECIPE, original_params(method, params), seed=0)
+            start.stages = {MASK_KEY: mask}
         model, record = run_unlearning(method, start, digits, forget_class3, params, arch=bnnet, seed=0, device=cpu)
         results[method] = (model, record, evaluate_model(model, digits, forget_class3)["metrics"])
     return results

@@ -81,9 +81,21 @@ CASES = {
     "unknown_top_level_key": (
         lambda c: c.update(optimiser="adam"),
         "unknown key optimiser in the config; allowed: amp, archs, data, datasets, device, evaluation, figures, "
-        "forget_sets, memory_format, method_params, methods, name, paper, population, seeds, studies, train, tuning",
+        "forget_sets, imagefolders, memory_format, method_params, methods, name, paper, population, seeds, studies, "
+        "train, tuning",
     ),
     "bad_enum": (lambda c: c.update(device="gpu"), "device: 'gpu' is not allowed; allowed: ['auto', 'cpu', 'cuda']"),
+    "timm_colon": (
+        lambda c: c.update(archs=["mlp", "timm:vit_tiny_patch16_224"]),
+        "archs.1: 'timm:vit_tiny_patch16_224': write 'timm-vit_tiny_patch16_224' (timm-NAME; architecture names "
+        "become folder and file names, where ':' is not allowed)",
+    ),
+    "unknown_timm_model": (
+        lambda c: c.update(archs=["timm-vit_nosuch"]),
+        "config key archs: 'timm-vit_nosuch': timm has no model 'vit_nosuch'; find its names with "
+        "timm.list_models('vit_*') (any pattern; timm.list_pretrained() for NAME.TAG) and write timm-NAME, "
+        "e.g. timm-vit_tiny_patch16_224",
+    ),
     "bad_number": (lambda c: c["train"].update(lr=0), "train.lr: 0 is out of range; allowed: 0 < value"),
 }
 

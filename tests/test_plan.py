@@ -132,7 +132,14 @@ def test_wildcard_constraints(plan):
     assert set(constraints) == {"dataset", "arch", "seed", "forget_set", "method", "evaluated", "kind"}
     valid = {
         "dataset": ["digits", "mnist", "fashion_mnist", "cifar10", "cifar100"],
-        "arch": ["mlp", "cnn", "resnet18"],
+        "arch": [
+            "mlp",
+            "cnn",
+            "resnet18",
+            "allcnn",
+            "timm-vit_tiny_patch16_224",
+            "timm-vit_tiny_patch16_224.augreg_in21k",
+        ],
         "seed": ["0", "42"],
         "forget_set": ["class3", "classes2-0", "classes2-12", "random10", "my_set"],
         "method": list(METHODS),
@@ -140,11 +147,11 @@ def test_wildcard_constraints(plan):
     }
     invalid = {
         "dataset": ["imagenet", "digits/x", ""],
-        "arch": ["vgg", "mlp2"],
+        "arch": ["vgg", "mlp2", "timm:vit_tiny_patch16_224", "timm-", "timm-vit/x", "timm-a-b", "timm-a.b.c"],
         "seed": ["x", "-1", "1.5"],
         "forget_set": ["class-x", "a/b", "two-", ""],
-        "method": [REFERENCE, "erm_ktp", "zero_output/x"],
-        "evaluated": ["erm_ktp"],
+        "method": [REFERENCE, "ermktp", "zero_output/x"],
+        "evaluated": ["ermktp"],
     }
     for key, values in valid.items():
         for value in values:
@@ -433,17 +440,18 @@ def test_paper_config_plans_what_it_documents():
     """config/paper.yaml validates, plans, and has the job counts its header and config/README.md state."""
     plan = Plan(load_config("config/paper.yaml"))
     runs = plan.runs()
-    assert len(runs) == 1680  # evaluate jobs
-    assert sum(r.method != REFERENCE for r in runs) == 1602  # unlearn jobs
-    assert len(plan.models()) == 27  # train_original jobs
-    assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "sisa"}) == 27  # train_sisa jobs
+    assert len(runs) == 2049  # evaluate jobs
+    assert sum(r.method != REFERENCE for r in runs) == 1968  # unlearn jobs
+    assert len(plan.models()) == 30  # train_original jobs
+    assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "sisa"}) == 30  # train_sisa jobs
+    assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "erm_ktp"}) == 30  # train_erm jobs
     assert len(plan.dataset_forget_sets()) == 21  # make_forget_set jobs
     assert len(plan.datasets) == 4  # prepare_dataset jobs
     assert set(plan.studies) == {"mnist_single_class", "cifar10_single_class", "cifar100_classes", "fnn_random_samples"}
     # What each study is for, and nothing more.
-    assert {r.arch for r in runs if r.dataset == "cifar10"} == {"resnet18", "allcnn"}
+    assert {r.arch for r in runs if r.dataset == "cifar10"} == {"resnet18", "allcnn", "timm-vit_tiny_patch16_224"}
     assert {r.arch for r in runs if r.dataset == "cifar100"} == {"resnet18"}
-    assert "allcnn" not in {r.arch for r in runs if r.dataset != "cifar10"}
+    assert {"allcnn", "timm-vit_tiny_patch16_224"}.isdisjoint({r.arch for r in runs if r.dataset != "cifar10"})
     assert {fs for d, fs in plan.dataset_forget_sets() if d == "cifar100"} == {
         "class2",
         *(f"classes{k}-{i}" for k in (20, 40, 60) for i in range(5)),

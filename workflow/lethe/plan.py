@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lethe import tuned
-from lethe.data.catalog import DATASETS
+from lethe.data.catalog import DATASETS, DatasetInfo, dataset_info
 from lethe.data.forget_sets import ID_PATTERN, KINDS, expand_forget_sets
+from lethe.data.imagefolder import imagefolder_infos, with_defaults
 from lethe.methods.catalog import METHODS, merge_params, method_info
-from lethe.models.catalog import ARCHITECTURE_NAMES
+from lethe.models.catalog import ARCH_CONSTRAINT, arch_problem
 
 REFERENCE = "original"  # evaluated like a method, but it is the model before unlearning
 # The keys of a study: each names entries of the top-level key of the same name (for
@@ -97,10 +98,17 @@ class Plan:
         self.forget_sets = expand_forget_sets(config["forget_sets"], config["seeds"])
         for method in config["methods"]:
             method_info(method)  # unknown method: KeyError naming it
-        for key, known in (("datasets", DATASETS), ("archs", ARCHITECTURE_NAMES)):
-            unknown = [name for name in config[key] if name not in known]
-            if unknown:
-                raise ValueError(f"config key {key}: unknown {unknown}; known: {list(known)}")
+        # The built-in datasets and the config's image folders (lethe.data.imagefolder; their class
+        # folders are listed now, for the class counts).
+        user, folder_warnings = imagefolder_infos(config.get("imagefolders") or {}, config["datasets"])
+        self.dataset_infos: dict[str, DatasetInfo] = {**DATASETS, **user}
+        unknown = [name for name in config["datasets"] if name not in self.dataset_infos]
+        if unknown:
+            raise ValueError(f"config key datasets: unknown {unknown}; known: {list(self.dataset_infos)}")
+        for arch in config["archs"]:  # a built-in name or timm-NAME (timm's models exist: lethe.models.catalog)
+            problem = arch_problem(arch)
+            if problem is not None:
+                raise ValueError(f"config key archs: {problem}")
         unknown = sorted(set(config["method_params"]) - set(METHODS))
         if unknown:
             raise ValueError(f"config key method_params: unknown method(s) {unknown}; known: {sorted(METHODS)}")
@@ -125,7 +133,7 @@ class Plan:
             f"{' of any study' if self.has_studies else ''}); its parameters are ignored"
             for method in config["method_params"]
             if method not in self.methods
-        ]
+        ] + folder_warnings
         self._read_tuning()
 
     # ------------------------------------------------------------------ hyperparameters (lethe.tuned)
@@ -338,7 +346,7 @@ class Plan:
         for name in study.forget_sets:
             spec = self.config["forget_sets"][name]
             for dataset in study.datasets:
-                n = DATASETS[dataset].num_classes
+                n = self.dataset_infos[dataset].num_classes
                 if spec["kind"] == "classes" and any(not 0 <= int(c) < n for c in spec["classes"]):
                     raise ValueError(
                         f"config key {where}: forget set {name} (classes {spec['classes']}) does not fit "
@@ -492,6 +500,16 @@ class Plan:
         used = {(r.dataset, r.forget_set) for r in self._runs}
         return [(d, fs) for d in self.datasets for fs in self.forget_set_ids if (d, fs) in used]
 
+    def dataset_info(self, name: str) -> DatasetInfo:
+        """A dataset's class count and shape: built-in, or an image folder of the config."""
+        return dataset_info(name, self.dataset_infos)
+
+    def imagefolder(self, name: str) -> dict | None:
+        """The spec of image folder ``name`` (config key ``imagefolders``, defaults filled in), or
+        None for a built-in dataset."""
+        spec = (self.config.get("imagefolders") or {}).get(name)
+        return None if spec is None else with_defaults(spec)
+
     def setup_config(self) -> dict:
         """What the paper's setup section reports: the plan's lists, the recipe, the title,
         and with studies each study's lists (forget sets by configured name)."""
@@ -516,8 +534,8 @@ class Plan:
 
     def wildcard_constraints(self) -> dict[str, str]:
         return {
-            "dataset": "|".join(DATASETS),
-            "arch": "|".join(ARCHITECTURE_NAMES),
+            "dataset": "|".join(self.dataset_infos),
+            "arch": ARCH_CONSTRAINT,
             "seed": r"\d+",
             "forget_set": ID_PATTERN,
             "method": "|".join(METHODS),

@@ -89,6 +89,8 @@ def fit(
     name: str = "train",
     monitor: Split | None = None,
     amp: bool | str = False,
+    lr_at: Callable[[int], float] | None = None,
+    max_grad_norm: float | None = None,
 ) -> FitResult:
     """Minimise ``loss_fn`` over ``data`` for ``epochs`` epochs of shuffled mini-batches.
 
@@ -96,7 +98,10 @@ def fit(
     every epoch (``stop_each="epoch"``) or every step (``"step"``) and ends training
     when it returns True. ``monitor`` adds its accuracy
     to the per-epoch progress line. ``amp`` is the config's mixed-precision setting
-    (:func:`lethe.device.amp_dtype`) on the model's device.
+    (:func:`lethe.device.amp_dtype`) on the model's device. ``lr_at(epoch)`` (1-based)
+    sets the learning rate of each epoch (a schedule; None: ``lr`` throughout);
+    ``max_grad_norm`` clips the gradients' global norm before each step. Only parameters
+    that require gradients are optimised.
     """
     if len(data) == 0:
         raise ValueError(f"{name}: no training samples")
@@ -107,10 +112,14 @@ def fit(
     device = next((p.device for p in model.parameters()), data.x.device)
     dtype = amp_dtype(amp, device)
     scaler = grad_scaler(device, dtype)
-    opt = make_optimizer(model.parameters(), optimizer, lr, momentum, weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(trainable, optimizer, lr, momentum, weight_decay)
     result = FitResult()
     model.train()
     for epoch in range(1, epochs + 1):
+        if lr_at is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(epoch)
         started = time.perf_counter()
         total, count = 0.0, 0
         for index in index_batches(len(data), batch_size, generator):
@@ -120,10 +129,15 @@ def fit(
             opt.zero_grad(set_to_none=True)
             if scaler is None:
                 loss.backward()
+                if max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
                 opt.step()
             else:
                 scale = scaler.get_scale()
                 scaler.scale(loss).backward()
+                if max_grad_norm is not None:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
                 scaler.step(opt)  # unscales; skips the step when a gradient is inf or NaN
                 scaler.update()  # lowers the scale after a skip, raises it after a run of good steps
                 result.skipped_steps += int(scaler.get_scale() < scale)

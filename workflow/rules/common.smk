@@ -12,7 +12,9 @@ sys.path.insert(0, str(REPO / "workflow"))
 from lethe import job as lethe_job  # noqa: E402
 from lethe.code_deps import code_stamp  # noqa: E402
 from lethe.config import ConfigError, load_plan, load_yaml  # noqa: E402
-from lethe.methods.catalog import METHODS  # noqa: E402
+from lethe.data.imagefolder import source_stamp_path, write_source_stamp  # noqa: E402
+from lethe.methods.catalog import METHODS, original_params  # noqa: E402
+from lethe.models.catalog import needs_timm  # noqa: E402
 from lethe.plan import (  # noqa: E402
     METRICS,
     MODELS,
@@ -94,6 +96,39 @@ def code(script, *modules):
 _STAMPS = {}
 
 
+# Image folders (config key imagefolders; lethe.data.imagefolder): each one's source stamp,
+# results/sources/NAME.json, holds its spec and the sha256 of its images, and is rule
+# prepare_dataset's input (its job reads the spec there). Written now, like the code stamps,
+# and rewritten only when the spec or the images changed (added, removed, renamed, edited), so
+# that exactly then the dataset is prepared again. While the images' paths, sizes and
+# modification times are unchanged no image is read; after a change their bytes are hashed.
+# Only the main process writes them (a cluster job's own Snakemake process finds them there;
+# listing a big folder once per job would cost).
+SOURCES = {}
+for _dataset in PLAN.datasets:
+    _folder = PLAN.imagefolder(_dataset)
+    if _folder is None:
+        continue
+    if not workflow.is_main_process:
+        SOURCES[_dataset] = os.path.relpath(source_stamp_path(_dataset))
+        continue
+    try:
+        SOURCES[_dataset], _changed = write_source_stamp(_dataset, _folder)
+    except ValueError as error:
+        raise WorkflowError(f"invalid config: {error.args[0]}") from None
+    if _changed:
+        print(
+            f"lethe: image folder {_folder['root']} changed: {SOURCES[_dataset]}",
+            file=sys.stderr,
+        )
+
+
+def dataset_source(wildcards):
+    """Rule prepare_dataset's source input: an image folder's source stamp; none for a built-in dataset."""
+    source = SOURCES.get(wildcards.dataset)
+    return {} if source is None else {"source": source}
+
+
 # Each Python-running rule's body is `shell: JOB`: workflow/job.py starts the entry
 # script (lethe.job) with the job's description, the params entry `job` that job_params
 # adds. Locally it hands the job to the warm worker (lethe.worker, started by onstart), which
@@ -158,7 +193,7 @@ def start_worker():
     from lethe import worker
 
     # timm (4 s to import) only where an architecture of the plan is timm's.
-    extra = ("timm",) if any(arch == "resnet18" for _, arch, _ in PLAN.models()) else ()
+    extra = ("timm",) if any(needs_timm(arch) for _, arch, _ in PLAN.models()) else ()
     log = Path(".snakemake/lethe/worker.log")
     started = worker.start(REPO / "workflow", log, extra)
     if started is None:
@@ -220,7 +255,8 @@ def tuned_input(wildcards):
 
 
 def tune_inputs(wildcards):
-    """Rule tune's inputs: its code, the data, and the tuning seed's original, forget set and retrain."""
+    """Rule tune's inputs: its code, the data, and the tuning seed's original (the method's own where it
+    has one), forget set and retrain."""
     seed = PLAN.tuning["seed"]
     fs = PLAN.tuning_forget_set(wildcards.kind)
     models = MODELS.format(dataset=wildcards.dataset, arch=wildcards.arch, seed=seed)
@@ -229,7 +265,7 @@ def tune_inputs(wildcards):
         "npz": f"results/data/{wildcards.dataset}.npz",
         "manifest": f"results/data/{wildcards.dataset}.json",
         "forget_set": f"results/forget_sets/{wildcards.dataset}/{fs}.json",
-        "original": f"{models}/original.safetensors",
+        **own_original(models, wildcards.method),
         "retrain": f"{models}/{fs}/retrain.safetensors",
         "retrain_run": f"{models}/{fs}/retrain.run.json",
     }
@@ -241,12 +277,19 @@ for _dataset, _arch, _method, _kind in PLAN.tune_jobs():
 
 def original_inputs(wildcards):
     """The model a method starts from (its catalogue's `original`): the pipeline's original,
-    or SISA's sharded ensemble with its stage checkpoints (rule train_sisa)."""
-    stem = METHODS[wildcards.method].original
-    base = f"{MODELS}/{stem}".format(**wildcards)
-    inputs = {"original": f"{base}.safetensors"}
-    if stem == "sisa_original":
-        inputs["original_stages"] = f"{base}.stages.safetensors"
+    or the method's own with its stages file (SISA's sharded ensemble, rule train_sisa;
+    ERM-KTP's masked original, rule train_erm)."""
+    return own_original(MODELS.format(**wildcards), wildcards.method)
+
+
+def own_original(models, method):
+    """The checkpoint ``method`` starts from in the folder ``models``, and its stages file if it has one."""
+    stem = METHODS[method].original
+    inputs = {"original": f"{models}/{stem}.safetensors"}
+    if (
+        stem != "original"
+    ):  # an own original (SISA's ensemble, ERM-KTP's masked model) has a stages file
+        inputs["original_stages"] = f"{models}/{stem}.stages.safetensors"
     return inputs
 
 

@@ -61,6 +61,42 @@ rule train_sisa:
         JOB
 
 
+# ERM-KTP's own original: the config's recipe with class masks on the penultimate features,
+# stored beside the weights. Only in the DAG when the `erm_ktp` method runs. It depends on
+# erm_ktp's mask parameters only (the catalogue's original_keys), so tuning the transfer
+# does not retrain it.
+rule train_erm:
+    input:
+        code("train_erm"),
+        npz="results/data/{dataset}.npz",
+        manifest="results/data/{dataset}.json",
+    output:
+        model=f"{MODELS}/erm_original.safetensors",
+        meta=f"{MODELS}/erm_original.json",
+        stages=f"{MODELS}/erm_original.stages.safetensors",
+    log:
+        "results/logs/train_erm/{dataset}/{arch}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_erm/{dataset}/{arch}/seed{seed}.tsv"
+    conda:
+        "../../envs/lethe.yaml"
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+    params:
+        **job_params(
+            "train_erm",
+            recipe=config["train"],
+            hyper=original_params("erm_ktp", PLAN.params["erm_ktp"]),
+            device=DEVICE,
+            amp=AMP,
+            memory_format=MEMORY_FORMAT,
+        ),
+    shell:
+        JOB
+
+
 # The reference models that calibrate LiRA (lethe.reference): K models of the original's
 # architecture and recipe, each on a random half of train + test, in one job (batched with
 # torch.func where the architecture has no batch normalisation). Only in the DAG when

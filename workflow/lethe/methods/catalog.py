@@ -43,6 +43,9 @@ class MethodInfo:
     # The checkpoint the method starts from, results/models/{dataset}/{arch}/seed{seed}/{original}.safetensors:
     # the pipeline's original, or a model of the method's own that its own rule trains (SISA's sharded ensemble).
     original: str = "original"
+    # The parameters (keys of ``defaults``) that shape that own original, which its rule depends on;
+    # None: all of them (SISA's training is its parameters).
+    original_keys: tuple[str, ...] | None = None
     # What the defaults follow (a paper, its code or notebook), in a few words: the defaults
     # table of config/README.md (lethe.docs).
     source: str = ""
@@ -123,6 +126,46 @@ METHODS: dict[str, MethodInfo] = {
             source="SSD code's FT",
             tests="test_methods",
             search_space={"lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
+        ),
+        MethodInfo(
+            "eu_k",
+            "Reinitialise the last k layers and train only them on the retain set (EU-k, exact for those layers).",
+            "goel2022towards",
+            defaults={
+                **_SGD,
+                "k": 1,
+                "epochs": 62,
+                "lr": 0.1,
+                "min_lr_fraction": 0.05,
+                "weight_decay": 5e-5,
+                "batch_size": 64,
+                "max_grad_norm": 10.0,
+            },
+            needs_forget=False,
+            family="finetuning",
+            source="Goel et al. code (`methods.py`, CIFAR-10 scripts)",
+            tests="test_last_layers",
+            search_space={"k": integer(1, 5), "lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
+        ),
+        MethodInfo(
+            "cf_k",
+            "Fine-tune only the last k layers on the retain set, the rest frozen (CF-k, catastrophic forgetting).",
+            "goel2022towards",
+            defaults={
+                **_SGD,
+                "k": 1,
+                "epochs": 30,
+                "lr": 0.1,
+                "min_lr_fraction": 0.05,
+                "weight_decay": 5e-5,
+                "batch_size": 64,
+                "max_grad_norm": 10.0,
+            },
+            needs_forget=False,
+            family="finetuning",
+            source="Goel et al. code (`methods.py`, CIFAR-10 scripts)",
+            tests="test_last_layers",
+            search_space={"k": integer(1, 5), "lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
         ),
         MethodInfo(
             "neggrad",
@@ -247,6 +290,47 @@ METHODS: dict[str, MethodInfo] = {
                 "repair_lr": log_float(1e-4, 1e-1),
                 "repair_epochs": integer(1, 5),
             },
+        ),
+        MethodInfo(
+            "erm_ktp",
+            "From an original trained with class masks: a student with the forgotten classes' features and rows cut "
+            "from a frozen head learns the teacher's other features on D_r (ERM-KTP).",
+            "lin2023ermktp",
+            defaults={
+                # the ERM original (rule train_erm, lethe.methodkit.class_masks.ERM_KEYS)
+                "mask_init": 0.5,
+                "mask_lr": 0.1,
+                "mask_period": 3,
+                "mask_phase": 2,
+                "mask_weight": 1e-3,
+                "sparsity_target": 0.1,
+                "entanglement_weight": 0.1,
+                # knowledge transfer
+                "student_init": "random",
+                "optimizer": "sgd",
+                "lr": 0.1,
+                "momentum": 0.9,
+                "weight_decay": 5e-4,
+                "epochs": 30,
+                "lr_decay_epochs": [16, 26],
+                "lr_decay_rate": 0.1,
+                "batch_size": 256,
+            },  # fmt: skip
+            needs_forget=False,  # the forgotten class ids only: prohibition is structural
+            class_only=True,
+            family="teacher",
+            original="erm_original",
+            original_keys=(
+                "mask_init",
+                "mask_lr",
+                "mask_period",
+                "mask_phase",
+                "mask_weight",
+                "sparsity_target",
+                "entanglement_weight",
+            ),  # fmt: skip
+            source="ERM-KTP code (`train_ERM.py`, `KTP.py`); epochs Lethe's",
+            search_space={"lr": log_float(1e-3, 1e-1), "epochs": integer(1, 30)},
         ),
         # --- forgetting neural networks: fnn ---
         MethodInfo(
@@ -388,6 +472,30 @@ METHODS: dict[str, MethodInfo] = {
             search_space={"lr": log_float(1e-5, 1e-2), "msteps": integer(1, 10)},
         ),
         MethodInfo(
+            "scrub_r",
+            "SCRUB, then rewind to the epoch whose D_f error is closest to the final model's error on held-out data like D_f (SCRUB+R).",
+            "kurmanji2023towards",
+            defaults={
+                "optimizer": "sgd",
+                "lr": 5e-4,
+                "momentum": 0.9,
+                "weight_decay": 5e-4,
+                "epochs": 5,
+                "msteps": 3,
+                "temperature": 4.0,
+                "gamma": 1.0,
+                "alpha": 0.5,
+                "lr_decay_epochs": [3, 5, 9],
+                "lr_decay_rate": 0.1,
+                "batch_size": 32,
+                "forget_batch_size": 16,
+            },  # fmt: skip
+            family="teacher",
+            paper_scope=("random_samples",),  # the rewind is the paper's variant for forgetting samples (privacy)
+            source="SCRUB code `MIA_experiments.ipynb`",
+            search_space={"lr": log_float(1e-5, 1e-2), "msteps": integer(1, 10), "epochs": integer(2, 10)},
+        ),
+        MethodInfo(
             "salun",
             "Random labels on D_f and fine-tuning on D_r, updating only the 50% of weights most salient for D_f (SalUn).",
             "fan2024salun",
@@ -514,6 +622,12 @@ def method_info(name: str) -> MethodInfo:
         return METHODS[name]
     except KeyError:
         raise KeyError(f"unknown method {name!r}; known: {', '.join(METHODS)}") from None
+
+
+def original_params(name: str, params: dict) -> dict:
+    """The part of method ``name``'s merged ``params`` that its own original's rule depends on."""
+    keys = method_info(name).original_keys
+    return dict(params) if keys is None else {key: params[key] for key in keys}
 
 
 def merge_params(name: str, overrides: dict | None, train_recipe: dict | None = None) -> dict:

@@ -35,8 +35,9 @@ Choices the code leaves open or that Lethe makes differently:
   and ``clip`` is commented out in the loop: neither is implemented. The later
   ``scrub.py`` script counts epochs from 0 (so it runs msteps + 1 max epochs) and steps
   an optimiser built on the wrong model; Lethe follows the notebooks (1-based epochs).
-* No "SCRUB+R" rewinding (the paper's privacy variant picks an earlier checkpoint with
-  a validation set Lethe does not hold out).
+* SCRUB+R, the paper's privacy variant that rewinds to an earlier checkpoint chosen on
+  the validation split, is the method ``scrub_r`` (:mod:`lethe.methods.scrub_r`): the
+  same epochs, run by :func:`scrub_epochs` with a hook after each.
 
 Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_scrub.py`` has the
 table): with the notebook's msteps 3, class 3 keeps acc_forget 0.33 (9 max-steps against
@@ -62,6 +63,8 @@ epoch and the last max/min losses.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -96,9 +99,23 @@ def epoch_lr(lr: float, epoch: int, decay_epochs: list[int], rate: float) -> flo
     return lr * rate ** sum(epoch > m for m in decay_epochs)
 
 
-def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
+def scrub_epochs(
+    model: Classifier,
+    data: UnlearningData,
+    params: dict,
+    ctx: Context,
+    on_epoch: Callable[[int, Classifier], None] | None = None,
+    name: str = "scrub",
+) -> Classifier:
+    """SCRUB's run: the teacher's logits, then ``params["epochs"]`` epochs; counts the cost and writes the notes.
+
+    ``on_epoch(epoch, model)`` is called with the starting model (epoch 0, after the teacher's
+    logits) and after each epoch e = 1..E (the model then in train mode; the call may switch
+    modes, the next pass sets train mode again). It must not touch the weights: SCRUB+R
+    measures and stores checkpoints with it. Returns the final model in eval mode.
+    """
     if data.forget is None or data.retain is None:
-        raise ValueError("scrub needs the forget and the retain set")
+        raise ValueError(f"{name} needs the forget and the retain set")
     forget, retain = data.forget, data.retain
     temperature, gamma, alpha = float(params["temperature"]), float(params["gamma"]), float(params["alpha"])
     teacher_forget = frozen_logits(model, forget.x)
@@ -123,6 +140,8 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
 
     max_steps, lrs = [], []
     forget_kl = min_total = float("nan")
+    if on_epoch is not None:
+        on_epoch(0, model)
     for epoch in range(1, params["epochs"] + 1):
         lr = epoch_lr(params["lr"], epoch, params["lr_decay_epochs"], params["lr_decay_rate"])
         set_lr(optimizer, lr)
@@ -135,6 +154,8 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         max_steps.append(result.steps - before)
         min_total = optimiser_pass(model, optimizer, len(retain), params["batch_size"], generator, min_loss, result)
         result.epochs = epoch
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     model.eval()
     ctx.count(result)
     ctx.notes.update(
@@ -144,3 +165,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         last_min_loss=min_total,
     )
     return model
+
+
+def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
+    return scrub_epochs(model, data, params, ctx)

@@ -65,6 +65,7 @@ def format_value(mean: float, spread: float, kind: str) -> str:
 NO_POWER = r"$^\dagger$"  # after a verdict whose attack has no power (lethe.metrics.intervals.has_power)
 OUTSIDE_SCOPE = r"$^{\S}$"  # after a method run on a kind of forget set its paper does not evaluate
 UNCHANGED = r"$^{=}$"  # after a method that changed no weight of its start model (the metric ``unchanged``)
+OWN_ORIGINAL = r"$^{\circ}$"  # after a method that starts from an original of its own (MethodInfo.original)
 
 
 def unchanged_mark(fraction, runs) -> str:
@@ -224,6 +225,7 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
                 cells.append(bold(cell) if method in best.get(metric, ()) else cell)
             mark = unchanged_mark(row.get(("mean", "unchanged"), None), row.get(("n", "unchanged"), None))
             mark += OUTSIDE_SCOPE if outside_paper_scope(method, kind, k) else ""
+            mark += OWN_ORIGINAL if method in METHODS and METHODS[method].original != "original" else ""
             lines.append(" & ".join([escape(method) + mark, str(n), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -238,7 +240,11 @@ UNCHANGED_NOTE = (
         for name, info in METHODS.items()
         if info.paper_scope
     )
-    + ")."
+    + r"). $^{\circ}$: the method starts from an original of its own, trained by its own rule ("
+    + "; ".join(
+        rf"{escape(name)}: {escape(info.original)}" for name, info in METHODS.items() if info.original != "original"
+    )
+    + r"); the original row is the pipeline's."
 )
 MAIN_CAPTION = (
     r"Every method, mean $\pm$ the half-width of its 95\,\% interval (Student $t$) over $n$ runs; accuracies in percent, time in milliseconds. Bold: the best "
