@@ -267,7 +267,7 @@ def test_guard_does_not_change_a_healthy_run(original_mlp, digits, forget_class3
 
 def test_weight_change_of_a_no_op_a_move_and_no_start(original_mlp):
     same = weight_change(original_mlp, copy.deepcopy(original_mlp))
-    assert same == {"changed_fraction": 0.0, "relative_distance": 0.0, "unchanged": True}
+    assert same == {"changed_fraction": 0.0, "relative_distance": 0.0, "unchanged": True, "diverged": False}
     moved = copy.deepcopy(original_mlp)
     with torch.no_grad():
         moved.head.bias[0] += 1.0
@@ -278,6 +278,36 @@ def test_weight_change_of_a_no_op_a_move_and_no_start(original_mlp):
     assert weight_change(None, moved)["unchanged"] is None
     other = nn.Linear(2, 2)
     assert weight_change(original_mlp, other)["unchanged"] is None
+    broken = copy.deepcopy(original_mlp)
+    with torch.no_grad():
+        broken.body[1].weight[0, 0] = float("nan")
+    assert weight_change(original_mlp, broken)["diverged"] is True
+    assert weight_change(None, broken)["diverged"] is True  # measured for a method that starts from no model too
+
+
+def test_a_method_that_returns_nan_weights_is_flagged_and_marked(original_mlp, digits, forget_class3, cpu, caplog):
+    """Fine-tuning at a huge learning rate has no guard (the ascent methods have one): its NaN weights are
+    recorded as diverged, logged, and marked in the tables."""
+    import pandas as pd
+
+    from lethe.metrics.evaluate import cost_metrics
+    from lethe.report.latex import DIVERGED, MAIN_CAPTION, main_table
+
+    with caplog.at_level("WARNING"):
+        _, record = run("finetune", original_mlp, digits, forget_class3, {"lr": 1e9, "epochs": 1}, cpu)
+    assert record["weights"]["diverged"] is True and "non-finite weights" in caplog.text
+    assert cost_metrics(record, None)["diverged"] == 1.0
+    base = {"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
+            "n_forget_classes": 1, "std": 0.0, "n": 3, "ci95": 0.0}  # fmt: skip
+    summary = pd.DataFrame(
+        [{**base, "method": m, "metric": "acc_forget", "mean": 0.5} for m in ("original", "retrain", "scrub", "salun")]
+        + [{**base, "method": "scrub", "metric": "diverged", "mean": 1.0}]
+        + [{**base, "method": "salun", "metric": "diverged", "mean": 1 / 3}]
+    )
+    table = main_table(summary, columns=[("acc_forget", "Acc", "pct")])
+    rows = {line.split(" & ")[0] for line in table.splitlines() if " & " in line}
+    assert "scrub" + DIVERGED in rows and r"salun$^{\times 1/3}$" in rows
+    assert "non-finite" in MAIN_CAPTION
 
 
 def test_a_method_that_changed_nothing_is_flagged(original_mlp, digits, forget_class3, cpu, caplog):

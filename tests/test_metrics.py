@@ -156,15 +156,18 @@ def test_cost_metrics():
         "time_ratio_to_retrain": None,
         "weight_change": None,
         "unchanged": None,
+        "diverged": None,
     }
     cost = cost_metrics({"seconds": 0.5, "steps": 20}, {"seconds": 2.0, "steps": 1140})
     assert cost == {
         "unlearn_seconds": 0.5, "unlearn_steps": 20, "time_ratio_to_retrain": pytest.approx(0.25),
-        "weight_change": None, "unchanged": None,  # a run record from before the weights were measured
+        "weight_change": None, "unchanged": None, "diverged": None,  # a record from before weights were measured
     }  # fmt: skip
     weights = {"changed_fraction": 0.5, "relative_distance": 0.1, "unchanged": False}
     moved = cost_metrics({"seconds": 0.5, "steps": 20, "weights": weights}, None)
-    assert (moved["weight_change"], moved["unchanged"]) == (0.1, 0.0)
+    assert (moved["weight_change"], moved["unchanged"], moved["diverged"]) == (0.1, 0.0, None)
+    broken = cost_metrics({"seconds": 0.5, "steps": 20, "weights": {**weights, "diverged": True}}, None)
+    assert broken["diverged"] == 1.0
     assert cost_metrics({"seconds": 2.0, "steps": 1}, {"seconds": 2.0, "steps": 1})["time_ratio_to_retrain"] == 1.0
     assert cost_metrics({"seconds": 0.5, "steps": 0}, None)["time_ratio_to_retrain"] is None
     assert cost_metrics({"seconds": 0.5, "steps": 0}, {"seconds": 0.0, "steps": 0})["time_ratio_to_retrain"] is None

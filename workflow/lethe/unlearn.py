@@ -46,10 +46,14 @@ def data_view(dataset: Dataset, forget: dict, method: str) -> UnlearningData:
 def weight_change(before: Classifier | None, after: Classifier) -> dict:
     """How much a method moved the weights it started from: ``changed_fraction`` (of the
     parameter entries, those that differ at all), ``relative_distance`` (‖θ − θ₀‖ / ‖θ₀‖
-    over the parameters) and ``unchanged`` (no entry differs: the model is its start).
+    over the parameters) and ``unchanged`` (no entry differs: the model is its start);
+    ``diverged``: a weight or buffer of the returned model is not finite (NaN or infinite),
+    so its metrics describe a broken model, not forgetting; measured for every method.
     All None for a method that starts from no model (retrain) or returns another
     architecture (then nothing compares entry for entry)."""
-    none = {"changed_fraction": None, "relative_distance": None, "unchanged": None}
+    with torch.no_grad():
+        diverged = not all(bool(torch.isfinite(t).all()) for t in after.state_dict().values() if t.is_floating_point())
+    none = {"changed_fraction": None, "relative_distance": None, "unchanged": None, "diverged": diverged}
     if before is None:
         return none
     old, new = dict(before.named_parameters()), dict(after.named_parameters())
@@ -68,6 +72,7 @@ def weight_change(before: Classifier | None, after: Classifier) -> dict:
         "changed_fraction": changed / total if total else 0.0,
         "relative_distance": (diff2 / norm2) ** 0.5 if norm2 > 0 else float(diff2 > 0),
         "unchanged": changed == 0,
+        "diverged": diverged,
     }
 
 
@@ -110,6 +115,11 @@ def run_unlearning(
     seconds = time.perf_counter() - started
     log.info("%s done in %.3fs, %d gradient steps", method, seconds, ctx.steps)
     weights = weight_change(original if info.needs_original else None, model)  # retrain starts from no model
+    if weights["diverged"]:
+        log.warning(
+            "%s returned non-finite weights on forget set %s: the model is broken, its metrics are not forgetting",
+            method, forget["id"],
+        )  # fmt: skip
     if weights["unchanged"]:
         log.warning(
             "%s left every weight of its start model unchanged on forget set %s: its metrics are the original's",

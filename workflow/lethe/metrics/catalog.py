@@ -67,6 +67,7 @@ METRICS: dict[str, Metric] = {
         Metric("time_ratio_to_retrain", r"$t/t_{\mathrm{retrain}}$", "t / t_retrain", "ratio", "min", "main"),
         Metric("weight_change", r"$\|\Delta\theta\|/\|\theta^*\|$", "relative weight change", "ratio", "retrain"),
         Metric("unchanged", r"unchanged", "runs that changed no weight", "frac", "min"),
+        Metric("diverged", r"diverged", "runs whose weights are not finite", "frac", "min"),
         Metric("mia_entropy", r"MIA$_{ent}$", "Entropy (SVC)", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_entropy_attack_acc"),
         Metric("mia_entropy_logreg", r"MIA$_{ent,lr}$", "Entropy (log. reg.)", "frac", "retrain", mia=True, power="mia_entropy_logreg_attack_acc"),
         Metric("mia_efficacy", r"MIA$_{eff}$", "MIA-efficacy", "pct", "retrain", "hiding", paired=True, mia=True, power="mia_efficacy_attack_acc"),

@@ -65,6 +65,7 @@ def format_value(mean: float, spread: float, kind: str) -> str:
 NO_POWER = r"$^\dagger$"  # after a verdict whose attack has no power (lethe.metrics.intervals.has_power)
 OUTSIDE_SCOPE = r"$^{\S}$"  # after a method run on a kind of forget set its paper does not evaluate
 UNCHANGED = r"$^{=}$"  # after a method that changed no weight of its start model (the metric ``unchanged``)
+DIVERGED = r"$^{\times}$"  # after a method whose returned weights were not finite (the metric ``diverged``)
 OWN_ORIGINAL = r"$^{\circ}$"  # after a method that starts from an original of its own (MethodInfo.original)
 
 
@@ -77,6 +78,17 @@ def unchanged_mark(fraction, runs) -> str:
         return UNCHANGED
     n = int(runs)
     return rf"$^{{={round(float(fraction) * n)}/{n}}}$"
+
+
+def diverged_mark(fraction, runs) -> str:
+    """The mark after a method's name when some of its runs returned non-finite weights: ``×`` for
+    all of them, ``×k/n`` for k of n; "" otherwise."""
+    if _missing(fraction) or float(fraction) <= 0:
+        return ""
+    if float(fraction) >= 1 or _missing(runs):
+        return DIVERGED
+    n = int(runs)
+    return rf"$^{{\times {round(float(fraction) * n)}/{n}}}$"
 
 
 def powerless(value) -> bool:
@@ -224,6 +236,7 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
                     cell = f"$>${mean:.0f}" if done == 0 else f"$\\geq${mean:.1f} ({100 * done:.0f}\\,\\% reached)"
                 cells.append(bold(cell) if method in best.get(metric, ()) else cell)
             mark = unchanged_mark(row.get(("mean", "unchanged"), None), row.get(("n", "unchanged"), None))
+            mark += diverged_mark(row.get(("mean", "diverged"), None), row.get(("n", "diverged"), None))
             mark += OUTSIDE_SCOPE if outside_paper_scope(method, kind, k) else ""
             mark += OWN_ORIGINAL if method in METHODS and METHODS[method].original != "original" else ""
             lines.append(" & ".join([escape(method) + mark, str(n), *cells]) + r" \\")
@@ -240,7 +253,9 @@ UNCHANGED_NOTE = (
         for name, info in METHODS.items()
         if info.paper_scope
     )
-    + r"). $^{\circ}$: the method starts from an original of its own, trained by its own rule ("
+    + r"). $^{\times}$: the method returned non-finite (NaN or infinite) weights (in $k$ of $n$ runs where "
+    r"marked $^{\times k/n}$); those runs' metrics describe a broken model, not forgetting. $^{\circ}$: the method "
+    r"starts from an original of its own, trained by its own rule ("
     + "; ".join(
         rf"{escape(name)}: {escape(info.original)}" for name, info in METHODS.items() if info.original != "original"
     )
