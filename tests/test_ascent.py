@@ -300,12 +300,24 @@ def test_a_method_that_returns_nan_weights_is_flagged_and_marked(original_mlp, d
     base = {"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
             "n_forget_classes": 1, "std": 0.0, "n": 3, "ci95": 0.0}  # fmt: skip
     summary = pd.DataFrame(
-        [{**base, "method": m, "metric": "acc_forget", "mean": 0.5} for m in ("original", "retrain", "scrub", "salun")]
+        [
+            {**base, "method": m, "metric": "acc_forget", "mean": v}  # scrub and salun closest to retrain, but broken
+            for m, v in (
+                ("original", 1.0),
+                ("retrain", 0.0),
+                ("scrub", 0.0),
+                ("salun", 0.0),
+                ("eu_k", 0.2),
+                ("cf_k", 0.6),
+            )
+        ]
         + [{**base, "method": "scrub", "metric": "diverged", "mean": 1.0}]
         + [{**base, "method": "salun", "metric": "diverged", "mean": 1 / 3}]
     )
     table = main_table(summary, columns=[("acc_forget", "Acc", "pct")])
     rows = {line.split(" & ")[0] for line in table.splitlines() if " & " in line}
+    bolded = [line for line in table.splitlines() if r"\textbf" in line]
+    assert [line.split(" & ")[0] for line in bolded] == [r"eu\_k"]  # not scrub or salun, whose runs diverged
     assert "scrub" + DIVERGED in rows and r"salun$^{\times 1/3}$" in rows
     assert "non-finite" in MAIN_CAPTION
 

@@ -36,6 +36,19 @@ Choices:
   30 epochs, where that schedule has ended, and the decay epochs are parameters.
 * Class forgetting only: the masks are per class.
 
+Measured (``tests/test_erm_ktp.py`` has the digits table): on digits (MLP, 30-epoch
+original, 10 masked epochs, 380 mask steps) the code's mask settings leave every feature
+on for every class; KTP then removes them all and the student predicts one class
+(retained accuracy 0.111). The default config sets ``mask_lr`` 1.0 and ``mask_weight``
+0.01, which make the masks sparse (9-22 of 128 features per class): class 3 falls to
+acc_forget 0.04-0.19 over seeds 0-2, retained test accuracy 0.906-0.958 (the structural
+prohibition leaves the forgotten class's logit at exactly 0, which still wins on an image
+whose other logits are all negative). On Fashion-MNIST (small CNN, 3-epoch recipe, T-shirt
+class, seeds 0-2, the same mask settings, 3 transfer epochs) the single masked epoch costs
+the ERM originals 17-35 points of test accuracy (0.73, 0.54, 0.55 against 0.90), and the
+transfer at SGD lr 0.1 returns NaN weights on two seeds and a one-class student on the
+third: the small CNN has no batch normalisation, the code's ResNet-20 has.
+
 Cost: the steps and samples of the transfer (the ERM original's training is the original's
 cost, recorded in its sidecar); ``notes`` give the removed features and the loss per epoch.
 """

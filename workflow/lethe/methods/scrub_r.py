@@ -51,6 +51,13 @@ Known limits:
   epoch that reaches the largest D_f error: it rewinds to the earliest epoch that
   forgot as much, by this count, as the final one.
 * All E checkpoints are held in CPU memory until the end (E copies of the weights).
+* The rule cannot see a broken model. Measured on Fashion-MNIST's T-shirt class (small
+  CNN, seeds 0-2, the MIA defaults with retain batch 128): the 338 max-steps an epoch
+  (6,000 forget images in batches of 16) drove SCRUB's weights to NaN in epoch 1 on every
+  seed; a model that predicts the forgotten class everywhere has D_f error 0, the same as
+  the final model's forget-validation error, and epoch 1 is returned (acc_forget 1.000,
+  retained accuracy 0.000). The run record's ``weights.diverged`` and the tables' × mark
+  say so.
 
 Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_scrub_r.py`` has the
 table). At the MIA defaults SCRUB+R does nothing measurable: SGD at lr 5e-4 from θ*

@@ -206,12 +206,17 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             value = rows.loc[method].get(("mean", censor), float("nan")) if censor else float("nan")
             return 1.0 if _missing(value) else float(value)
 
-        # A verdict of an attack without power is no candidate for bold (the references still anchor the goal).
+        def diverged(method, rows=rows):
+            value = rows.loc[method].get(("mean", "diverged"), float("nan"))
+            return not _missing(value) and float(value) > 0
+
+        # A verdict of an attack without power is no candidate for bold (the references still anchor the goal),
+        # nor is a method any of whose runs returned non-finite weights.
         best = {
             metric: best_methods(
                 {
                     m: float("nan")
-                    if (no_power(m, metric) or reached(m, metric) < 1) and m not in REFERENCES
+                    if (no_power(m, metric) or reached(m, metric) < 1 or diverged(m)) and m not in REFERENCES
                     else rows.loc[m].get(("mean", metric), float("nan"))
                     for m in rows.index
                 },
