@@ -42,8 +42,9 @@ from relabel_checks import (
     run_method,
 )
 
+from lethe.methodkit.passes import epoch_lr
 from lethe.methods.catalog import METHODS
-from lethe.methods.scrub import distill_kl, epoch_lr
+from lethe.methods.scrub import distill_kl
 from lethe.unlearn import data_view
 
 

@@ -6,7 +6,8 @@ epoch, both with one optimiser (its momentum or Adam moments) for the whole run.
 module is fit's inner loop with the optimiser passed in, a hook between the backward
 pass and the step (SalUn's gradient mask) and one after the step (SalUn's reset of the
 frozen weights). Batches are drawn by index from in-memory tensors, shuffled by a seeded
-generator, exactly as in fit.
+generator, exactly as in fit. :func:`epoch_lr` is the step schedule SCRUB's code and
+ERM-KTP's transfer use (decay once per milestone passed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from lethe.train import FitResult
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def epoch_lr(lr: float, epoch: int, decay_epochs: list[int], rate: float) -> float:
+    """Learning rate of 1-based ``epoch``: decayed once for every milestone strictly below it."""
+    return lr * rate ** sum(epoch > m for m in decay_epochs)
 
 
 def optimiser_pass(

@@ -72,6 +72,21 @@ FAMILIES = {
 }
 
 _SGD = {"optimizer": "sgd", "momentum": 0.9}
+# EU-k and CF-k (Goel et al.'s scripts): the same recipe and entry but for their epochs (62 and 30).
+_LAST_LAYERS_RECIPE = {
+    "lr": 0.1,
+    "min_lr_fraction": 0.05,
+    "weight_decay": 5e-5,
+    "batch_size": 64,
+    "max_grad_norm": 10.0,
+}
+_LAST_LAYERS = {
+    "needs_forget": False,
+    "family": "finetuning",
+    "source": "Goel et al. code (`methods.py`, CIFAR-10 scripts)",
+    "tests": "test_last_layers",
+    "search_space": {"k": integer(1, 5), "lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
+}
 # Forget-set kinds a paper's evaluation can cover (MethodInfo.paper_scope; lethe.report.latex reads it).
 SCOPES = {"one_class": "a single class", "classes": "several classes", "random_samples": "random samples"}
 
@@ -131,41 +146,15 @@ METHODS: dict[str, MethodInfo] = {
             "eu_k",
             "Reinitialise the last k layers and train only them on the retain set (EU-k, exact for those layers).",
             "goel2022towards",
-            defaults={
-                **_SGD,
-                "k": 1,
-                "epochs": 62,
-                "lr": 0.1,
-                "min_lr_fraction": 0.05,
-                "weight_decay": 5e-5,
-                "batch_size": 64,
-                "max_grad_norm": 10.0,
-            },
-            needs_forget=False,
-            family="finetuning",
-            source="Goel et al. code (`methods.py`, CIFAR-10 scripts)",
-            tests="test_last_layers",
-            search_space={"k": integer(1, 5), "lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
+            defaults={**_SGD, "k": 1, "epochs": 62, **_LAST_LAYERS_RECIPE},
+            **_LAST_LAYERS,
         ),
         MethodInfo(
             "cf_k",
             "Fine-tune only the last k layers on the retain set, the rest frozen (CF-k, catastrophic forgetting).",
             "goel2022towards",
-            defaults={
-                **_SGD,
-                "k": 1,
-                "epochs": 30,
-                "lr": 0.1,
-                "min_lr_fraction": 0.05,
-                "weight_decay": 5e-5,
-                "batch_size": 64,
-                "max_grad_norm": 10.0,
-            },
-            needs_forget=False,
-            family="finetuning",
-            source="Goel et al. code (`methods.py`, CIFAR-10 scripts)",
-            tests="test_last_layers",
-            search_space={"k": integer(1, 5), "lr": log_float(1e-3, 1e-1), "epochs": integer(1, 10)},
+            defaults={**_SGD, "k": 1, "epochs": 30, **_LAST_LAYERS_RECIPE},
+            **_LAST_LAYERS,
         ),
         MethodInfo(
             "neggrad",

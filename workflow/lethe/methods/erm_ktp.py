@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
 from lethe.methodkit.class_masks import MASK_KEY, class_channels
+from lethe.methodkit.passes import epoch_lr
 from lethe.models.registry import Classifier, build_model
 from lethe.seeds import derived_seed
 from lethe.train import fit
@@ -121,7 +122,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         optimizer=params["optimizer"], momentum=params["momentum"],
         weight_decay=params["weight_decay"], seed=ctx.seed, name="erm_ktp", amp=ctx.amp,
         loss_fn=transfer_loss,
-        lr_at=lambda epoch: params["lr"] * params["lr_decay_rate"] ** sum(epoch > m for m in decay),
+        lr_at=lambda epoch: epoch_lr(params["lr"], epoch, decay, params["lr_decay_rate"]),
     )  # fmt: skip
     student.head.requires_grad_(True)
     ctx.count(result)

@@ -71,7 +71,7 @@ import torch.nn.functional as F
 
 from lethe.data.tensors import index_batches
 from lethe.methodkit.base import Context, UnlearningData
-from lethe.methodkit.passes import optimiser_pass, set_lr
+from lethe.methodkit.passes import epoch_lr, optimiser_pass, set_lr
 from lethe.models.registry import Classifier
 from lethe.seeds import derived_seed
 from lethe.train import FitResult, make_optimizer
@@ -92,11 +92,6 @@ def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempe
     log_student = F.log_softmax(student_logits / temperature, dim=1)
     teacher = F.softmax(teacher_logits / temperature, dim=1)
     return F.kl_div(log_student, teacher, reduction="batchmean") * temperature**2
-
-
-def epoch_lr(lr: float, epoch: int, decay_epochs: list[int], rate: float) -> float:
-    """Learning rate of 1-based ``epoch``: decayed once for every milestone strictly below it."""
-    return lr * rate ** sum(epoch > m for m in decay_epochs)
 
 
 def scrub_epochs(

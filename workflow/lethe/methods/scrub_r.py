@@ -96,8 +96,9 @@ import torch
 
 from lethe.data.tensors import Split
 from lethe.methodkit.base import Context, UnlearningData
-from lethe.methods.scrub import frozen_logits, scrub_epochs
+from lethe.methods.scrub import scrub_epochs
 from lethe.models.registry import Classifier
+from lethe.train import accuracy
 
 
 def forget_validation(data: UnlearningData) -> Split:
@@ -106,11 +107,9 @@ def forget_validation(data: UnlearningData) -> Split:
     return data.validation.mask(torch.isin(data.validation.y, labels))
 
 
-@torch.no_grad()
 def error(model: torch.nn.Module, split: Split) -> float:
     """1 − top-1 accuracy of ``model`` on ``split`` in eval mode (the notebooks' ``100 − acc``, as a fraction)."""
-    correct = int((frozen_logits(model, split.x).argmax(dim=1) == split.y).sum())
-    return 1.0 - correct / len(split)
+    return 1.0 - accuracy(model, split)
 
 
 def rewind_epoch(forget_errors: list[float], reference: float) -> int:

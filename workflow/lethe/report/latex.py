@@ -69,26 +69,25 @@ DIVERGED = r"$^{\times}$"  # after a method whose returned weights were not fini
 OWN_ORIGINAL = r"$^{\circ}$"  # after a method that starts from an original of its own (MethodInfo.original)
 
 
-def unchanged_mark(fraction, runs) -> str:
-    """The mark after a method's name when some of its runs changed no weight: ``=`` for all of
-    them, ``=k/n`` for k of n; "" when every run changed something or nothing was measured."""
+def share_mark(sign: str, fraction, runs) -> str:
+    """The mark ``sign`` after a method's name when a ``fraction`` of its ``runs`` did something
+    (``$^{sign}$`` for all of them, ``$^{sign k/n}$`` for k of n); "" for none or nothing measured."""
     if _missing(fraction) or float(fraction) <= 0:
         return ""
     if float(fraction) >= 1 or _missing(runs):
-        return UNCHANGED
+        return rf"$^{{{sign.strip()}}}$"
     n = int(runs)
-    return rf"$^{{={round(float(fraction) * n)}/{n}}}$"
+    return rf"$^{{{sign}{round(float(fraction) * n)}/{n}}}$"
+
+
+def unchanged_mark(fraction, runs) -> str:
+    """``=`` (or ``=k/n``) when all (k of n) runs changed no weight (:data:`UNCHANGED`)."""
+    return share_mark("=", fraction, runs)
 
 
 def diverged_mark(fraction, runs) -> str:
-    """The mark after a method's name when some of its runs returned non-finite weights: ``×`` for
-    all of them, ``×k/n`` for k of n; "" otherwise."""
-    if _missing(fraction) or float(fraction) <= 0:
-        return ""
-    if float(fraction) >= 1 or _missing(runs):
-        return DIVERGED
-    n = int(runs)
-    return rf"$^{{\times {round(float(fraction) * n)}/{n}}}$"
+    """``×`` (or ``×k/n``) when all (k of n) runs returned non-finite weights (:data:`DIVERGED`)."""
+    return share_mark(r"\times ", fraction, runs)
 
 
 def powerless(value) -> bool:
