@@ -22,18 +22,17 @@ include: "workflow/rules/report.smk"
 
 
 # Local runs: the warm worker that forks each job's process, and no job rate limiter
-# (workflow/rules/common.smk).
+# (lethe.engine.workflow.LocalRun).
 onstart:
-    unlimit_local_scheduler()
-    start_worker()
+    LOCAL_RUN.start()
 
 
 onsuccess:
-    stop_worker()
+    LOCAL_RUN.stop()
 
 
 onerror:
-    stop_worker()
+    LOCAL_RUN.stop()
 
 
 rule all:

@@ -120,7 +120,7 @@ def plan_runs(config: dict) -> int:
     """Runs (evaluations, the original's included) in the plan of ``config``, after schema validation."""
     from snakemake.utils import validate
 
-    from lethe.plan import Plan
+    from lethe.plan.experiment import Plan
 
     config = copy.deepcopy(config)
     validate(config, str(REPO / "config" / "schema.yaml"))

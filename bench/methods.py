@@ -8,7 +8,7 @@ the plan (:class:`lethe.plan.Plan`); for each of its unlearning runs two files o
 ``unlearn`` (workflow/rules/unlearn.smk) are read:
 
 * the run record ``results/models/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.run.json``,
-  field ``seconds``: the method alone, clocked by :func:`lethe.unlearn.run_unlearning`
+  field ``seconds``: the method alone, clocked by :func:`lethe.unlearning.run_unlearning`
   after torch's warm-up with the data already on the device (CUDA synchronised). This
   is the ratio the evaluation reports as ``time_ratio_to_retrain``; the main column.
 * Snakemake's benchmark ``results/benchmarks/unlearn/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.tsv``,
@@ -52,7 +52,7 @@ def load_config(path: str | Path) -> dict:
     """The config as the Snakefile sees it: validated against config/schema.yaml, defaults filled in."""
     from snakemake.utils import validate
 
-    from lethe.plan import canonical
+    from lethe.plan.experiment import canonical
 
     config = yaml.safe_load(Path(path).read_text()) or {}
     validate(config, str(REPO / "config" / "schema.yaml"))
@@ -76,12 +76,13 @@ def read_benchmark(path: Path) -> float | None:
 
 def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
     """One row per unlearning run of the plan (retrain included), and the files that are missing."""
-    from lethe.plan import REFERENCE, Plan
+    from lethe.plan.experiment import Plan
+    from lethe.plan.paths import ORIGINAL
 
     plan = Plan(config)
     rows, missing = [], []
     for run in plan.runs():
-        if run.method == REFERENCE:
+        if run.method == ORIGINAL:
             continue
         record_path = results / RECORD.format(**run.wildcards)
         benchmark_path = results / BENCHMARK.format(**run.wildcards)

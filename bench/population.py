@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
     """One row per population of the plan, and the files that are missing."""
-    from lethe.plan import Plan
+    from lethe.plan.experiment import Plan
 
     plan = Plan(config)
     rows, missing = [], []
@@ -82,7 +82,7 @@ def _row(plan, run, results: Path, originals: str, record_path: str, benchmark_p
 
 def shadow_trainings(config: dict, results: Path) -> list[dict]:
     """The shadow originals' training time per dataset/arch/seed (rule train_shadow's sidecar)."""
-    from lethe.plan import Plan
+    from lethe.plan.experiment import Plan
 
     plan = Plan(config)
     out = []

@@ -34,13 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
     """One row per search of the config, and the files that are missing."""
-    from lethe.plan import Plan
-    from lethe.tuned import RESULT
+    from lethe.plan.experiment import Plan
+    from lethe.tuning.values import RESULT
 
     searched = {**config, "tuning": {**config.get("tuning", {}), "source": "search", "per_method": {}}}
     plan = Plan(searched)
     rows, missing = [], []
-    for dataset, arch, method, kind in plan.tune_jobs():
+    for dataset, arch, method, kind in plan.tuning.tune_jobs():
         names = {"dataset": dataset, "arch": arch, "method": method, "kind": kind}
         path = Path(RESULT.format(**names))
         path = results / path.relative_to("results")

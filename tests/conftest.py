@@ -138,7 +138,7 @@ def unlearn_each(methods, original_mlp, digits, forget: dict, cpu, request) -> d
     from the model its catalogue entry names: the original MLP or its own (SISA's, by fixture
     ``{original}_mlp``). {method: (model, record)}."""
     from lethe.methods.catalog import METHODS, merge_params
-    from lethe.unlearn import run_unlearning
+    from lethe.unlearning import run_unlearning
 
     results = {}
     for method in methods:
@@ -178,10 +178,10 @@ def erm_original_mlp(digits):
 
 def method_code(method: str) -> set[str]:
     """The unlearn rule's code inputs for ``method``, relative to workflow/ (``lethe/...``)."""
-    from lethe.code_deps import code_inputs
+    from lethe.engine.stamps import code_inputs
 
     workflow = Path(__file__).resolve().parents[1] / "workflow"
-    return set(code_inputs(workflow, workflow / "scripts" / "unlearn.py", (f"lethe.methods.{method}",), start=workflow))
+    return set(code_inputs(workflow, "unlearn", (f"lethe.methods.{method}",), start=workflow))
 
 
 def forgetting_failures(metrics: dict, original: dict, forgotten: float, kept: float) -> list[str]:

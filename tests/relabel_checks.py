@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from lethe.methods.catalog import merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import build_model
-from lethe.unlearn import run_unlearning
+from lethe.unlearning import run_unlearning
 
 MIN_LOSS_RATIO = 0.4
 # Class forgetting (conftest's forgetting_failures): the forget-class accuracies must fall

@@ -20,7 +20,7 @@ from lethe.data.tensors import Split
 from lethe.methodkit.ascent import MONITOR_SAMPLES, AscentGuard, finite, monitor_subset, predictions, top_share
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.train import accuracy
-from lethe.unlearn import run_unlearning, weight_change
+from lethe.unlearning import run_unlearning, weight_change
 
 ASCENT = ("neggrad", "neggrad_plus", "pbu")
 GUARD_OFF = {"collapse_share": 1.0, "max_retained_drop": 1.0}  # NegGrad's and NegGrad+'s checks off

@@ -34,7 +34,7 @@ from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import build_model
 from lethe.seeds import derived_seed
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.25
 KEPT = 0.03

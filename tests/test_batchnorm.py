@@ -35,7 +35,7 @@ from lethe.methods.catalog import METHODS, merge_params, original_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import ARCHITECTURES, Classifier, build_model
 from lethe.train import fit
-from lethe.unlearn import run_unlearning
+from lethe.unlearning import run_unlearning
 
 ARCH = "bnnet"
 FORGOTTEN = 0.35  # at most this accuracy on class 3 (train and test)

@@ -29,7 +29,7 @@ from digits_sizes import N_TRAIN  # noqa: E402
 
 from lethe.io import write_json  # noqa: E402
 from lethe.methods.catalog import method_info  # noqa: E402
-from lethe.plan import Plan  # noqa: E402
+from lethe.plan.experiment import Plan  # noqa: E402
 
 
 def run_bench(argv: list[str]) -> dict:

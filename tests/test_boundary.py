@@ -56,7 +56,7 @@ from lethe.methods.catalog import METHODS, merge_params
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.models.registry import Classifier, build_model
 from lethe.train import accuracy
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.1
 KEPT = 0.02

@@ -121,7 +121,7 @@ def test_every_figure_is_complete():
 
     for f in FIGURES.values():
         assert f.source in SOURCES, f
-        assert (REPO / "workflow" / "scripts" / f"{f.script}.py").exists(), f
+        assert (REPO / "workflow" / "lethe" / "stages" / f"{f.stage}.py").exists(), f
         assert (REPO / "workflow" / "report" / f"{f.name}.rst").exists(), f"{f.name}: no caption file"
     assert set(TABLE_FIGURES) == {f.name for f in FIGURES.values() if f.source == "tidy"}
     captions = {p.stem for p in (REPO / "workflow" / "report").glob("*.rst")}

@@ -1,4 +1,4 @@
-"""Rules' code inputs derived from the source (lethe.code_deps) and the run lock (lethe.run_lock)."""
+"""Rules' code inputs derived from the source (lethe.engine.stamps) and the run lock (lethe.engine.run_lock)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from lethe.code_deps import RUNNER, closure, code_inputs, code_stamp
-from lethe.run_lock import claim
+from lethe.engine.run_lock import claim
+from lethe.engine.stamps import RUNNER, closure, code_inputs, code_stamp
 
 WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
 
@@ -42,8 +42,8 @@ def test_closure_follows_every_kind_of_import(tmp_path: Path):
 
 def test_code_inputs_are_relative_and_include_what_the_issue_found_missing():
     """Every training run's batch order (data/tensors.py) and checkpoint format (models/checkpoint.py)."""
-    train = code_inputs(WORKFLOW, WORKFLOW / "scripts/train_original.py", start=WORKFLOW.parent)
-    unlearn = code_inputs(WORKFLOW, WORKFLOW / "scripts/unlearn.py", ("lethe.methods.neggrad",), start=WORKFLOW.parent)
+    train = code_inputs(WORKFLOW, "train_original", start=WORKFLOW.parent)
+    unlearn = code_inputs(WORKFLOW, "unlearn", ("lethe.methods.neggrad",), start=WORKFLOW.parent)
     assert "workflow/lethe/data/tensors.py" in train and "workflow/lethe/models/checkpoint.py" in train
     assert "workflow/lethe/methods/neggrad.py" in unlearn and "workflow/lethe/methods/scrub.py" not in unlearn
     assert "workflow/lethe/methodkit/sharding.py" not in train  # SISA's training is its own rule's
@@ -51,35 +51,37 @@ def test_code_inputs_are_relative_and_include_what_the_issue_found_missing():
 
 
 def test_a_code_stamp_is_rewritten_only_when_a_listed_file_changed(tmp_path: Path):
-    """One stamp per script (and extra modules): each file with its sha256; an unchanged
+    """One stamp per stage (and extra modules): each module with its sha256; an unchanged
     closure leaves the file and its time alone, an edit names the edited file."""
     root = write_package(tmp_path / "workflow", {
         "lethe/__init__.py": "",
-        "lethe/job.py": "",
+        "lethe/engine/__init__.py": "",
+        "lethe/engine/job.py": "",
+        "lethe/stages/__init__.py": "",
+        "lethe/stages/run_a.py": "from lethe.a import b\n",
         "lethe/a.py": "from lethe import b\n",
         "lethe/b.py": "x = 1\n",
         "lethe/m.py": "",
-        "scripts/run_a.py": "from lethe.a import b\n",
     })  # fmt: skip
-    script = root / "scripts/run_a.py"
-    path, changed = code_stamp(root, script, ("lethe.m",), start=tmp_path)
+    path, changed = code_stamp(root, "run_a", ("lethe.m",), start=tmp_path)
     assert path == "results/code/run_a+m.json" and changed is None
     listed = json.loads((tmp_path / path).read_text())["code"]
     assert set(listed) == {
-        "workflow/scripts/run_a.py", "workflow/lethe/__init__.py", "workflow/lethe/a.py", "workflow/lethe/b.py",
-        "workflow/lethe/m.py", "workflow/lethe/job.py",
+        "workflow/lethe/stages/__init__.py", "workflow/lethe/stages/run_a.py", "workflow/lethe/__init__.py",
+        "workflow/lethe/a.py", "workflow/lethe/b.py", "workflow/lethe/m.py", "workflow/lethe/engine/__init__.py",
+        "workflow/lethe/engine/job.py",
     }  # fmt: skip
-    assert RUNNER == "lethe.job"
+    assert RUNNER == "lethe.engine.job"
     before = (tmp_path / path).stat().st_mtime_ns
-    assert code_stamp(root, script, ("lethe.m",), start=tmp_path) == (path, [])
+    assert code_stamp(root, "run_a", ("lethe.m",), start=tmp_path) == (path, [])
     assert (tmp_path / path).stat().st_mtime_ns == before
     (root / "lethe/b.py").write_text("x = 2\n")
-    assert code_stamp(root, script, ("lethe.m",), start=tmp_path) == (path, ["workflow/lethe/b.py"])
+    assert code_stamp(root, "run_a", ("lethe.m",), start=tmp_path) == (path, ["workflow/lethe/b.py"])
     assert json.loads((tmp_path / path).read_text())["code"]["workflow/lethe/b.py"] != listed["workflow/lethe/b.py"]
 
 
-def test_stage_scripts_do_not_load_other_stages():
-    """A rule's script loads its own stage module only (the package's __init__ imports nothing)."""
+def test_a_stage_does_not_load_other_stages():
+    """A rule's stage loads its own stage module only (the package's __init__ imports nothing)."""
     code = "import sys; sys.path.insert(0, 'workflow'); import lethe.stages.make_forget_set; " \
            "print(sorted(m for m in sys.modules if m.startswith('lethe.stages.')))"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=WORKFLOW.parent, capture_output=True, text=True, check=True)
@@ -90,7 +92,7 @@ def test_claim_removes_stale_locks_only_when_no_live_run_holds_the_directory(tmp
     locks = tmp_path / ".snakemake" / "locks"
     # A live run (another process) holds the lock and has written its Snakemake locks: they are kept.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); from lethe.run_lock import claim; "
+        [sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); from lethe.engine.run_lock import claim; "
          "claim(sys.argv[2]); print('held', flush=True); time.sleep(60)", str(WORKFLOW), str(tmp_path / ".snakemake")],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -20,7 +20,7 @@ from repository_copy import copy_repository
 from snakemake.utils import validate
 
 from lethe.cli import main as lethe_main
-from lethe.config import ConfigError, load_yaml, resolve
+from lethe.plan.config import ConfigError, load_yaml, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"

@@ -78,7 +78,7 @@ from test_random_samples import moved
 
 from lethe.methods.catalog import merge_params
 from lethe.metrics.evaluate import evaluate_model
-from lethe.unlearn import run_unlearning
+from lethe.unlearning import run_unlearning
 
 CLASS_MARGIN = 0.3  # the method's acc_forget at least this far below its mutant's
 RANDOM_MARGIN = 0.1  # the method's `moved` at least this far above its mutant's

@@ -31,7 +31,7 @@ from lethe.stages.evaluate import evaluate
 from lethe.stages.train_original import train_original
 from lethe.stages.unlearn import unlearn
 from lethe.train import accuracy, cross_entropy, fit
-from lethe.unlearn import run_unlearning
+from lethe.unlearning import run_unlearning
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "config" / "schema.yaml"

@@ -49,7 +49,7 @@ from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.fisher_forget import forgetting_distribution, sample_weights, unlearn
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier, build_model
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.6
 KEPT = 0.03

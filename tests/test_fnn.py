@@ -49,7 +49,7 @@ from lethe.models.forgetting import (
     mean_activations,
 )
 from lethe.models.registry import Classifier, build_model
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.2  # at most this accuracy on the forgotten class (measured 0.000)
 KEPT = 0.03  # at most this drop in retained-class accuracy (measured 0.000 test, 0.001 train)

@@ -190,7 +190,7 @@ def test_per_seed_random_samples_are_one_draw_per_seed_run_with_that_seed_only()
     assert expand_forget_sets({"random10": once}, seeds=[0, 1]) == {"random10": ("random10", None)}
     with pytest.raises(ValueError, match="per seed"):
         make_forget_set("random10", spec, labels, 10, "toy")
-    from lethe.config import load_plan
+    from lethe.plan.config import load_plan
 
     plan = load_plan({"seeds": [0, 1], "forget_sets": {"random10": spec}, "methods": ["retrain"]})
     assert {(r.seed, r.forget_set) for r in plan.runs()} == {(0, "random10-0"), (1, "random10-1")}

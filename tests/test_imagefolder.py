@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lethe.config import load_plan
 from lethe.data.catalog import DATASETS, dataset_info
 from lethe.data.datasets import load_prepared, prepare_dataset, sha256_file
 from lethe.data.imagefolder import (
@@ -30,7 +29,8 @@ from lethe.data.imagefolder import (
     read_source_stamp,
     write_source_stamp,
 )
-from lethe.plan import Plan
+from lethe.plan.config import load_plan
+from lethe.plan.experiment import Plan
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("tulip", "daisy", "rose")  # sorted: daisy 0, rose 1, tulip 2

@@ -57,7 +57,7 @@ from lethe.methods import get_method
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FAMILY = ["unsir", "usifr", "dnf"]
 FORGOTTEN = 0.35

@@ -1,7 +1,7 @@
 """Imports follow need: a job loads what its stage uses, not every library of the package.
 
-Each job runs in a fresh process through its real entry (``lethe.job.run`` on the rule's
-script, as ``python workflow/job.py`` does without the worker) and reports the modules it
+Each job runs in a fresh process through its real entry (``lethe.engine.job.run`` on the rule's
+stage, as ``python workflow/job.py`` does without the worker) and reports the modules it
 had loaded at the end.
 """
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUN_AND_LIST = """
 import json, sys
 sys.path.insert(0, "workflow")
-from lethe.job import run
+from lethe.engine.job import run
 run(json.loads(sys.argv[1]))
 print(json.dumps(sorted(sys.modules)))
 """
@@ -46,12 +46,12 @@ def top_level(modules: set[str]) -> set[str]:
 def test_data_jobs_do_not_import_torch(tmp_path, digits_files):
     npz, manifest, _ = digits_files
     prepared = loaded_modules({
-        "script": "prepare_dataset", "wildcards": {"dataset": "digits"},
+        "stage": "prepare_dataset", "wildcards": {"dataset": "digits"},
         "output": {"npz": str(tmp_path / "d.npz"), "manifest": str(tmp_path / "d.json")},
         "params": {"root": str(tmp_path / "root"), "idx_folder": None, "download": False, "validation": 0.1},
     })  # fmt: skip
     forget_set = loaded_modules({
-        "script": "make_forget_set", "wildcards": {"forget_set": "class3", "dataset": "digits"},
+        "stage": "make_forget_set", "wildcards": {"forget_set": "class3", "dataset": "digits"},
         "input": {"npz": str(npz), "manifest": str(manifest)},
         "output": {"forget_set": str(tmp_path / "class3.json")},
         "params": {"spec": {"kind": "classes", "classes": [3]}},
@@ -74,7 +74,7 @@ def test_an_mlp_unlearn_job_imports_neither_timm_nor_art(
     write_json(tmp_path / "class3.json", forget_class3)
     recipe = {"epochs": 1, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
     modules = loaded_modules({
-        "script": "unlearn", "wildcards": {"method": method, "seed": "0"},
+        "stage": "unlearn", "wildcards": {"method": method, "seed": "0"},
         "input": {"npz": str(npz), "manifest": str(manifest), "forget_set": str(tmp_path / "class3.json"),
                   "original": str(original)},
         "output": {"model": str(tmp_path / "m.safetensors"), "run": str(tmp_path / "m.run.json")},

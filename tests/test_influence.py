@@ -44,7 +44,7 @@ from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.influence import gradient_sum, woodfisher_inverse_vector
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier, build_model
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.25
 KEPT = 0.03

@@ -40,7 +40,7 @@ import lethe.methods.l1_sparse as l1_module
 from lethe.methods.catalog import METHODS
 from lethe.methods.l1_sparse import penalty_schedule
 from lethe.train import fit
-from lethe.unlearn import data_view
+from lethe.unlearning import data_view
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ from lethe.methodkit.last_layers import (
 )
 from lethe.methods.catalog import METHODS
 from lethe.models.registry import build_model
-from lethe.unlearn import data_view
+from lethe.unlearning import data_view
 
 
 def test_catalogue_entries():

@@ -33,7 +33,7 @@ from lethe.methodkit.base import Context, UnlearningData
 from lethe.methods import get_method
 from lethe.methods.catalog import METHODS, merge_params, method_info
 from lethe.metrics.evaluate import evaluate_model
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.35  # at most this accuracy on forgotten data
 KEPT = 0.03  # at most this drop in accuracy on retained data

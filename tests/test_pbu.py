@@ -37,7 +37,7 @@ from lethe.methodkit.fisher import diagonal_fisher
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier, build_model
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.25
 KEPT = 0.04

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from lethe.methods.catalog import METHODS
-from lethe.plan import REFERENCE, Plan, Run, canonical
+from lethe.plan.experiment import Plan, Run, canonical
+from lethe.plan.paths import ORIGINAL
 
 # A config like config/config.yaml, after the schema's defaults are filled in.
 CONFIG = {
@@ -59,30 +60,30 @@ def test_runs(plan):
     # Per seed: 4 class forget sets x (original + 4 methods) + random10 x (original + 3 methods).
     assert len(runs) == 3 * (4 * 5 + 4)
     by_forget_set = {fs: {r.method for r in runs if r.forget_set == fs} for fs in FORGET_IDS}
-    assert by_forget_set["random10"] == {REFERENCE, "retrain", "finetune", "neggrad"}
+    assert by_forget_set["random10"] == {ORIGINAL, "retrain", "finetune", "neggrad"}
     for forget_set in FORGET_IDS[:-1]:
-        assert by_forget_set[forget_set] == {REFERENCE, *CONFIG["methods"]}
+        assert by_forget_set[forget_set] == {ORIGINAL, *CONFIG["methods"]}
     assert Counter(r.seed for r in runs) == {0: 24, 1: 24, 2: 24}
     assert runs[0].wildcards == {
         "dataset": "digits",
         "arch": "mlp",
         "seed": 0,
         "forget_set": "class3",
-        "method": REFERENCE,
+        "method": ORIGINAL,
     }
 
 
 def test_applies(plan):
     assert not plan.applies("zero_output", "random10")
     assert plan.applies("zero_output", "classes2-0")
-    assert plan.applies(REFERENCE, "random10")
+    assert plan.applies(ORIGINAL, "random10")
     assert plan.applies("neggrad", "random10")
 
 
 def test_runs_follow_the_config_lists():
     plan = Plan(config(datasets=["digits", "fashion_mnist"], archs=["mlp", "cnn"], seeds=[5], methods=["neggrad"]))
     runs = plan.runs()
-    assert {r.method for r in runs} == {REFERENCE, "neggrad"}
+    assert {r.method for r in runs} == {ORIGINAL, "neggrad"}
     assert len(runs) == 2 * 2 * 1 * 5 * 2
     assert {(r.dataset, r.arch) for r in runs} == {(d, a) for d in ("digits", "fashion_mnist") for a in ("mlp", "cnn")}
 
@@ -143,14 +144,14 @@ def test_wildcard_constraints(plan):
         "seed": ["0", "42"],
         "forget_set": ["class3", "classes2-0", "classes2-12", "random10", "my_set"],
         "method": list(METHODS),
-        "evaluated": [REFERENCE, *METHODS],
+        "evaluated": [ORIGINAL, *METHODS],
     }
     invalid = {
         "dataset": ["imagenet", "digits/x", ""],
         "arch": ["vgg", "mlp2", "timm:vit_tiny_patch16_224", "timm-", "timm-vit/x", "timm-a-b", "timm-a.b.c"],
         "seed": ["x", "-1", "1.5"],
         "forget_set": ["class-x", "a/b", "two-", ""],
-        "method": [REFERENCE, "ermktp", "zero_output/x"],
+        "method": [ORIGINAL, "ermktp", "zero_output/x"],
         "evaluated": ["ermktp"],
     }
     for key, values in valid.items():
@@ -174,10 +175,10 @@ def test_every_run_matches_the_constraints(plan):
 @pytest.mark.parametrize(
     "modules",
     [
-        "lethe.plan",
+        "lethe.plan.experiment",
         "lethe.methods.catalog, lethe.models.catalog, lethe.data.catalog, lethe.data.forget_sets",
         "lethe.methods",
-        "lethe.metrics.catalog, lethe.report.catalog, lethe.report.selection, lethe.docs, lethe.config",
+        "lethe.metrics.catalog, lethe.report.catalog, lethe.report.selection, lethe.docs, lethe.plan.config",
     ],
 )
 def test_parse_time_modules_do_not_import_torch(modules):
@@ -230,24 +231,24 @@ def test_studies_plan_the_union_and_nothing_else():
         for arch in ("mlp", "cnn")
         for seed in (0, 1)
         for fs in ("class3", "random10")
-        for method in (REFERENCE, "retrain", "finetune", "zero_output")
+        for method in (ORIGINAL, "retrain", "finetune", "zero_output")
         if not (fs == "random10" and method == "zero_output")
     }
     many = {
         Run("cifar100", "resnet18", 1, fs, method)
         for fs in ("class3", "classes20-0", "classes20-1")
-        for method in (REFERENCE, "retrain", "zero_output")
+        for method in (ORIGINAL, "retrain", "zero_output")
     }
     assert set(runs) == small | many
     # Combinations no study asks for: a study's arch or forget set on another study's dataset,
     # a method or seed outside the study, a 20-class forget set on a 10-class dataset.
     absent = [
-        Run("digits", "resnet18", 0, "class3", REFERENCE),
-        Run("cifar100", "mlp", 1, "class3", REFERENCE),
-        Run("digits", "mlp", 0, "classes20-0", REFERENCE),
-        Run("cifar100", "resnet18", 1, "random10", REFERENCE),
+        Run("digits", "resnet18", 0, "class3", ORIGINAL),
+        Run("cifar100", "mlp", 1, "class3", ORIGINAL),
+        Run("digits", "mlp", 0, "classes20-0", ORIGINAL),
+        Run("cifar100", "resnet18", 1, "random10", ORIGINAL),
         Run("cifar100", "resnet18", 1, "class3", "finetune"),
-        Run("cifar100", "resnet18", 0, "class3", REFERENCE),
+        Run("cifar100", "resnet18", 0, "class3", ORIGINAL),
     ]
     assert not set(absent) & set(runs)
     assert plan.datasets == ["digits", "cifar100"]
@@ -278,7 +279,7 @@ def test_no_studies_is_the_top_level_cross_product(plan):
         for a in CONFIG["archs"]
         for s in CONFIG["seeds"]
         for fs in FORGET_IDS
-        for m in [REFERENCE, *CONFIG["methods"]]
+        for m in [ORIGINAL, *CONFIG["methods"]]
         if not (fs == "random10" and m == "zero_output")
     ]
     assert plan.runs() == expected
@@ -430,7 +431,7 @@ def test_config_files_without_studies_plan_their_cross_product(path):
         for s in loaded["seeds"]
         for fs in plan.forget_sets
         if plan.drawn_for(fs, s)  # a per-seed draw runs with its own seed only
-        for m in [REFERENCE, *loaded["methods"]]
+        for m in [ORIGINAL, *loaded["methods"]]
         if plan.applies(m, fs)
     ]
     assert [(r.dataset, r.arch, r.seed, r.forget_set, r.method) for r in plan.runs()] == cross
@@ -441,7 +442,7 @@ def test_paper_config_plans_what_it_documents():
     plan = Plan(load_config("config/paper.yaml"))
     runs = plan.runs()
     assert len(runs) == 2049  # evaluate jobs
-    assert sum(r.method != REFERENCE for r in runs) == 1968  # unlearn jobs
+    assert sum(r.method != ORIGINAL for r in runs) == 1968  # unlearn jobs
     assert len(plan.models()) == 30  # train_original jobs
     assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "sisa"}) == 30  # train_sisa jobs
     assert len({(r.dataset, r.arch, r.seed) for r in runs if r.method == "erm_ktp"}) == 30  # train_erm jobs
@@ -459,7 +460,7 @@ def test_paper_config_plans_what_it_documents():
     assert {fs for d, fs in plan.dataset_forget_sets() if d in ("mnist", "fashion_mnist")} == {"class2", "random10000"}
     random = [r for r in runs if r.forget_set == "random10000"]
     assert {(r.dataset, r.arch) for r in random} == {("mnist", "mlp"), ("fashion_mnist", "mlp")}
-    assert {r.method for r in random} == {REFERENCE, "retrain", "finetune", "fnn"}
+    assert {r.method for r in random} == {ORIGINAL, "retrain", "finetune", "fnn"}
     assert plan.forget_spec("random10000")["count"] == 10000
-    assert {r.method for r in runs if r.forget_set == "classes60-4"} == {REFERENCE, *plan.methods}
+    assert {r.method for r in runs if r.forget_set == "classes60-4"} == {ORIGINAL, *plan.methods}
     assert set(plan.methods) == set(METHODS)

@@ -1,4 +1,4 @@
-"""Populations of unlearning runs (lethe.population) and their metrics (lethe.metrics.quality):
+"""Populations of unlearning runs (lethe.populations.runs) and their metrics (lethe.metrics.quality):
 the challenge's ε and F, its score, and U-LiRA, with known answers."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from lethe.metrics.quality import (
     ulira_accuracy,
     ulira_per_example,
 )
-from lethe.population import run_population, run_seed
-from lethe.unlearn import run_unlearning
+from lethe.populations.runs import run_population, run_seed
+from lethe.unlearning import run_unlearning
 
 # --------------------------------------------------------------------------- ε and F
 
@@ -159,8 +159,9 @@ def test_a_deterministic_method_runs_twice_and_is_said_to_be(original_mlp, digit
 def test_population_files_round_trip_and_are_checked(tmp_path, digits_files, forget_class3, original_mlp, train_recipe):
     from lethe.io import write_json
     from lethe.models.checkpoint import save_checkpoint
+    from lethe.populations.artefacts import load_population
     from lethe.stages.forgetting_quality import forgetting_quality as quality_stage
-    from lethe.stages.population import load_population, write_population
+    from lethe.stages.population import write_population
 
     npz, manifest_path, manifest = digits_files
     original = tmp_path / "original.safetensors"
@@ -186,7 +187,7 @@ def test_population_files_round_trip_and_are_checked(tmp_path, digits_files, for
 
 
 def test_population_models_below_four_are_refused():
-    from lethe.config import load_plan
+    from lethe.plan.config import load_plan
 
     with pytest.raises(ValueError, match="population.models"):
         load_plan({"population": {"models": 2}})
@@ -212,8 +213,8 @@ def test_shadow_originals_are_the_original_recipe_from_their_own_seeds(digits, c
     """Batched shadow originals equal fit() one at a time with shadow_seed(seed, i), and a
     population drawn from them starts run i from shadow original i (zero_output, deterministic
     from one original, is not from several)."""
-    from lethe.reference import train_one
-    from lethe.shadow import shadow_model, shadow_seed, train_shadows
+    from lethe.populations.reference import train_one
+    from lethe.populations.shadow import shadow_model, shadow_seed, train_shadows
 
     recipe = {"epochs": 2, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"}
     shape = tuple(digits.manifest["shape"])

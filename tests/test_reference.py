@@ -1,4 +1,4 @@
-"""Reference models (lethe.reference) and the per-example attack they calibrate (lethe.metrics.lira)."""
+"""Reference models (lethe.populations.reference) and the per-example attack they calibrate (lethe.metrics.lira)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from lethe.metrics.lira import (
 )
 from lethe.metrics.predict import logits
 from lethe.models.registry import build_model
-from lethe.reference import halves, model_seed, population, train_one, train_reference
-from lethe.stages.train_reference import load_reference, write_reference
+from lethe.populations.artefacts import load_reference
+from lethe.populations.reference import halves, model_seed, population, train_one, train_reference
+from lethe.stages.train_reference import write_reference
 from lethe.train import fit
 
 SHORT = {"epochs": 3, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"}

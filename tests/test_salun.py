@@ -36,7 +36,7 @@ from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failur
 
 from lethe.methods.catalog import METHODS
 from lethe.methods.salun import saliency_mask
-from lethe.unlearn import data_view
+from lethe.unlearning import data_view
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ from relabel_checks import (
 from lethe.methodkit.passes import epoch_lr
 from lethe.methods.catalog import METHODS
 from lethe.methods.scrub import distill_kl
-from lethe.unlearn import data_view
+from lethe.unlearning import data_view
 
 
 @pytest.fixture(scope="module")

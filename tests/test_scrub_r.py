@@ -57,7 +57,7 @@ from relabel_checks import (
 from lethe.methodkit.base import Context
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.scrub_r import error, forget_validation, rewind_epoch, unlearn
-from lethe.unlearn import data_view
+from lethe.unlearning import data_view
 
 # SCRUB's tests' settings (its small-scale defaults with conftest's override), under which SCRUB moves
 # D_f's error on digits and the rewind has epochs to choose from.

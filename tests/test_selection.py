@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lethe.config import load_plan
-from lethe.plan import REFERENCE
+from lethe.plan.config import load_plan
+from lethe.plan.paths import ORIGINAL
 from lethe.report.selection import confusion_metrics, fnn_run_records, saliency_checkpoints, select
 
 
@@ -27,7 +27,7 @@ def plan_of(**changes):
 def test_first_class_forget_set_and_first_two_methods_by_default():
     selection = select(plan_of(), [])
     assert selection.forget_set == "class3"  # class forgetting before random samples
-    assert selection.methods == [REFERENCE, "zero_output", "finetune", "retrain"]
+    assert selection.methods == [ORIGINAL, "zero_output", "finetune", "retrain"]
     assert selection.seed == 0 and selection.datasets == ["digits"]
 
 
@@ -35,7 +35,7 @@ def test_chosen_methods_that_do_not_apply_are_left_out():
     only_random = {"random10": {"kind": "random_samples", "fraction": 0.1, "seed": 0}}
     selection = select(plan_of(forget_sets=only_random), ["zero_output", "neggrad"])
     assert selection.forget_set == "random10"
-    assert selection.methods == [REFERENCE, "neggrad", "retrain"]  # zero_output is class-only
+    assert selection.methods == [ORIGINAL, "neggrad", "retrain"]  # zero_output is class-only
 
 
 def test_unknown_chosen_method_names_the_key():
@@ -68,7 +68,7 @@ def test_studies_limit_the_panels_to_what_each_runs():
         },
     )
     selection = select(plan, ["finetune"])
-    assert selection.shown[("digits", "cnn")] == {REFERENCE, "retrain"}
+    assert selection.shown[("digits", "cnn")] == {ORIGINAL, "retrain"}
     cnn = [p for p in saliency_checkpoints(plan, selection) if "/cnn/" in p]
     assert cnn == [
         "results/models/digits/cnn/seed0/original.safetensors",

@@ -44,7 +44,7 @@ from lethe.metrics.distance import random_model
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.models.ensemble import Ensemble
-from lethe.unlearn import data_view, run_unlearning
+from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.05
 KEPT = 0.02

@@ -43,7 +43,7 @@ from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.ssd import dampen, minibatch_importance
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier, build_model
-from lethe.unlearn import run_unlearning
+from lethe.unlearning import run_unlearning
 
 FORGOTTEN = 0.25
 KEPT = 0.03

@@ -15,13 +15,13 @@ import timm.models._builder
 import torch
 from test_plan import CONFIG
 
-from lethe.config import ConfigError, check
 from lethe.data.tensors import Split
 from lethe.models import catalog
 from lethe.models.catalog import arch_problem, is_timm_arch, needs_timm, split_timm_arch
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
 from lethe.models.registry import Classifier, build_model, vit_patch_size
-from lethe.plan import Plan
+from lethe.plan.config import ConfigError, check
+from lethe.plan.experiment import Plan
 from lethe.train import fit
 
 VIT = "timm-vit_tiny_patch16_224"  # ViT-Tiny: 12 blocks of width 192, 3 heads; ~5.4M parameters here
@@ -272,7 +272,7 @@ def test_plan_accepts_timm_archs():
 def test_plan_of_a_timm_config_stays_torch_free():
     """The Snakefile's parse checks timm names without importing timm (or torch)."""
     code = (
-        "import sys; from test_plan import CONFIG; from lethe.plan import Plan; "
+        "import sys; from test_plan import CONFIG; from lethe.plan.experiment import Plan; "
         f"Plan({{**CONFIG, 'archs': ['{VIT}', '{CNN}']}}); "
         "assert 'torch' not in sys.modules and 'timm' not in sys.modules, sorted(sys.modules)"
     )

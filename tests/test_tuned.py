@@ -1,4 +1,4 @@
-"""Where a method's hyperparameters come from (config key ``tuning``, lethe.tuned, lethe.plan):
+"""Where a method's hyperparameters come from (config key ``tuning``, lethe.tuning.values, lethe.plan.experiment):
 the paper's defaults, shipped tuned values, or the workflow's own search (rule tune)."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 import yaml
 from test_plan import CONFIG
 
-from lethe import tuned
-from lethe.config import load_plan
 from lethe.methods.catalog import METHODS
-from lethe.plan import Plan
+from lethe.plan.config import load_plan
+from lethe.plan.experiment import Plan
+from lethe.tuning import values as tuned
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,9 +34,9 @@ def ship(folder: Path, method: str, kind: str, best: dict, dataset="digits", arc
 
 def test_defaults_are_the_catalogues_merged_with_method_params():
     plan = Plan(config({}))
-    assert all(plan.source(m) == "defaults" for m in plan.methods)
+    assert all(plan.tuning.source(m) == "defaults" for m in plan.methods)
     assert plan.method_params("neggrad", "digits", "mlp", "class3") == plan.params["neggrad"]
-    assert plan.params["neggrad"]["lr"] == 0.003 and plan.tune_jobs() == [] and plan.tuned_files() == []
+    assert plan.params["neggrad"]["lr"] == 0.003 and plan.tuning.tune_jobs() == [] and plan.tuning.tuned_files() == []
 
 
 def test_shipped_values_apply_per_kind_and_method_params_win(tmp_path):
@@ -49,13 +49,13 @@ def test_shipped_values_apply_per_kind_and_method_params_win(tmp_path):
             method_params={"finetune": {"epochs": 7}},
         )
     )
-    assert plan.source("finetune") == "tuned" and plan.source("neggrad") == "defaults"
+    assert plan.tuning.source("finetune") == "tuned" and plan.tuning.source("neggrad") == "defaults"
     by_set = {fs: plan.method_params("finetune", "digits", "mlp", fs) for fs in ("class3", "classes2-1", "random10")}
     assert {fs: p["lr"] for fs, p in by_set.items()} == {"class3": 0.05, "classes2-1": 0.02, "random10": 0.01}
     assert {p["epochs"] for p in by_set.values()} == {7}  # hand-written method_params win
     assert by_set["class3"] == {**METHODS["finetune"].defaults, "lr": 0.05, "epochs": 7}
-    assert plan.tune_jobs() == []  # nothing to search
-    assert len(plan.tuned_files()) == 3  # the paper's setup section reads them
+    assert plan.tuning.tune_jobs() == []  # nothing to search
+    assert len(plan.tuning.tuned_files()) == 3  # the paper's setup section reads them
 
 
 def test_a_missing_shipped_file_names_it_and_what_to_do(tmp_path):
@@ -75,16 +75,16 @@ def test_a_search_runs_per_kind_and_skips_the_keys_method_params_fix():
     plan = Plan(config({"source": "search"}))
     # retrain and zero_output have no search space, and method_params fixes all three of neggrad's searched
     # keys: they keep their values, and nothing searches them (neggrad with a warning).
-    assert [plan.source(m) for m in plan.methods] == ["defaults", "search", "defaults", "defaults"]
+    assert [plan.tuning.source(m) for m in plan.methods] == ["defaults", "search", "defaults", "defaults"]
     assert any("method_params.neggrad fixes every hyperparameter" in w for w in plan.warnings)
-    assert plan.tune_jobs() == [
+    assert plan.tuning.tune_jobs() == [
         ("digits", "mlp", "finetune", "classes"),
         ("digits", "mlp", "finetune", "random_classes"),
         ("digits", "mlp", "finetune", "random_samples"),
     ]
-    assert set(plan.search_space("finetune")) == set(METHODS["finetune"].search_space)
+    assert set(plan.tuning.search_space("finetune")) == set(METHODS["finetune"].search_space)
     assert (
-        plan.tuned_file("digits", "mlp", "finetune", "classes2-2")
+        plan.tuning.tuned_file("digits", "mlp", "finetune", "classes2-2")
         == "results/tuned/digits/mlp/finetune-random_classes.yaml"
     )
 
@@ -98,12 +98,16 @@ def test_per_kind_sources_and_their_precedence(tmp_path):
     tuning = {"source": "tuned", "per_kind": {"random_classes": "defaults", "random_samples": "search"},
               "folder": str(tmp_path)}  # fmt: skip
     plan = Plan(config(tuning))
-    assert plan.sources("finetune") == {"classes": "tuned", "random_classes": "defaults", "random_samples": "search"}
+    assert plan.tuning.sources("finetune") == {
+        "classes": "tuned",
+        "random_classes": "defaults",
+        "random_samples": "search",
+    }
     assert plan.method_params("finetune", "digits", "mlp", "class3")["lr"] == 0.05
     assert plan.method_params("finetune", "digits", "mlp", "classes2-1") == plan.params["finetune"]
-    assert plan.tune_jobs() == [("digits", "mlp", "finetune", "random_samples")]
-    assert plan.tuned_file("digits", "mlp", "finetune", "classes2-1") is None
-    assert plan.tuned_file("digits", "mlp", "finetune", "random10") == tuned.RESULT.format(
+    assert plan.tuning.tune_jobs() == [("digits", "mlp", "finetune", "random_samples")]
+    assert plan.tuning.tuned_file("digits", "mlp", "finetune", "classes2-1") is None
+    assert plan.tuning.tuned_file("digits", "mlp", "finetune", "random10") == tuned.RESULT.format(
         dataset="digits", arch="mlp", method="finetune", kind="random_samples"
     )
     text = search_spaces(plan.methods, {}, plan.setup_config()["tuning"])
@@ -112,7 +116,7 @@ def test_per_kind_sources_and_their_precedence(tmp_path):
         "for random samples forgetting; the paper's defaults for random classes forgetting." in text
     )
     whole = Plan(config({**tuning, "per_method": {"finetune": "defaults"}}))  # per_method wins
-    assert set(whole.sources("finetune").values()) == {"defaults"} and whole.tune_jobs() == []
+    assert set(whole.tuning.sources("finetune").values()) == {"defaults"} and whole.tuning.tune_jobs() == []
     with pytest.raises(ValueError, match=r"tuning\.per_kind: unknown forget-set kind\(s\) \['class'\]"):
         Plan(config({"per_kind": {"class": "tuned"}}))
     with pytest.raises(ValueError, match=r"or tuning\.per_kind\.random_classes to search"):
@@ -125,16 +129,16 @@ def test_a_method_searched_by_name_with_every_key_fixed_is_an_error():
     ):
         Plan(config({"per_method": {"neggrad": "search"}}))
     partly = Plan(config({"per_method": {"neggrad": "search"}}, method_params={"neggrad": {"lr": 0.003}}))
-    assert set(partly.search_space("neggrad")) == {"epochs", "batch_size"}
+    assert set(partly.tuning.search_space("neggrad")) == {"epochs", "batch_size"}
 
 
 def test_the_search_never_sees_a_reported_seed_or_draw():
     plan = Plan(config({"source": "search"}, method_params={}))
     # A fixed class list is the scenario itself (on the tuning seed's models); random forget sets take the
     # tuning seed as their draw, drawn like a per-seed forget set whatever the reported runs use.
-    assert plan.tuning_forget_set("classes") == "class3"
-    assert plan.tuning_forget_set("random_classes") == "classes2-100"
-    assert plan.tuning_forget_set("random_samples") == "random10-100"
+    assert plan.tuning.tuning_forget_set("classes") == "class3"
+    assert plan.tuning.tuning_forget_set("random_classes") == "classes2-100"
+    assert plan.tuning.tuning_forget_set("random_samples") == "random10-100"
     assert plan.forget_spec("random10-100") == {**CONFIG["forget_sets"]["random10"], "per_seed": True}
     assert plan.forget_spec("classes2-100") == CONFIG["forget_sets"]["classes2"]
     assert "random10-100" not in plan.forget_set_ids and "classes2-100" not in plan.forget_set_ids
@@ -184,7 +188,7 @@ def test_the_shipped_configs_resolve_and_their_files_are_real_searches(monkeypat
     for name in ("config.yaml", "fashion.yaml", "fashion_tshirt.yaml", "fashion_random.yaml"):
         raw = yaml.safe_load((REPO / "config" / name).read_text())
         plan = load_plan(raw)
-        for path in plan.tuned_files():
+        for path in plan.tuning.tuned_files():
             record = yaml.safe_load((REPO / path).read_text())
             history = record["history"]
             assert len(history) == record["trials"], path
@@ -194,6 +198,6 @@ def test_the_shipped_configs_resolve_and_their_files_are_real_searches(monkeypat
                 continue
             best = min(finished, key=lambda t: (t["objective"], t["number"]))
             assert best["params"] == record["best"] and best["gap"] == record["gap"], path
-            if record["kind"] == "random_samples":  # searched with the forget-loss shift (lethe.tuning)
+            if record["kind"] == "random_samples":  # searched with the forget-loss shift (lethe.tuning.search)
                 assert all(t["loss_shift"] is not None for t in finished), path
             assert record["seed"] not in plan.seeds, path

@@ -1,4 +1,4 @@
-"""The tuning search (lethe.tuning) and the catalogue's search spaces, on digits / MLP / class 3.
+"""The tuning search (lethe.tuning.search) and the catalogue's search spaces, on digits / MLP / class 3.
 
 NegGrad is the method searched here: a trial takes a few hundredths of a second on digits.
 """
@@ -14,9 +14,9 @@ from conftest import TRAIN_RECIPE
 
 from lethe.data.tensors import Split
 from lethe.methods.catalog import METHODS, merge_params
-from lethe.search_space import Dimension, check_space, choice, integer, log_float
-from lethe.tuning import INFEASIBLE_PENALTY, Scorer, gap, loss_shift, score, search
-from lethe.unlearn import run_unlearning
+from lethe.tuning.search import INFEASIBLE_PENALTY, Scorer, gap, loss_shift, score, search
+from lethe.tuning.space import Dimension, check_space, choice, integer, log_float
+from lethe.unlearning import run_unlearning
 
 SPACE = {"lr": log_float(1e-4, 1e-1), "epochs": integer(1, 4)}
 
@@ -178,7 +178,7 @@ def test_a_trial_past_its_time_cap_is_stopped_and_ranked_last(
     is stopped, scored twice the penalty with its gap unknown, and the search still returns."""
     import signal
 
-    import lethe.tuning as tuning
+    import lethe.tuning.search as tuning
 
     result = run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, trials=2, time_fraction=1e-9)
     assert [t["aborted"] for t in result["trials"]] == [True, True]

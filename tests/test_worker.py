@@ -1,9 +1,9 @@
-"""The warm worker (lethe.worker) and the job entry (lethe.job): a job runs the same in
+"""The warm worker (lethe.engine.worker) and the job entry (lethe.engine.job): a job runs the same in
 the worker and in its own process; crashes, hang-ups, a missing worker and an orphaned
 worker are each handled.
 
-The jobs here are small entry scripts written into a scratch ``workflow/`` whose
-``lethe`` is a link to the package, so the worker serves exactly the production code.
+The jobs here are small stage modules written into a scratch ``workflow/`` whose ``lethe``
+links every part of the package but ``stages/``, so the worker serves the production code.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from lethe import job as lethe_job
-from lethe import worker
+from lethe.engine import job as lethe_job
+from lethe.engine import worker
 
 REPO = Path(__file__).resolve().parents[1]
 
-SCRIPTS = {
+STAGES = {
     # Writes what it saw: the job's fields, its process, its thread variable.
     "echo": """
 import json, os, sys
@@ -61,11 +61,15 @@ def main(job):
 @pytest.fixture(scope="module")
 def workflow_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("workflow_copy") / "workflow"
-    (root / "scripts").mkdir(parents=True)
-    (root / "lethe").symlink_to(REPO / "workflow" / "lethe", target_is_directory=True)
+    package = root / "lethe"
+    (package / "stages").mkdir(parents=True)
+    for entry in (REPO / "workflow" / "lethe").iterdir():
+        if entry.name not in ("stages", "__pycache__"):
+            (package / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    (package / "stages" / "__init__.py").write_text("")
     (root / "job.py").write_text((REPO / "workflow" / "job.py").read_text())
-    for name, text in SCRIPTS.items():
-        (root / "scripts" / f"{name}.py").write_text(text)
+    for name, text in STAGES.items():
+        (package / "stages" / f"{name}.py").write_text(text)
     return root
 
 
@@ -78,7 +82,7 @@ def running(workflow_dir, tmp_path_factory):
     assert started.process.poll() is not None and not Path(started.address).exists()
 
 
-def spec(script: str, output: Path, log: Path | None = None) -> str:
+def spec(stage: str, output: Path, log: Path | None = None) -> str:
     class Named(list):
         def __init__(self, items=(), names=None):
             super().__init__(items)
@@ -88,19 +92,19 @@ def spec(script: str, output: Path, log: Path | None = None) -> str:
             return self.names.items()
 
     return lethe_job.spec(
-        script, Named(names={"seed": "0"}), Named(names={"npz": "data.npz", "files": ["a", "b"]}),
+        stage, Named(names={"seed": "0"}), Named(names={"npz": "data.npz", "files": ["a", "b"]}),
         Named([str(output)]), {"hyper": {"lr": 0.003, "epochs": 2}, "flag": None},
     )  # fmt: skip
 
 
-def run_job(workflow_dir: Path, script: str, output: Path, address: str | None, **popen) -> subprocess.Popen:
+def run_job(workflow_dir: Path, stage: str, output: Path, address: str | None, **popen) -> subprocess.Popen:
     """``python workflow/job.py SPEC --log LOG --threads 1`` as Snakemake's shell starts it."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", lethe_job.WORKER_ENV)}
-    env.update({"OMP_NUM_THREADS": "1", "LETHE_TEST_MARKER": script})
+    env.update({"OMP_NUM_THREADS": "1", "LETHE_TEST_MARKER": stage})
     if address is not None:
         env[lethe_job.WORKER_ENV] = address
     log = output.with_suffix(".log")
-    command = [sys.executable, str(workflow_dir / "job.py"), spec(script, output), "--log", str(log), "--threads", "1"]
+    command = [sys.executable, str(workflow_dir / "job.py"), spec(stage, output), "--log", str(log), "--threads", "1"]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
@@ -130,15 +134,15 @@ def test_a_job_runs_alike_in_the_worker_and_in_its_own_process(workflow_dir, run
 
 
 @pytest.mark.parametrize(
-    ("script", "returncode", "message"),
+    ("stage", "returncode", "message"),
     [("raises", 1, "ValueError: a bug in a stage"), ("segfault", 128 + signal.SIGSEGV, "killed by SIGSEGV")],
 )
 def test_a_crashing_job_fails_alone_and_the_worker_serves_the_next(
-    workflow_dir, running, tmp_path, script, returncode, message
+    workflow_dir, running, tmp_path, stage, returncode, message
 ):
-    code, _, err = finished(run_job(workflow_dir, script, tmp_path / "out.json", running.address))
+    code, _, err = finished(run_job(workflow_dir, stage, tmp_path / "out.json", running.address))
     assert code == returncode and message in err
-    if script == "raises":  # the traceback is in the job's log too
+    if stage == "raises":  # the traceback is in the job's log too
         assert "ValueError: a bug in a stage" in (tmp_path / "out.log").read_text()
     assert running.process.poll() is None
     code, _, err = finished(run_job(workflow_dir, "echo", tmp_path / "next.json", running.address))
@@ -187,7 +191,7 @@ def test_the_worker_exits_with_the_process_that_started_it(workflow_dir, tmp_pat
     starter = f"""
 import sys
 sys.path.insert(0, {str(workflow_dir)!r})
-from lethe import worker
+from lethe.engine import worker
 started = worker.start({str(workflow_dir)!r}, {str(tmp_path / "worker.log")!r})
 print(started.process.pid, started.address, flush=True)
 """  # exits at once without stopping it, as a killed Snakemake would

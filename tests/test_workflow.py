@@ -17,7 +17,7 @@ import pytest
 import yaml
 from repository_copy import copy_repository
 
-from lethe.code_deps import STAMPS, code_inputs
+from lethe.engine.stamps import STAMPS, code_inputs
 from lethe.metrics.catalog import METRICS
 from lethe.report.catalog import FIGURES as FIGURE_REGISTRY
 from lethe.report.catalog import rule_name
@@ -301,21 +301,22 @@ METHOD_RULES = (
     "population_shadow",
 )  # rules that run a method by name: its module is in their code
 MODULES = sorted(p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py"))
+STAGE_NAMES = sorted(p.stem for p in (PACKAGE / "stages").glob("*.py") if p.stem != "__init__")
 
 
 def module_representatives() -> list[str]:
-    """One module per set of tiny-run scripts (and, for unlearn, methods) whose derived code
+    """One module per set of tiny-run stages (and, for unlearn, methods) whose derived code
     inputs list it: modules in the same set must rerun the same jobs, so one edit per set
     tests the rerun mechanism, at 29 dry runs instead of 78. Which jobs import which module
     is checked for every module, against the imports a job really makes, by
     test_code_inputs_cover_everything_a_job_imports; the rerun set below comes from the DAG."""
     methods = yaml.safe_load(TINY.read_text())["methods"]
     users: dict[str, set] = {}
-    for script in sorted((REPO / "workflow/scripts").glob("*.py")):
-        extras = [(f"lethe.methods.{m}",) for m in methods] if script.stem in METHOD_RULES else [()]
+    for stage in STAGE_NAMES:
+        extras = [(f"lethe.methods.{m}",) for m in methods] if stage in METHOD_RULES else [()]
         for extra in extras:
-            for path in code_inputs(REPO / "workflow", script, extra, start=REPO):
-                users.setdefault(path, set()).add((script.stem, *extra))
+            for path in code_inputs(REPO / "workflow", stage, extra, start=REPO):
+                users.setdefault(path, set()).add((stage, *extra))
     groups: dict[frozenset, str] = {}
     for module in MODULES:
         groups.setdefault(frozenset(users.get(module, ())), module)
@@ -340,7 +341,7 @@ def dry_run_jobs(workdir: Path, *args: str) -> list[dict]:
         job["inputs"] = set(job["inputs"])
         job["key"] = f"{job['rule']}:{job['outputs'][0] if job['outputs'] else ''}"
         job["stamps"] = {p for p in job["inputs"] if p.startswith(STAMPS + "/")}
-        # What the job's code stamps list (lethe.code_deps.code_stamp): its script and modules.
+        # What the job's code stamps list (lethe.engine.stamps.code_stamp): its stage's modules.
         job["code"] = {name for stamp in job["stamps"] for name in json.loads((workdir / stamp).read_text())["code"]}
     return jobs
 
@@ -351,11 +352,11 @@ def forced_jobs(tiny_run: Path) -> dict[str, dict]:
     return {job["key"]: job for job in dry_run_jobs(tiny_run, "--forceall")}
 
 
-# What each rule's script imports when it runs, observed: one process imports every rule
-# script's `lethe` imports (and every method module, which `unlearn` imports by name)
-# under an __import__ hook that records who imported what.
+# What each rule's stage imports when it runs, observed: one process imports every stage
+# module (and every method module, which `unlearn` imports by name) under an __import__
+# hook that records who imported what.
 IMPORT_GRAPH = r"""
-import ast, builtins, importlib.util, json, sys
+import builtins, importlib, importlib.util, json, sys
 from pathlib import Path
 sys.path.insert(0, "workflow")
 edges, real = set(), builtins.__import__
@@ -369,12 +370,10 @@ def hook(name, globals=None, locals=None, fromlist=(), level=0):
     return module
 builtins.__import__ = hook
 roots = {}
-for script in sorted(Path("workflow/scripts").glob("*.py")):
-    tree = ast.parse(script.read_text())
-    imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("lethe")]
-    roots[script.stem] = [n.module for n in imports]
-    for node in imports:
-        exec(compile(ast.Module([node], []), str(script), "exec"), {"__name__": "__main__"})
+for path in sorted(Path("workflow/lethe/stages").glob("*.py")):
+    if path.stem != "__init__":
+        roots[path.stem] = [f"lethe.stages.{path.stem}"]
+        importlib.import_module(roots[path.stem][0])
 for path in sorted(Path("workflow/lethe/methods").glob("*.py")):
     importlib.import_module(f"lethe.methods.{path.stem}")
 files = {n: m.__file__ for n, m in sys.modules.items() if n.startswith("lethe") and getattr(m, "__file__", None)}
@@ -383,7 +382,7 @@ print(json.dumps({"edges": sorted(edges), "roots": roots, "files": files}))
 
 
 def observed_imports(workdir: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """({script: package files its imports load}, {method: files its module loads}), relative to workdir."""
+    """({stage: package files its module loads}, {method: files its module loads}), relative to workdir."""
     proc = subprocess.run([sys.executable, "-c", IMPORT_GRAPH], cwd=workdir, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     graph = json.loads(proc.stdout)
@@ -405,39 +404,40 @@ def observed_imports(workdir: Path) -> tuple[dict[str, set[str]], dict[str, set[
         return {files[n] for n in seen}
 
     methods = {p.stem: loaded([f"lethe.methods.{p.stem}"]) for p in (workdir / "workflow/lethe/methods").glob("*.py")}
-    return {script: loaded(names) for script, names in graph["roots"].items()}, methods
+    return {stage: loaded(names) for stage, names in graph["roots"].items()}, methods
 
 
-def rule_scripts() -> dict[str, str]:
-    """{rule: script name} from the rule files."""
-    scripts, derived = {}, {}
+def rule_stages() -> dict[str, str]:
+    """{rule: stage name} from the rule files."""
+    stages, derived = {}, {}
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", smk.read_text(), flags=re.M):
             match = re.search(r'job_params\(\s*"(\w+)"', body)
             if match:
-                scripts[rule] = match.group(1)
-        # `use rule X as Y with:` runs X's script.
+                stages[rule] = match.group(1)
+        # `use rule X as Y with:` runs X's stage.
         derived.update(dict(re.findall(r"^use rule (\w+) as (\w+) with:", smk.read_text(), flags=re.M)))
-    scripts.update({child: scripts[parent] for parent, child in derived.items()})
-    # The figure rules are made in a loop from the registry (figures.smk): its entries name their scripts.
-    scripts.update({rule_name(f.name): f.script for f in FIGURE_REGISTRY.values()})
-    return scripts
+    stages.update({child: stages[parent] for parent, child in derived.items()})
+    # The figure rules are made in a loop from the registry (figures.smk): its entries name their stages.
+    stages.update({rule_name(f.name): f.stage for f in FIGURE_REGISTRY.values()})
+    return stages
 
 
 def test_code_inputs_cover_everything_a_job_imports(tiny_run: Path, forced_jobs: dict[str, dict]):
-    """Each job's code stamp lists its script and every package module that script (and,
-    for unlearn, its method) loads when it runs, as relative paths: tensors.py and
-    checkpoint.py were in none once. The stamp is the job's only code input."""
-    scripts, methods = observed_imports(tiny_run)
-    rules = rule_scripts()
+    """Each job's code stamp lists its stage and every package module that stage (and,
+    for unlearn, its method) loads when it runs, as relative paths, among them the batch
+    order (tensors.py) and the checkpoint format (checkpoint.py). The stamp is the job's
+    only code input."""
+    stages, methods = observed_imports(tiny_run)
+    rules = rule_stages()
     checked = set()
     for job in forced_jobs.values():
         if job["rule"] == "all":
             continue
         assert len(job["stamps"]) == 1 and not any(p.startswith("workflow/lethe/") for p in job["inputs"]), job
         code = job["code"]
-        assert f"workflow/scripts/{rules[job['rule']]}.py" in code, job["key"]
-        expected = scripts[rules[job["rule"]]]
+        assert f"workflow/lethe/stages/{rules[job['rule']]}.py" in code, job["key"]
+        expected = stages[rules[job["rule"]]]
         if job["rule"] in METHOD_RULES:
             method = job["key"].rsplit("/", 1)[1].split(".")[0]
             expected = expected | methods[method]
@@ -445,8 +445,8 @@ def test_code_inputs_cover_everything_a_job_imports(tiny_run: Path, forced_jobs:
         assert all((tiny_run / p).is_file() and not Path(p).is_absolute() for p in code), job["key"]
         checked.add(job["rule"])
     assert {"train_original", "unlearn", "evaluate", "compile_paper", "figure_gradcam"} <= checked
-    assert "workflow/lethe/data/tensors.py" in scripts["train_original"]
-    assert "workflow/lethe/models/checkpoint.py" in scripts["unlearn"]
+    assert "workflow/lethe/data/tensors.py" in stages["train_original"]
+    assert "workflow/lethe/models/checkpoint.py" in stages["unlearn"]
 
 
 def downstream(jobs: dict[str, dict], keys: set[str]) -> set[str]:

@@ -22,14 +22,14 @@ import json
 import sys
 from pathlib import Path
 
-from lethe.log import setup_logging
+from lethe.engine.log import setup_logging
 
 AMP_ARGS = {"false": False, "true": True, "bfloat16": "bfloat16", "float16": "float16"}
 
 
 def _train_defaults() -> dict:
     """The training recipe's defaults, from config/schema.yaml (the one place they are written)."""
-    from lethe.config import load_schema
+    from lethe.plan.config import load_schema
 
     return {key: spec["default"] for key, spec in load_schema()["properties"]["train"]["properties"].items()}
 
@@ -145,7 +145,7 @@ def check_configs(paths: list[str]) -> int:
     Snakemake reads ``--configfile`` files before the workflow's code runs, so for a missing
     file or a YAML syntax error it prints its own message (without the line); this names both.
     """
-    from lethe.config import ConfigError, load_plan, load_yaml
+    from lethe.plan.config import ConfigError, load_plan, load_yaml
 
     failed = 0
     for path in paths:

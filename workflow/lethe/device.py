@@ -181,7 +181,7 @@ class Runtime:
 
     @classmethod
     def from_job(cls, job) -> Runtime:
-        """A rule job's runtime (:class:`lethe.job.Job`): its params ``device``, ``amp`` (float32
+        """A rule job's runtime (:class:`lethe.engine.job.Job`): its params ``device``, ``amp`` (float32
         where the rule has none) and ``memory_format``, and its threads."""
         return cls(job.params.device, job.params.get("amp", False), job.params.memory_format, job.threads)
 

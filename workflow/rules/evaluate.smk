@@ -24,9 +24,7 @@ rule evaluate:
             settings={
                 k: v for k, v in config["evaluation"].items() if k != "batch_size"
             },
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB

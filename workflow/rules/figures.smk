@@ -69,7 +69,7 @@ for _figure in FIGURE_REGISTRY.values():
         name:
             rule_name(_figure.name)
         input:
-            code(_figure.script),
+            code(_figure.stage),
             **figure_inputs(_figure),
         output:
             pdf=f"{FIGURES}/{_figure.name}.pdf",
@@ -90,7 +90,7 @@ for _figure in FIGURE_REGISTRY.values():
         resources:
             mem_mb=_figure.mem_mb,
         params:
-            **job_params(_figure.script, **figure_params(_figure)),
+            **job_params(_figure.stage, **figure_params(_figure)),
         shell:
             JOB
 

@@ -1,4 +1,4 @@
-# Populations (lethe.population): one method applied population.models times to the same
+# Populations (lethe.populations.runs): one method applied population.models times to the same
 # original from independent unlearning seeds, on the first population.seeds seeds; retrain's
 # population (N retrains) is what every other is compared with, retrain_twin's the null. Only
 # in the DAG when population.models > 0 (the aggregate asks for their metrics).
@@ -28,9 +28,7 @@ rule population:
             "population",
             hyper=method_params,
             models=config["population"]["models"],
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB
@@ -57,7 +55,7 @@ use rule population as population_shadow with:
         "results/benchmarks/population_shadow/{dataset}/{arch}/seed{seed}/{forget_set}/{method}.tsv"
 
 
-# Shadow originals (lethe.shadow): population.models models trained like the original from
+# Shadow originals (lethe.populations.shadow): population.models models trained like the original from
 # independent seeds, in one job (batched with torch.func where the architecture allows).
 rule train_shadow:
     input:
@@ -82,8 +80,7 @@ rule train_shadow:
             "train_shadow",
             recipe=config["train"],
             models=config["population"]["models"],
-            device=DEVICE,
-            memory_format=MEMORY_FORMAT,
+            **FLOAT32_RUNTIME,
         ),
     shell:
         JOB

@@ -51,7 +51,7 @@ rule paper_inputs:
             f"{MODELS}/original.json".format(dataset=dataset, arch=arch, seed=seed)
             for dataset, arch, seed in PLAN.models()
         ],
-        tuned=PLAN.tuned_files(),
+        tuned=PLAN.tuning.tuned_files(),
     output:
         **{key: f"{GENERATED}/{name}" for key, name in GENERATED_FILES.items()},
     log:

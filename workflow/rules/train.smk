@@ -20,9 +20,7 @@ rule train_original:
         **job_params(
             "train_original",
             recipe=config["train"],
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB
@@ -53,9 +51,7 @@ rule train_sisa:
         **job_params(
             "train_sisa",
             hyper=PLAN.params["sisa"],
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB
@@ -89,15 +85,13 @@ rule train_erm:
             "train_erm",
             recipe=config["train"],
             hyper=original_params("erm_ktp", PLAN.params["erm_ktp"]),
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB
 
 
-# The reference models that calibrate LiRA (lethe.reference): K models of the original's
+# The reference models that calibrate LiRA (lethe.populations.reference): K models of the original's
 # architecture and recipe, each on a random half of train + test, in one job (batched with
 # torch.func where the architecture has no batch normalisation). Only in the DAG when
 # evaluation.reference_models > 0 (the evaluate jobs ask for them).
@@ -125,8 +119,7 @@ rule train_reference:
             "train_reference",
             recipe=config["train"],
             models=config["evaluation"]["reference_models"],
-            device=DEVICE,
-            memory_format=MEMORY_FORMAT,
+            **FLOAT32_RUNTIME,
         ),
     shell:
         JOB

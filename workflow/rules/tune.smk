@@ -1,4 +1,4 @@
-# The tuning stage (lethe.tuning, lethe.tuned): for a method whose source is `search`
+# The tuning stage (lethe.tuning.search, lethe.tuning.values): for a method whose source is `search`
 # (config key tuning), one hyperparameter search per dataset, architecture and forget-set
 # kind, its trials in-process, on the tuning seed's original and retrained model and its
 # forget-set draw (none of them reported). Its YAML is an input of that method's runs.
@@ -25,18 +25,19 @@ rule tune:
         **job_params(
             "tune",
             hyper=lambda wildcards: PLAN.params[wildcards.method],
-            searched=lambda wildcards: sorted(PLAN.search_space(wildcards.method)),
+            searched=lambda wildcards: sorted(
+                PLAN.tuning.search_space(wildcards.method)
+            ),
             space=lambda wildcards: {
-                k: d.describe() for k, d in PLAN.search_space(wildcards.method).items()
+                k: d.describe()
+                for k, d in PLAN.tuning.search_space(wildcards.method).items()
             },
             fixed=lambda wildcards: config["method_params"].get(wildcards.method, {}),
             trials=config["tuning"]["trials"],
             time_fraction=config["tuning"]["time_fraction"],
             seed=config["tuning"]["seed"],
             studies=lambda wildcards: STUDIES.format(**wildcards),
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB
@@ -47,5 +48,5 @@ rule tuned:
     input:
         [
             TUNED.format(dataset=d, arch=a, method=m, kind=k)
-            for d, a, m, k in PLAN.tune_jobs()
+            for d, a, m, k in PLAN.tuning.tune_jobs()
         ],

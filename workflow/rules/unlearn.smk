@@ -28,9 +28,7 @@ rule unlearn:
         **job_params(
             "unlearn",
             hyper=method_params,
-            device=DEVICE,
-            amp=AMP,
-            memory_format=MEMORY_FORMAT,
+            **RUNTIME,
         ),
     shell:
         JOB

@@ -3,7 +3,7 @@
 Chen, Gao, Liu, Peng and Wang, "Boundary Unlearning: Rapid Forgetting of Deep Networks
 via Shifting the Decision Space", CVPR 2023 (BibTeX ``chen2023boundary``); original-code
 mirror ``TY-LEE-KR/Boundary-Unlearning-Code``, ``boundary_unlearning.py``. Forget data
-only: the catalogue declares ``needs_retain=False``, so :func:`lethe.unlearn.data_view`
+only: the catalogue declares ``needs_retain=False``, so :func:`lethe.unlearning.data_view`
 hands the method ``data.retain = None``.
 
 1. Neighbour search on the frozen original θ*: an untargeted one-step FGSM with L∞ bound

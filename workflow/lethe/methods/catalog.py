@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lethe.search_space import choice, integer, log_float, uniform
+from lethe.tuning.space import choice, integer, log_float, uniform
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class MethodInfo:
     # The forget-set kinds its paper evaluates (SCOPES), where it is narrower than what the method
     # accepts: runs outside them are labelled in the tables as outside the paper's setting. None: no narrowing.
     paper_scope: tuple[str, ...] | None = None
-    # What the tuning stage searches (lethe.tuning): hyperparameter -> lethe.search_space.Dimension;
+    # What the tuning stage searches (lethe.tuning.search): hyperparameter -> lethe.tuning.space.Dimension;
     # empty for a method with nothing to tune (retrain, zero_output, SISA's training recipe).
     search_space: dict = field(default_factory=dict)
     family: str = "other"  # the paper groups methods by family (see FAMILIES)

@@ -3,7 +3,7 @@
 Panda, Sourav and Prathosh, "Partially Blinded Unlearning: Class Unlearning for Deep
 Networks from Bayesian Perspective", AAAI 2025 (arXiv 2403.16246); official code
 ``Shash12-ship/pbu``. The method never receives the retain set: its catalogue entry
-declares ``needs_retain=False``, so :func:`lethe.unlearn.data_view` hands it
+declares ``needs_retain=False``, so :func:`lethe.unlearning.data_view` hands it
 ``data.retain = None``.
 
 1. Diagonal Fisher F at θ* on the forget set D_f: the expected Fisher over

@@ -1,5 +1,5 @@
 """The likelihood-ratio attack (LiRA; Carlini et al., "Membership inference attacks from first
-principles", IEEE S&P 2022), calibrated per example on reference models (:mod:`lethe.reference`).
+principles", IEEE S&P 2022), calibrated per example on reference models (:mod:`lethe.populations.reference`).
 
 For a sample (x, y) and a model f, LiRA reads the logit-scaled confidence
 φ = log p / (1 − p), p = softmax(f(x))_y, computed stably as z_y − logsumexp_{j≠y} z_j
@@ -159,7 +159,7 @@ def lira_metrics(
     """LiRA audit and verdict on D_f of one model (module docstring): a flat dict of floats, and
     ``lira_roc`` (the curves, a dict of lists).
 
-    ``reference``: :func:`lethe.reference.train_reference`'s ``phi``, ``in_mask`` and
+    ``reference``: :func:`lethe.populations.reference.train_reference`'s ``phi``, ``in_mask`` and
     ``n_train`` (population = train ∪ test, training samples first).
     """
     y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)

@@ -2,7 +2,7 @@
 (ε per example, F and the final score) and a per-example likelihood-ratio attack in the
 style of U-LiRA (Hayes et al. 2024), from N unlearning runs and N retrains (torch-free).
 
-Both compare two *populations* of models (:mod:`lethe.population`): the method applied N
+Both compare two *populations* of models (:mod:`lethe.populations.runs`): the method applied N
 times to the same original with N unlearning seeds, and N models retrained from scratch on
 D_r with N training seeds. For each forget example j and model i the population holds
 φ_ij, the logit-scaled confidence of the true label (:func:`lethe.metrics.predict.logit_confidence`).
@@ -35,9 +35,9 @@ that did not see it); a held-out model is called unlearned where its log likelih
 is positive. The accuracy over held-out models and examples is 0.5 when unlearning is
 indistinguishable from retraining and 1 when every example gives it away. It is reported
 twice. ``ulira_acc`` is Hayes et al.'s setting: run i of the method starts from its own
-original (the shadow originals of :mod:`lethe.shadow`, trained like the original from
+original (the shadow originals of :mod:`lethe.populations.shadow`, trained like the original from
 independent seeds), so the attacker does not know which original a model came from.
-``ulira_known_acc`` reads the population that :mod:`lethe.population` draws from the
+``ulira_known_acc`` reads the population that :mod:`lethe.populations.runs` draws from the
 pipeline's one original (the one F reads): the attacker knows the original, a stronger
 threat model, in which a deterministic method (every run the same model) is always
 recognised. Hayes et al. draw their shadow models on random halves of the data and forget
@@ -219,7 +219,7 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict
     originals (``shadow``), U-LiRA as Hayes et al. define it (``ulira_acc``).
 
     ``unlearned``, ``retrained`` and ``shadow``: ``phi`` (N × |D_f|), ``acc_retain`` and
-    ``acc_test_retained`` (N each), as :func:`lethe.population.run_population` returns.
+    ``acc_test_retained`` (N each), as :func:`lethe.populations.runs.run_population` returns.
     A model whose outputs are not finite (a diverged ascent) is told from every retrained one by
     that alone: its non-finite φ are scored as :data:`NONFINITE` (−, or + for +∞), far outside
     any finite φ, and ``population_nonfinite_models`` counts such models.

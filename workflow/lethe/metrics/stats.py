@@ -38,7 +38,7 @@ from lethe.metrics.catalog import GAP_METRICS, GAPS, METRICS, POWER_SUFFIXES
 from lethe.metrics.intervals import has_power, pooled_interval
 from lethe.report.aggregate import GROUP_KEYS, RUN_KEYS
 
-REFERENCE = "retrain"
+GOLD_STANDARD = "retrain"
 TESTS = ("ttest", "wilcoxon")
 # A run of one method is identified by these; the pair partner shares all but ``method``.
 PAIR_KEYS = [key for key in RUN_KEYS if key != "method"]
@@ -50,7 +50,7 @@ def _with_reference(tidy: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     if missing:
         raise ValueError(f"tidy frame lacks columns {missing}; expected lethe.report.aggregate.collect's format")
     rows = tidy[tidy["metric"].isin(list(metrics))]
-    reference = rows[rows["method"] == REFERENCE][[*PAIR_KEYS, "metric", "value"]]
+    reference = rows[rows["method"] == GOLD_STANDARD][[*PAIR_KEYS, "metric", "value"]]
     if reference.duplicated([*PAIR_KEYS, "metric"]).any():
         raise ValueError("tidy frame has more than one retrain value for one run and metric")
     reference = reference.rename(columns={"value": "reference"})
@@ -81,7 +81,7 @@ def paired_vs_retrain(tidy: pd.DataFrame, metric: str, test: str = "ttest") -> p
         raise ValueError(f"paired_vs_retrain: test must be one of {TESTS}, got {test!r}")
     columns = [*GROUP_KEYS, "metric", "mean_diff", "std_diff", "n", "p_value", "test"]
     paired = _with_reference(tidy, [metric])
-    paired = paired[paired["method"] != REFERENCE]
+    paired = paired[paired["method"] != GOLD_STANDARD]
     if paired.empty:
         return pd.DataFrame(columns=columns)
     paired = paired.assign(diff=paired["value"] - paired["reference"])

@@ -4,7 +4,7 @@
 loop: its inputs are the entry's ``source`` (what it draws from, so an edit reruns only
 the figures that show it), its outputs ``{name}.pdf`` (the paper) and ``{name}.png``
 (the report, captioned by ``workflow/report/{name}.rst`` under ``subcategory``), its
-script ``workflow/scripts/{script}.py``. The paper build copies only these PDFs; a test
+stage ``lethe.stages.{stage}``. The paper build copies only these PDFs; a test
 checks that every ``\\includegraphics`` of the paper names one of them and that the
 README's figure table is :func:`lethe.docs.figure_table`'s text.
 
@@ -31,7 +31,7 @@ SOURCES = {
 class Figure:
     name: str
     source: str  # one of SOURCES
-    script: str  # workflow/scripts/{script}.py draws it
+    stage: str  # lethe.stages.{stage} draws it
     subcategory: str  # the report's subcategory under "Figures"
     summary: str  # one line for the README's figure table
     mem_mb: int = 2000

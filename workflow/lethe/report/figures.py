@@ -23,7 +23,7 @@ import pandas as pd
 
 from lethe.metrics.catalog import METRICS, MIA_METRICS
 from lethe.metrics.stats import attack_power
-from lethe.plan import REFERENCE
+from lethe.plan.paths import ORIGINAL
 from lethe.report.aggregate import summarise
 from lethe.report.latex import method_order, scenario_label
 from lethe.report.style import (
@@ -720,7 +720,7 @@ def lira_roc(records: Sequence[dict], paths: Paths) -> bool:
                 ax.plot([1e-3, 1], [1e-3, 1], color="0.6", linestyle=":", linewidth=0.8)
                 for method, curve in by_method.items():
                     st = method_style(method)
-                    reference = method in ("retrain", REFERENCE)
+                    reference = method in ("retrain", ORIGINAL)
                     ax.plot(curve["fpr"], curve[part], color=st["color"], linewidth=1.4 if reference else 0.6,
                             alpha=1.0 if reference else 0.7, zorder=3 if reference else 2)  # fmt: skip
                     shown.append(method)
@@ -732,7 +732,7 @@ def lira_roc(records: Sequence[dict], paths: Paths) -> bool:
                 ax.set_ylabel("true-positive rate")
                 ax.set_title(f"{_title(scenario)}\n{title}", fontsize=6)
         methods = _present(shown)
-        handles = [Line2D([], [], color=method_style(m)["color"], linewidth=1.4 if m in ("retrain", REFERENCE) else 0.8)
+        handles = [Line2D([], [], color=method_style(m)["color"], linewidth=1.4 if m in ("retrain", ORIGINAL) else 0.8)
                    for m in methods]  # fmt: skip
         fig.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 6), frameon=False)
         save(fig, paths)
@@ -773,7 +773,7 @@ def relearn_curves(records: Sequence[dict], paths: Paths) -> bool:
             for method, curve in panel.curves.items():
                 st = method_style(method)
                 epochs = np.arange(len(curve))
-                reference = method in ("retrain", REFERENCE)
+                reference = method in ("retrain", ORIGINAL)
                 ax.plot(epochs, 100 * curve, color=st["color"], linewidth=1.3 if reference else 0.9,
                         zorder=3 if reference else 2)  # fmt: skip
                 ax.plot(epochs[-1], 100 * curve[-1], color=st["color"], marker=st["marker"], linestyle="none",
@@ -821,7 +821,7 @@ def frontier_points(tidy: pd.DataFrame) -> pd.DataFrame:
     ratio = tidy[(tidy["metric"] == "time_ratio_to_retrain") & (tidy["value"] > 0)]
     speedup = ratio.assign(metric="speedup", value=1.0 / ratio["value"])
     rows = pd.concat([speedup, tidy[tidy["metric"] == "avg_gap"]], ignore_index=True)
-    rows = rows[~rows["method"].isin(["retrain", REFERENCE])]
+    rows = rows[~rows["method"].isin(["retrain", ORIGINAL])]
     stats = _stats(rows, ["speedup", "avg_gap"])
     points = []
     for scenario in _scenarios(stats):

@@ -32,12 +32,12 @@ import pandas as pd
 
 from lethe.methods.catalog import FAMILIES, METHODS, SCOPES, outside_paper_scope
 from lethe.metrics.catalog import METRICS, PERCENT_METRICS, table_columns
-from lethe.plan import REFERENCE
+from lethe.plan.paths import ORIGINAL
 
 # (metric, column header, kind) in table order, and what "best" means per metric: from the catalogue.
 COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("main")]
 GOALS = {key: m.goal for key, m in METRICS.items()}
-REFERENCES = (REFERENCE, "retrain", "retrain_twin")  # reference rows (and retrain's noise floor): never bold
+REFERENCES = (ORIGINAL, "retrain", "retrain_twin")  # reference rows (and retrain's noise floor): never bold
 
 
 def escape(text: str) -> str:
@@ -139,7 +139,7 @@ def bold(cell: str) -> str:
 
 def method_order(methods: list[str]) -> list[str]:
     """original, retrain, then the others in registry order."""
-    rank = {name: i for i, name in enumerate([REFERENCE, *METHODS])}
+    rank = {name: i for i, name in enumerate([ORIGINAL, *METHODS])}
     return sorted(methods, key=lambda m: rank.get(m, len(rank)))
 
 
@@ -166,7 +166,7 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
     """
     columns = COLUMNS if columns is None else columns
     if methods is not None:
-        summary = summary[summary["method"].isin([REFERENCE, "retrain", *methods])]
+        summary = summary[summary["method"].isin([ORIGINAL, "retrain", *methods])]
     summary = summary.copy()
     for column, default in (("ci95", float("nan")), ("has_power", "")):
         if column not in summary.columns:
@@ -476,7 +476,7 @@ def number_macros(summary: pd.DataFrame, config: dict) -> str:
         rf"\newcommand{{\IfHeadClasses}}[2]{{{'#1' if first['forget_kind'] != 'random_samples' else '#2'}}}",
         rf"\newcommand{{\NumSeeds}}{{{len(config['seeds'])}}}",
         rf"\newcommand{{\PaperTitle}}{{{escape(config.get('paper', {}).get('title', 'Lethe'))}}}",
-        rf"\newcommand{{\NumRuns}}{{{int(summary[summary['method'] == REFERENCE]['n'].max() if len(summary) else 0)}}}",
+        rf"\newcommand{{\NumRuns}}{{{int(summary[summary['method'] == ORIGINAL]['n'].max() if len(summary) else 0)}}}",
     ]
     lines.append(r"\makeatletter")
     for method in sorted(set(summary["method"])):

@@ -29,7 +29,7 @@ from lethe.data.tensors import load_dataset
 from lethe.device import set_threads
 from lethe.io import read_json
 from lethe.models.checkpoint import load_checkpoint
-from lethe.plan import REFERENCE
+from lethe.plan.paths import ORIGINAL
 from lethe.report.figures import saliency_panels
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def saliency_figure(
     groups: dict[tuple[str, str], dict] = {}
     for path in model_paths:
         model, meta = load_checkpoint(path, cpu)
-        groups.setdefault((meta["dataset"], meta["arch"]), {})[meta.get("method", REFERENCE)] = (model, meta)
+        groups.setdefault((meta["dataset"], meta["arch"]), {})[meta.get("method", ORIGINAL)] = (model, meta)
     blocks = []
     for (dataset, arch), by_method in groups.items():
         forget = forgets[dataset]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lethe.plan import METRICS, MODELS, REFERENCE, Plan
+from lethe.plan.experiment import Plan
+from lethe.plan.paths import METRICS, MODELS, ORIGINAL
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def select(plan: Plan, chosen: list[str]) -> FigureSelection:
     # Chosen methods that do not apply to the figures' forget set (class-only methods on
     # random samples) are left out.
     applicable = [m for m in chosen or plan.methods if m != "retrain" and plan.applies(m, forget_set)]
-    methods = [REFERENCE, *(applicable if chosen else applicable[:2]), "retrain"]
+    methods = [ORIGINAL, *(applicable if chosen else applicable[:2]), "retrain"]
     runs = plan.runs()
     seed = next(r.seed for r in runs if r.forget_set == forget_set)
     shown: dict[tuple[str, str], set[str]] = {}
@@ -68,7 +69,7 @@ def saliency_checkpoints(plan: Plan, selection: FigureSelection) -> list[str]:
             for method in selection.methods:
                 if method != "retrain" and method not in selection.shown[dataset, arch]:
                     continue
-                name = "original" if method == REFERENCE else f"{selection.forget_set}/{method}"
+                name = "original" if method == ORIGINAL else f"{selection.forget_set}/{method}"
                 paths.append(f"{base}/{name}.safetensors")
     return paths
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from lethe.io import atomic_path
 from lethe.methods.catalog import METHODS
-from lethe.plan import REFERENCE
+from lethe.plan.paths import ORIGINAL
 
 PathLike = str | Path
 
@@ -49,7 +49,7 @@ PNG_DPI = 150
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "<", ">", "h"]
 REFERENCE_STYLES = {
-    REFERENCE: {"color": "#7f7f7f", "marker": "X"},
+    ORIGINAL: {"color": "#7f7f7f", "marker": "X"},
     "retrain": {"color": "#000000", "marker": "*"},
 }
 RETRAIN_BAND = {"color": "#000000", "alpha": 0.12, "linewidth": 0}

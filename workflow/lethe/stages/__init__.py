@@ -3,7 +3,7 @@
 Each stage takes file paths and plain parameters, writes its outputs atomically and
 returns what it wrote; nothing here knows about Snakemake. A stage module imports only
 what its rule needs, so that the rule's code inputs (the closure of ``lethe`` modules
-its script imports, derived by :mod:`lethe.code_deps`) are exactly what its results
+its script imports, derived by :mod:`lethe.engine.stamps`) are exactly what its results
 depend on. The stages that train or evaluate take a :class:`lethe.device.Runtime`
 (the config's ``device``, ``amp`` and ``memory_format`` and the job's threads); the
 records say which precision and memory format a run actually used. Functions are named

@@ -30,3 +30,10 @@ def aggregate(
         paired = [paired_vs_retrain(tidy, m).assign(metric=m) for m in present]
         write_csv(pd.concat(paired, ignore_index=True) if paired else pd.DataFrame(), out_paired)
     log.info("aggregated %d metrics files into %d rows", len(metrics_paths), len(tidy))
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    aggregate(
+        [*job.input.metrics, *job.input.get("quality", [])], job.output.tidy, job.output.summary, job.output.paired
+    )

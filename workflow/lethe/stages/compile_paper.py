@@ -16,3 +16,14 @@ def compile_paper(
     figures: Iterable[str | Path] = (),
 ) -> Path:
     return build_paper(source_dir, generated, build_dir, pdf_out, figures=figures)
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    compile_paper(
+        job.params.source_dir,
+        job.input.generated,
+        job.params.build_dir,
+        job.output[0],
+        figures=job.input.figures,
+    )

@@ -12,7 +12,7 @@ from lethe.io import read_json, write_json
 from lethe.metrics.distance import random_model
 from lethe.metrics.evaluate import cost_metrics, evaluate_model
 from lethe.models.checkpoint import load_checkpoint, sidecar_path
-from lethe.stages.train_reference import load_reference
+from lethe.populations.artefacts import load_reference
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +81,23 @@ def evaluate(
         method, forget["id"], m["acc_forget"], m["acc_retain"], m["acc_test"], result["eval_seconds"],
     )  # fmt: skip
     return result
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    evaluate(
+        job.input.model,
+        job.input.npz,
+        job.input.manifest,
+        job.input.forget_set,
+        job.output[0],
+        run_path=job.input.get("run"),
+        retrain_run_path=job.input.get("retrain_run"),
+        method=job.wildcards.evaluated,
+        batch_size=job.params.batch_size,
+        original_path=job.input.original,
+        retrain_path=job.input.retrain,
+        reference_paths=(job.input.reference, job.input.reference_meta) if job.input.get("reference") else None,
+        settings=job.params.settings,
+        runtime=Runtime.from_job(job),
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lethe.io import write_json
 from lethe.metrics.quality import population_metrics
-from lethe.stages.population import load_population
+from lethe.populations.artefacts import load_population
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +47,13 @@ def forgetting_quality(
              rec["method"], rec["forget_set"], metrics["fq_F"], metrics["fq_score"], metrics.get("ulira_acc", math.nan),
              metrics["ulira_known_acc"], rec["models"])  # fmt: skip
     return result
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    forgetting_quality(
+        (job.input.npz, job.input.record),
+        (job.input.retrain_npz, job.input.retrain_record),
+        job.output[0],
+        shadow_paths=(job.input.shadow_npz, job.input.shadow_record) if job.input.get("shadow_npz") else None,
+    )

@@ -21,3 +21,14 @@ def make_forget_set(
     write_json(out, record)
     log.info("forget set %s: %d training samples, classes %s", forget_set_id, record["size"], record["classes"])
     return record
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    make_forget_set(
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.forget_set,
+        job.params.spec,
+        job.output[0],
+    )

@@ -40,7 +40,7 @@ def paper_inputs(
         method family), ``costs`` (time against the number of forgotten classes), ``numbers``
         (macros), ``setup`` (the experimental-setup section) and ``methods`` (the methods
     section's family subsections, a paragraph per method run) to paths. ``tuned_paths``: the
-    tuned files (lethe.tuned) the runs read, for the setup section.
+    tuned files (lethe.tuning.values) the runs read, for the setup section.
     """
     tidy = pd.read_csv(tidy_csv)
     summary = pd.read_csv(summary_csv)
@@ -66,3 +66,18 @@ def paper_inputs(
         text = texts[key]()
         with atomic_path(path) as tmp:
             Path(tmp).write_text(text)
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    paper_inputs(
+        job.input.tidy,
+        job.input.summary,
+        job.params.config,
+        job.params.method_params,
+        job.input.manifests,
+        job.input.forget_sets,
+        job.input.originals,
+        dict(job.output.items()),
+        tuned_paths=job.input.get("tuned", []),
+    )

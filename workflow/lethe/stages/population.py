@@ -1,9 +1,8 @@
-"""Rule population: N runs of one method on one forget set (lethe.population), kept as the
+"""Rule population: N runs of one method on one forget set (lethe.populations.runs), kept as the
 forget examples' scores and the runs' accuracies (npz) with a record (JSON) naming its sha256."""
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
@@ -11,15 +10,16 @@ import numpy as np
 
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
-from lethe.io import atomic_path, read_checked, read_json, sha256_file, write_json
+from lethe.io import atomic_path, read_json, sha256_file, write_json
 from lethe.models.checkpoint import load_checkpoint
-from lethe.population import run_population
-from lethe.shadow import shadow_model
-from lethe.stages.train_shadow import load_shadows
+from lethe.populations.artefacts import POPULATION_ARRAYS, load_shadows
+from lethe.populations.runs import run_population
+from lethe.populations.shadow import shadow_model
+from lethe.tuning import values as tuned
 
 log = logging.getLogger(__name__)
 
-ARRAYS = ("phi", "acc_forget", "acc_retain", "acc_test_retained")
+ARRAYS = POPULATION_ARRAYS  # what the npz holds besides the seeds
 
 
 def write_population(
@@ -78,10 +78,20 @@ def write_population(
     return record
 
 
-def load_population(npz_path: str | Path, record_path: str | Path) -> dict:
-    """A population's arrays and record, the npz checked against the sha256 its record holds."""
-    record = read_json(record_path)
-    data = read_checked(npz_path, record.get("npz_sha256"), record_path, "rule population writes it")
-    with np.load(io.BytesIO(data)) as arrays:
-        out = {key: arrays[key] for key in ARRAYS}
-    return {**out, "deterministic": bool(record["deterministic"]), "record": record}
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    shadow = job.input.get("shadow_models")
+    write_population(
+        job.wildcards.method,
+        job.input.npz,
+        job.input.manifest,
+        job.input.forget_set,
+        job.input.original,
+        tuned.with_search(job.params.hyper, job.input.get("tuned"), job.wildcards.method),
+        int(job.wildcards.seed),
+        job.params.models,
+        job.output.npz,
+        job.output.record,
+        runtime=Runtime.from_job(job),
+        shadow_paths=None if shadow is None else (shadow, job.input.shadow_meta),
+    )

@@ -63,3 +63,18 @@ def train_erm_original(
     log.info("ERM original: test accuracy %.4f, %d steps, %.1fs", meta["acc_test"], result.steps, seconds)
     save_checkpoint(model, out, meta, stages_path=stages_out)
     return meta
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    train_erm_original(
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.recipe,
+        job.params.hyper,
+        job.output.model,
+        job.output.stages,
+        runtime=Runtime.from_job(job),
+    )

@@ -56,3 +56,16 @@ def train_original(
         meta["skipped_steps"] = result.skipped_steps
     save_checkpoint(model, out, meta)
     return meta
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    train_original(
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.recipe,
+        job.output.model,
+        runtime=Runtime.from_job(job),
+    )

@@ -1,4 +1,4 @@
-"""Rule train_reference: the K reference models of one dataset/arch/seed (lethe.reference)."""
+"""Rule train_reference: the K reference models of one dataset/arch/seed (lethe.populations.reference)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
-from lethe.io import atomic_path, read_checked, sha256_file, write_json
+from lethe.io import atomic_path, sha256_file, write_json
 from lethe.models.checkpoint import save_tensors
-from lethe.reference import train_reference
+from lethe.populations.reference import train_reference
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,17 @@ def write_reference(
     return meta
 
 
-def load_reference(scores_path: str | Path, meta_path: str | Path) -> dict:
-    """The reference scores (``phi``, ``in_mask``, ``n_train``), checked against the sidecar's sha256."""
-    import io
-
-    from lethe.io import read_json
-
-    meta = read_json(meta_path)
-    data = read_checked(scores_path, meta.get("scores_sha256"), meta_path, "rule train_reference writes it")
-    with np.load(io.BytesIO(data)) as arrays:
-        return {"phi": arrays["phi"], "in_mask": arrays["in_mask"], "n_train": int(arrays["n_train"])}
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    write_reference(
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.recipe,
+        job.params.models,
+        job.output.scores,
+        job.output.models,
+        job.output.meta,
+        runtime=Runtime.from_job(job),
+    )

@@ -1,17 +1,15 @@
-"""Rule train_shadow: the shadow originals of one dataset/arch/seed (lethe.shadow), for U-LiRA."""
+"""Rule train_shadow: the shadow originals of one dataset/arch/seed (lethe.populations.shadow), for U-LiRA."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from safetensors.torch import load_file
-
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
-from lethe.io import read_checked, read_json, sha256_file, write_json
+from lethe.io import sha256_file, write_json
 from lethe.models.checkpoint import save_tensors
-from lethe.shadow import train_shadows
+from lethe.populations.shadow import train_shadows
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +46,16 @@ def write_shadows(
     return meta
 
 
-def load_shadows(models_path: str | Path, meta_path: str | Path) -> tuple[dict, dict]:
-    """The stacked weights and the sidecar, the weights checked against the sidecar's sha256."""
-    meta = read_json(meta_path)
-    read_checked(models_path, meta.get("models_sha256"), meta_path, "rule train_shadow writes it")
-    return load_file(str(models_path)), meta
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    write_shadows(
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.recipe,
+        job.params.models,
+        job.output.models,
+        job.output.meta,
+        runtime=Runtime.from_job(job),
+    )

@@ -62,3 +62,17 @@ def train_sisa(
     )
     save_checkpoint(ensemble, out, meta, stages_path=stages_out)
     return meta
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    train_sisa(
+        job.input.npz,
+        job.input.manifest,
+        job.wildcards.arch,
+        int(job.wildcards.seed),
+        job.params.hyper,
+        job.output.model,
+        job.output.stages,
+        runtime=Runtime.from_job(job),
+    )

@@ -1,5 +1,5 @@
 """Rule tune: the hyperparameter search of one method for one dataset, architecture and forget-set
-kind (lethe.tuning), on the tuning seed's original and retrained model; writes lethe.tuned's YAML."""
+kind (lethe.tuning.search), on the tuning seed's original and retrained model; writes lethe.tuning.values's YAML."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from lethe import tuned
 from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
 from lethe.io import read_json, sha256_file, write_atomic
 from lethe.methods.catalog import METHODS
 from lethe.models.checkpoint import load_checkpoint
-from lethe.tuning import search
+from lethe.tuning import values as tuned
+from lethe.tuning.search import search
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def tune(
     runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Search ``method``'s hyperparameters ``searched`` (the catalogue's dimensions) starting from
-    ``params``; write the tuned YAML (:func:`lethe.tuned.record`) to ``out``."""
+    ``params``; write the tuned YAML (:func:`lethe.tuning.values.record`) to ``out``."""
     dev, _ = runtime.start()
     space = {key: METHODS[method].search_space[key] for key in searched}
     dataset = load_dataset(npz_path, manifest_path, dev)
@@ -101,3 +101,27 @@ def _plain(value):
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         return value.item()
     return value
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    tune(
+        job.wildcards.method,
+        job.wildcards.kind,
+        job.input.npz,
+        job.input.manifest,
+        job.input.forget_set,
+        job.input.original,
+        job.input.retrain,
+        job.input.retrain_run,
+        job.params.hyper,
+        job.params.searched,
+        job.params.fixed,
+        job.params.trials,
+        job.params.time_fraction,
+        job.params.seed,
+        job.output.tuned,
+        job.params.studies,
+        code_inputs=[job.input.code],
+        runtime=Runtime.from_job(job),
+    )

@@ -8,7 +8,8 @@ from lethe.data.tensors import load_dataset
 from lethe.device import DEFAULT_RUNTIME, Runtime, prepare_model
 from lethe.io import read_json, write_json
 from lethe.models.checkpoint import load_checkpoint, save_checkpoint
-from lethe.unlearn import run_unlearning
+from lethe.tuning import values as tuned
+from lethe.unlearning import run_unlearning
 
 
 def unlearn(
@@ -46,3 +47,19 @@ def unlearn(
     )
     write_json(out_record, record)
     return record
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    unlearn(
+        job.wildcards.method,
+        job.input.npz,
+        job.input.manifest,
+        job.input.forget_set,
+        job.input.original,
+        tuned.with_search(job.params.hyper, job.input.get("tuned"), job.wildcards.method),
+        int(job.wildcards.seed),
+        job.output.model,
+        job.output.run,
+        runtime=Runtime.from_job(job),
+    )

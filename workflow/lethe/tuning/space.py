@@ -1,7 +1,7 @@
 """Search spaces of hyperparameters (torch-free: the method catalogue declares one per method).
 
 A :class:`Dimension` is one hyperparameter's range, read by the tuning stage
-(:mod:`lethe.tuning`, which hands it to Optuna) and printed in the paper's setup section.
+(:mod:`lethe.tuning.search`, which hands it to Optuna) and printed in the paper's setup section.
 """
 
 from __future__ import annotations

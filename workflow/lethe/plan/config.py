@@ -23,9 +23,9 @@ import jsonschema
 import yaml
 
 from lethe.models.catalog import arch_problem
-from lethe.plan import Plan, canonical
+from lethe.plan.experiment import Plan, canonical
 
-SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
 
 
 class ConfigError(ValueError):

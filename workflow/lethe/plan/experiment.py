@@ -16,29 +16,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lethe import tuned
 from lethe.data.catalog import DATASETS, DatasetInfo, dataset_info
 from lethe.data.forget_sets import ID_PATTERN, KINDS, expand_forget_sets
 from lethe.data.imagefolder import imagefolder_infos, with_defaults
 from lethe.methods.catalog import METHODS, merge_params, method_info
 from lethe.models.catalog import ARCH_CONSTRAINT, arch_problem
+from lethe.plan.paths import ORIGINAL, POPULATION_BASELINES
+from lethe.tuning import values as tuned
+from lethe.tuning.settings import Tuning
 
-REFERENCE = "original"  # evaluated like a method, but it is the model before unlearning
 # The keys of a study: each names entries of the top-level key of the same name (for
 # forget_sets, of its mapping). Optional ones default to the whole top-level list.
 STUDY_KEYS = ("datasets", "archs", "seeds", "forget_sets", "methods")
 OPTIONAL_STUDY_KEYS = ("seeds", "methods")
-
-
-# Where a run's files live (data, models and metrics are shared by every config).
-MODELS = "results/models/{dataset}/{arch}/seed{seed}"
-METRICS = "results/metrics/{dataset}/{arch}/seed{seed}/{forget_set}/{evaluated}.json"
-REFERENCES = "results/reference/{dataset}/{arch}/seed{seed}"  # rule train_reference (lethe.reference)
-POPULATIONS = "results/population/{dataset}/{arch}/seed{seed}/{forget_set}"  # rule population (lethe.population)
-SHADOWS = "results/shadow/{dataset}/{arch}/seed{seed}"  # rule train_shadow (lethe.shadow)
-# Populations drawn for every scenario that has any: retrain's (what every population is compared with)
-# and retrain_twin's (the null: retrain against retrain).
-POPULATION_REFERENCES = ("retrain", "retrain_twin")
 
 
 @dataclass(frozen=True)
@@ -119,8 +109,6 @@ class Plan:
                 f"population and needs 2 models a side); use 0 (no populations) or an even number of at least 4"
             )
         self.params = {m: merge_params(m, config["method_params"].get(m), config["train"]) for m in METHODS}
-        self._tuning_sets: dict[str, tuple[str, str, dict]] = {}  # forget-set kind -> (id, name, spec); _read_tuning
-        self._all_fixed: set[str] = set()  # searched by tuning.source, but method_params fix every searched key
         self.has_studies = bool(config.get("studies"))
         self.studies = self._read_studies()
         for study in self.studies.values():
@@ -134,175 +122,16 @@ class Plan:
             for method in config["method_params"]
             if method not in self.methods
         ] + folder_warnings
-        self._read_tuning()
-
-    # ------------------------------------------------------------------ hyperparameters (lethe.tuned)
-
-    def _read_tuning(self) -> None:
-        """Each method's source of hyperparameters, the tuning forget sets, and the shipped values
-        of every (dataset, arch, method, kind) that runs with ``tuned``; errors name the key or file."""
-        spec = {
-            "source": "defaults",
-            "per_method": {},
-            "per_kind": {},
-            "seed": 100,
-            "folder": tuned.DEFAULT_FOLDER,
-            **(self.config.get("tuning") or {}),
-        }
-        self.tuning = spec
-        unknown = sorted(set(spec["per_method"]) - set(METHODS))
-        if unknown:
-            raise ValueError(f"config key tuning.per_method: unknown method(s) {unknown}; known: {sorted(METHODS)}")
-        for method, source in spec["per_method"].items():
-            if source != "defaults" and not METHODS[method].search_space:
-                raise ValueError(
-                    f"config key tuning.per_method.{method}: {method} has no search space (nothing to tune); "
-                    f"use defaults"
-                )
-        self.warnings += [
-            f"tuning.per_method.{method} is set but {method} is not run; ignored"
-            for method in spec["per_method"]
-            if method not in self.methods
-        ]
-        unknown = sorted(set(spec["per_kind"]) - set(KINDS))
-        if unknown:
-            raise ValueError(f"config key tuning.per_kind: unknown forget-set kind(s) {unknown}; known: {list(KINDS)}")
-        self._kinds: dict[str, list[str]] = {}  # method -> the forget-set kinds it runs on
-        for run in self._runs:
-            if run.method in METHODS:
-                kinds = self._kinds.setdefault(run.method, [])
-                kind = self.forget_spec(run.forget_set)["kind"]
-                if kind not in kinds:
-                    kinds.append(kind)
-        self._spaces = {}
-        for method in self.methods:
-            if "search" not in self.sources(method).values():
-                continue
-            fixed = set(self.config["method_params"].get(method) or {})
-            space = {k: v for k, v in METHODS[method].search_space.items() if k not in fixed}
-            if not space and method not in spec["per_method"]:
-                self._all_fixed.add(method)
-                self.warnings.append(
-                    f"method_params.{method} fixes every hyperparameter the search would tune "
-                    f"({sorted(METHODS[method].search_space)}): {method} is not searched and runs with them"
-                )
-                continue
-            if not space:
-                raise ValueError(
-                    f"config key method_params.{method} fixes every hyperparameter that the search would tune "
-                    f"({sorted(METHODS[method].search_space)}): nothing is left to search; remove them from "
-                    f"method_params.{method} or set tuning.per_method.{method}: defaults"
-                )
-            self._spaces[method] = space
-        seed = int(spec["seed"])
-        if self._spaces:
-            if seed in self.seeds:
-                raise ValueError(
-                    f"config key tuning.seed: {seed} is one of the reported seeds {self.seeds}; a search must not "
-                    f"see the runs it is judged on, so pick another (default 100)"
-                )
-            for name, fs in self.config["forget_sets"].items():
-                if fs["kind"] == "random_classes" and seed < int(fs["draws"]):
-                    raise ValueError(
-                        f"config key tuning.seed: {seed} is a draw index of forget set {name} (draws 0..{fs['draws'] - 1}); "
-                        f"the tuning draw must differ from every reported one, so pick a seed of at least {fs['draws']}"
-                    )
-        for kind in KINDS:
-            name = next(
-                (self.forget_sets[fs][0] for fs in self.forget_set_ids if self.forget_spec(fs)["kind"] == kind), None
-            )
-            if name is None:
-                continue
-            fs_spec = dict(self.config["forget_sets"][name])
-            if kind == "classes":
-                fs_id = name
-            else:
-                fs_id = f"{name}-{seed}"
-                if kind == "random_samples":
-                    fs_spec["per_seed"] = True  # the draw of the tuning seed, whatever the reported runs use
-            self._tuning_sets[kind] = (fs_id, name, fs_spec)
-        self._shipped = {}
-        for run in self._runs:
-            if run.method == REFERENCE:
-                continue
-            kind = self.forget_spec(run.forget_set)["kind"]
-            if self.source(run.method, kind) != "tuned":
-                continue
-            key = (run.dataset, run.arch, run.method, kind)
-            if key in self._shipped:
-                continue
-            path = tuned.shipped_path(spec["folder"], *key)
-            if not path.exists():
-                raise ValueError(
-                    f"config key tuning: {run.method} runs with tuned values, and {path} does not exist (no search "
-                    f"shipped for {run.dataset}/{run.arch}, {kind} forgetting); set tuning.per_method.{run.method} "
-                    f"or tuning.per_kind.{kind} to search (run the search) or defaults"
-                )
-            self._shipped[key] = tuned.read(path, run.method, self.params[run.method])
-
-    def source(self, method: str, kind: str | None = None) -> str:
-        """Where ``method``'s hyperparameters come from on forget sets of ``kind``: defaults, tuned
-        (shipped) or search; ``tuning.per_method`` wins over ``tuning.per_kind``, which wins over
-        ``tuning.source``. Without ``kind``: the source where no per_kind entry applies."""
-        if not METHODS[method].search_space or method in self._all_fixed:
-            return "defaults"
-        if method in self.tuning["per_method"]:
-            return self.tuning["per_method"][method]
-        if kind is not None and kind in self.tuning["per_kind"]:
-            return self.tuning["per_kind"][kind]
-        return self.tuning["source"]
-
-    def sources(self, method: str) -> dict[str, str]:
-        """{kind: source} over the forget-set kinds ``method`` runs on (:meth:`source`)."""
-        return {kind: self.source(method, kind) for kind in self._kinds.get(method, [])}
-
-    def search_space(self, method: str) -> dict:
-        """What rule tune searches for ``method``: the catalogue's space less the keys method_params fixes."""
-        return self._spaces[method]
-
-    def tuning_forget_set(self, kind: str) -> str:
-        """The forget set a search of ``kind`` runs on: the first configured forget set of that kind, on the
-        tuning seed's draw (random kinds; a fixed class list is the scenario itself, on the tuning seed's models)."""
-        return self._tuning_sets[kind][0]
-
-    def tune_jobs(self) -> list[tuple[str, str, str, str]]:
-        """(dataset, arch, method, kind) of every search (rule tune) the runs need."""
-        jobs = []
-        for run in [*self._runs, *self.population_runs()]:
-            kind = self.forget_spec(run.forget_set)["kind"]
-            if run.method in METHODS and self.source(run.method, kind) == "search":
-                jobs.append((run.dataset, run.arch, run.method, kind))
-        return _first_seen(jobs)
-
-    def tuned_files(self) -> list[str]:
-        """Every tuned file the runs read (rule tune's outputs and shipped files), for the paper."""
-        files = []
-        for run in [*self._runs, *self.population_runs()]:
-            if run.method in METHODS:
-                path = self.tuned_file(run.dataset, run.arch, run.method, run.forget_set)
-                if path is not None:
-                    files.append(path)
-        return _first_seen(files)
-
-    def tuned_file(self, dataset: str, arch: str, method: str, forget_set: str) -> str | None:
-        """The tuned file a run of ``method`` reads: rule tune's output (search), the shipped one (tuned), or None."""
-        kind = self.forget_spec(forget_set)["kind"]
-        source = self.source(method, kind)
-        if source == "search":
-            return tuned.RESULT.format(dataset=dataset, arch=arch, method=method, kind=kind)
-        if source == "tuned":
-            return str(tuned.shipped_path(self.tuning["folder"], dataset, arch, method, kind))
-        return None
+        self.tuning = Tuning(self)  # each method's source of hyperparameters (lethe.tuning.settings)
 
     def method_params(self, method: str, dataset: str, arch: str, forget_set: str) -> dict:
         """The hyperparameters known when the workflow is parsed: defaults merged with the config, with
         shipped tuned values (method_params still win). A searched method's runs add rule tune's values
-        when they start (lethe.tuned.apply); a search never sets a key that method_params fixes."""
+        when they start (lethe.tuning.values.apply); a search never sets a key that method_params fixes."""
         params = self.params[method]
-        kind = self.forget_spec(forget_set)["kind"]
-        if self.source(method, kind) != "tuned":
+        best = self.tuning.shipped_best(method, dataset, arch, self.forget_spec(forget_set)["kind"])
+        if best is None:
             return params
-        best = self._shipped[(dataset, arch, method, kind)]["best"]
         return tuned.apply(params, best, self.config["method_params"].get(method) or {})
 
     # ------------------------------------------------------------------ studies
@@ -387,17 +216,18 @@ class Plan:
     # ------------------------------------------------------------------ runs
 
     def forget_spec(self, forget_set: str) -> dict:
+        """The config's spec of a forget set of the runs, or of a search's (the tuning seed's draw)."""
         if forget_set not in self.forget_sets:
-            for fs_id, _, spec in self._tuning_sets.values():
-                if fs_id == forget_set:
-                    return spec
+            spec = self.tuning.forget_spec(forget_set)
+            if spec is not None:
+                return spec
             raise KeyError(f"forget set {forget_set!r} is not in the plan")
         name, _ = self.forget_sets[forget_set]
         return self.config["forget_sets"][name]
 
     def applies(self, method: str, forget_set: str) -> bool:
         """Whether ``method`` is defined for this forget set (class-only methods skip random samples)."""
-        if method == REFERENCE:
+        if method == ORIGINAL:
             return True
         kind = self.forget_spec(forget_set)["kind"]
         return not (method_info(method).class_only and kind == "random_samples")
@@ -419,7 +249,7 @@ class Plan:
             for seed in study.seeds
             for forget_set in self.study_forget_set_ids(study)
             if self.drawn_for(forget_set, seed)
-            for method in [REFERENCE, *study.methods]
+            for method in [ORIGINAL, *study.methods]
             if self.applies(method, forget_set)
         )
         return _first_seen(runs)
@@ -439,8 +269,8 @@ class Plan:
         for run in self._runs:
             if run.seed not in seeds:
                 continue
-            if run.method == REFERENCE:
-                runs += [Run(run.dataset, run.arch, run.seed, run.forget_set, m) for m in POPULATION_REFERENCES]
+            if run.method == ORIGINAL:
+                runs += [Run(run.dataset, run.arch, run.seed, run.forget_set, m) for m in POPULATION_BASELINES]
             else:
                 runs.append(run)
         return _first_seen(runs)
@@ -521,8 +351,8 @@ class Plan:
             "methods": self.methods,
             "method_params": self.config["method_params"],  # which values were picked by hand (search spaces)
             "tuning": {
-                "sources": {m: self.sources(m) for m in self.methods},
-                **{k: self.tuning[k] for k in ("trials", "time_fraction", "seed") if k in self.tuning},
+                "sources": {m: self.tuning.sources(m) for m in self.methods},
+                **{k: self.tuning.spec[k] for k in ("trials", "time_fraction", "seed") if k in self.tuning.spec},
             },
             "paper": self.config["paper"],
         }
@@ -539,6 +369,6 @@ class Plan:
             "seed": r"\d+",
             "forget_set": ID_PATTERN,
             "method": "|".join(METHODS),
-            "evaluated": "|".join([REFERENCE, *METHODS]),
+            "evaluated": "|".join([ORIGINAL, *METHODS]),
             "kind": "|".join(KINDS),
         }

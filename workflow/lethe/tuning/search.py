@@ -2,7 +2,7 @@
 
 A search starts from an original model, a forget set and the model retrained without it, all
 drawn for tuning (seeds and forget-set draws other than the ones a paper reports: the caller's
-choice). Each trial runs the method once through :func:`lethe.unlearn.run_unlearning` with
+choice). Each trial runs the method once through :func:`lethe.unlearning.run_unlearning` with
 hyperparameters proposed by Optuna's TPE sampler and scores the result:
 
 * **Objective: SalUn's average gap to the retrained model**, in percentage points: the mean
@@ -40,7 +40,7 @@ search interrupted after k trials and resumed proposes the same trial k + 1 as o
 straight through. Trials left running by a crash are ignored; ``trials`` counts completed ones.
 
 The search space is the catalogue's (:attr:`lethe.methods.catalog.MethodInfo.search_space`):
-per hyperparameter a :class:`lethe.search_space.Dimension`.
+per hyperparameter a :class:`lethe.tuning.space.Dimension`.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ from lethe.data.forget_sets import retain_indices
 from lethe.data.tensors import Dataset
 from lethe.metrics.mia import efficacy_mia, softmax
 from lethe.metrics.predict import logits, logits_accuracy
-from lethe.search_space import Dimension, check_space
 from lethe.seeds import derived_seed
+from lethe.tuning.space import Dimension, check_space
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +170,12 @@ def search(
     ``base_params``: the method's full parameters (defaults merged with the config), of which
     the search overrides the names in ``space``. ``storage``: the study's SQLite file;
     ``study_name`` the study's name in it (a resumed search must name the same study; by default
-    method, forget set and seed). ``run_options``: passed to :func:`lethe.unlearn.run_unlearning`
+    method, forget set and seed). ``run_options``: passed to :func:`lethe.unlearning.run_unlearning`
     (``amp``, ``memory_format``).
     """
     import optuna
 
-    from lethe.unlearn import run_unlearning
+    from lethe.unlearning import run_unlearning
 
     check_space(method, space, base_params)
     if trials < 1:

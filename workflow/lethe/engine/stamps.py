@@ -1,12 +1,12 @@
-"""The code a rule's results depend on: the ``lethe`` modules its script imports, transitively.
+"""The code a rule's results depend on: the ``lethe`` modules its stage imports, transitively.
 
 Snakemake's ``code`` rerun trigger sees only a rule's own body; the package code that
-its script runs must be declared, so that editing it reruns exactly the jobs that import
-it. This module derives that code from the source (``ast``), without importing anything,
+its stage (``lethe.stages.NAME``) runs must be declared, so that editing it reruns exactly
+the jobs that import it. This module derives that code from the source (``ast``), without importing anything,
 so the workflow parses without torch. Every ``import`` statement counts, including those
 inside functions: an import that runs only on some code paths is still a dependency of
-the results. A rule declares it as one input, a stamp (:func:`code_stamp`) listing the
-script and each module with its sha256.
+the results. A rule declares it as one input, a stamp (:func:`code_stamp`) listing each
+module with its sha256.
 
 Paths are relative (to the working directory, normally the repository root), so a
 finished checkout copied elsewhere, with its ``results/`` and ``.snakemake/``, is
@@ -83,17 +83,17 @@ def closure(root: Path, names: list[str] | tuple[str, ...]) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-def script_imports(script: Path) -> list[str]:
-    """Modules of the package that a script (a rule's, run as ``__main__``) imports."""
-    return sorted(_imports(Path(script), "__main__"))
+def stage_module(stage: str) -> str:
+    """The module of rule stage ``stage``: ``lethe.stages.STAGE``."""
+    return f"{PACKAGE}.stages.{stage}"
 
 
 def code_inputs(
-    root: Path, script: Path | None = None, modules: tuple[str, ...] = (), start: Path | None = None
+    root: Path, stage: str | None = None, modules: tuple[str, ...] = (), start: Path | None = None
 ) -> list[str]:
-    """A rule's code inputs: the closure of ``script``'s imports and ``modules``, as paths
+    """A rule's code inputs: the closure of ``stage``'s module and ``modules``, as paths
     relative to ``start`` (default: the working directory)."""
-    names = [*(script_imports(script) if script else []), *modules]
+    names = [*([stage_module(stage)] if stage else []), *modules]
     start = Path.cwd() if start is None else Path(start)
     return [os.path.relpath(path, start) for path in closure(root, names)]
 
@@ -103,30 +103,30 @@ def code_inputs(
 # Listing a job's ~25 modules as its inputs made Snakemake's scheduler hash and stat them
 # for every waiting job each time it chose jobs to run, which took most of its CPU (the
 # default run's hundreds of waiting jobs). A stamp condenses them: one small JSON file per
-# (script, extra modules) listing each module with the sha256 of its source, rewritten
+# (stage, extra modules) listing each module with the sha256 of its source, rewritten
 # only when one of them changed, is the job's single code input. Editing a module
 # rewrites the stamps that list it, so exactly the jobs that import it rerun (the stamp is
 # newer than their outputs); unchanged stamps keep their time stamps, so a finished
 # checkout copied with its times kept stays up to date.
 
 STAMPS = "results/code"
-# Every job runs through this module (lethe.job: its description, log, the worker), so
+# Every job runs through this module (lethe.engine.job: its description, log, the worker client), so
 # every stamp lists it and what it imports.
-RUNNER = "lethe.job"
+RUNNER = "lethe.engine.job"
 
 
-def stamp_name(script: str, modules: tuple[str, ...] = ()) -> str:
-    """The stamp's file name: the script, then each extra module's last name part."""
-    return "+".join([script, *(m.rsplit(".", 1)[-1] for m in modules)]) + ".json"
+def stamp_name(stage: str, modules: tuple[str, ...] = ()) -> str:
+    """The stamp's file name: the stage, then each extra module's last name part."""
+    return "+".join([stage, *(m.rsplit(".", 1)[-1] for m in modules)]) + ".json"
 
 
-def stamp_content(root: Path, script: Path, modules: tuple[str, ...] = (), start: Path | None = None) -> dict:
-    """What a stamp records: the script and every module of its closure (the runner's
-    included), with their sha256."""
+def stamp_content(root: Path, stage: str, modules: tuple[str, ...] = (), start: Path | None = None) -> dict:
+    """What a stamp records: every module of the stage's closure (the runner's included),
+    with their sha256."""
     import hashlib
 
     start = Path.cwd() if start is None else Path(start)
-    files = [Path(script), *closure(root, [*script_imports(script), RUNNER, *modules])]
+    files = closure(root, [stage_module(stage), RUNNER, *modules])
     return {os.path.relpath(path, start): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
@@ -151,11 +151,11 @@ def write_stamp(path: Path, content: dict) -> list[str] | None:
 
 
 def code_stamp(
-    root: Path, script: Path, modules: tuple[str, ...] = (), start: Path | None = None, folder: str = STAMPS
+    root: Path, stage: str, modules: tuple[str, ...] = (), start: Path | None = None, folder: str = STAMPS
 ) -> tuple[str, list[str] | None]:
     """A rule's code input: (the stamp's relative path, the files that changed since it was
     written; None when it is new)."""
     start = Path.cwd() if start is None else Path(start)
-    path = start / folder / stamp_name(Path(script).stem, modules)
-    changed = write_stamp(path, stamp_content(root, script, modules, start))
+    path = start / folder / stamp_name(stage, modules)
+    changed = write_stamp(path, stamp_content(root, stage, modules, start))
     return os.path.relpath(path, start), changed

@@ -3,13 +3,13 @@ run i from the seed ``run_seed(seed, i)``, for the distribution-level metrics of
 :mod:`lethe.metrics.quality` (the challenge's ε and F, U-LiRA).
 
 With ``originals`` (a function of the run index), run i starts from its own original
-instead: the shadow originals of :mod:`lethe.shadow`, for U-LiRA as Hayes et al. define it
+instead: the shadow originals of :mod:`lethe.populations.shadow`, for U-LiRA as Hayes et al. define it
 (the attacker does not know which original a model came from).
 
 A population of ``retrain`` is N models retrained from scratch on D_r from N seeds (the
 gold standard's distribution); a population of ``retrain_twin`` is N more, from seeds of
 its own stream, the null against which every other population's metrics are read. Every
-run is :func:`lethe.unlearn.run_unlearning`, the same code path and data view as rule
+run is :func:`lethe.unlearning.run_unlearning`, the same code path and data view as rule
 ``unlearn`` (only the seed differs), in one process: N runs cost N times the method, not N
 process starts.
 
@@ -36,7 +36,7 @@ from lethe.data.tensors import Dataset
 from lethe.metrics.predict import logit_confidence, logits_accuracy
 from lethe.metrics.predict import logits as model_logits
 from lethe.seeds import derived_seed
-from lethe.unlearn import run_unlearning
+from lethe.unlearning import run_unlearning
 
 log = logging.getLogger(__name__)
 

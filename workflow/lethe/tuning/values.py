@@ -8,7 +8,7 @@ A method's hyperparameters come from one of three *sources* (config key ``tuning
 * ``tuned``: the values a real search found, shipped with the repository as
   ``{folder}/{dataset}/{arch}/{method}-{kind}.yaml`` (``folder`` is ``config/tuned`` unless
   set), read when the workflow is parsed;
-* ``search``: the workflow runs the search itself (rule ``tune``, :mod:`lethe.tuning`) and
+* ``search``: the workflow runs the search itself (rule ``tune``, :mod:`lethe.tuning.search`) and
   writes :data:`RESULT`; the runs of that method read it when they start.
 
 In all three, hand-written ``method_params`` win: the search does not search a key the config
@@ -17,7 +17,7 @@ method and forget-set *kind* (``classes``, ``random_classes``, ``random_samples`
 serve every forget set of that kind.
 
 A tuned file is YAML: ``best`` (the chosen values), ``objective``, ``gap`` (pp) and, for random
-samples, ``loss_shift`` (:mod:`lethe.tuning`'s objective and its terms), ``trials``
+samples, ``loss_shift`` (:mod:`lethe.tuning.search`'s objective and its terms), ``trials``
 (the number), ``time_fraction``, ``seed``, ``forget_set``, ``space`` and the trial log
 (``history``); see :func:`record`. To ship the values of a search, copy
 ``results/tuned/DATASET/ARCH/`` to ``config/tuned/DATASET/ARCH/``.

@@ -5,10 +5,10 @@ several seconds on starting Python and importing torch, scikit-learn, ART and th
 package. When the workflow runs locally (workflow/rules/common.smk, ``onstart``), it
 starts one worker: a process that imports all of that once and listens on a Unix
 socket in a private temporary folder, named to the jobs by the environment variable
-``LETHE_WORKER``. Each job (``python workflow/job.py ...``, :mod:`lethe.job`) sends the
+``LETHE_WORKER``. Each job (``python workflow/job.py ...``, :mod:`lethe.engine.job`) sends the
 worker its description, its stdout and stderr (as file descriptors) and its
 environment; the worker forks a child that takes over those, runs the job exactly as a
-plain process would (:func:`lethe.job.run`) and exits; the worker reports the child's
+plain process would (:func:`lethe.engine.job.run`) and exits; the worker reports the child's
 exit status, CPU time and peak memory back to the job, which exits with that status.
 So every job is still its own process, seeded by its own stage, with its own log, and:
 
@@ -39,7 +39,6 @@ import selectors
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,8 +46,8 @@ import time
 import traceback
 from pathlib import Path
 
-HEADER = struct.Struct("!Q")  # the byte length of the JSON request that follows
-STD_FDS = (1, 2)  # the job's stdout and stderr, sent with the request
+from lethe.engine.client import HEADER, STD_FDS
+
 # Imported by the worker besides every module of the package: what most jobs use and
 # load lazily (torch's compiler stack, which the first optimizer imports; the
 # evaluation's ART attacks; scikit-learn's models; threadpoolctl).
@@ -62,60 +61,9 @@ PRELOAD = (
     "sklearn.metrics",
     "threadpoolctl",
 )
-# Never imported by the worker: the CLI (nothing runs it in a job).
-SKIP = ("lethe.cli",)
+# Never imported by the worker: the CLI and Snakemake's side of the workflow (no job runs them).
+SKIP = ("lethe.cli", "lethe.engine.workflow")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-# --- the job's side ------------------------------------------------------------------
-
-
-def _read_line(sock: socket.socket, buffer: bytearray) -> bytes | None:
-    while b"\n" not in buffer:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        buffer.extend(chunk)
-    line, _, rest = bytes(buffer).partition(b"\n")
-    buffer[:] = rest
-    return line
-
-
-def submit(address: str, spec: dict) -> int | None:
-    """Run the job ``spec`` in the worker at ``address``; its exit status.
-
-    None when no worker took the job (none listening, or it went away before starting
-    the job's process): the caller then runs the job itself.
-    """
-    try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(address)
-    except OSError:
-        return None
-    with sock:
-        payload = json.dumps({"spec": spec, "environment": dict(os.environ)}).encode()
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            socket.send_fds(sock, [HEADER.pack(len(payload))], list(STD_FDS))
-            sock.sendall(payload)
-        except OSError:
-            return None
-        buffer = bytearray()
-        started = _read_line(sock, buffer)
-        if started is None:
-            return None  # the worker went away before forking: nothing ran
-        finished = _read_line(sock, buffer)
-    if finished is None:
-        print("lethe: the worker stopped while this job ran; the job failed (rerun it)", file=sys.stderr)
-        return 1
-    result = json.loads(finished)
-    if result.get("signal"):
-        print(f"lethe: the job's process was killed by {result['signal']}", file=sys.stderr)
-    return int(result["returncode"])
-
-
-# --- the worker's side ---------------------------------------------------------------
 
 
 def preload_order(extra: tuple[str, ...] = ()) -> list[str]:
@@ -150,7 +98,7 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 def _child(request: dict, fds: list[int]) -> int:
     """In the forked child: become the job's process and run it; the exit status."""
-    from lethe.job import run
+    from lethe.engine.job import run
 
     os.setpgid(0, 0)
     for target, fd in zip(STD_FDS, fds, strict=True):
@@ -345,7 +293,7 @@ def start(
     environment.update(dict.fromkeys(THREAD_VARIABLES, "1"))  # BLAS pools as small as a 1-thread job's
     with log.open("a") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lethe.worker", address, "--parent", str(os.getpid()), *extra],
+            [sys.executable, "-m", "lethe.engine.worker", address, "--parent", str(os.getpid()), *extra],
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -362,7 +310,7 @@ def start(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lethe.worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lethe.engine.worker", description=__doc__.splitlines()[0])
     parser.add_argument("address", help="the Unix socket to listen on")
     parser.add_argument("--parent", type=int, required=True, help="exit when this process is gone")
     parser.add_argument("extra", nargs="*", help="more modules to import up front")

@@ -3,12 +3,12 @@
 Every rule that runs Python has the same body, ``shell: JOB`` (workflow/rules/common.smk),
 which starts ``python workflow/job.py SPEC --log LOG --threads N`` (that file calls
 :func:`main`; started by its path, it imports the checkout's package): SPEC is the JSON that
-:func:`spec` made from the job's wildcards, named inputs, outputs and params (the
-rule's params entry ``job``). This module then runs the rule's entry script
-(``workflow/scripts/NAME.py``, a module whose ``main(job)`` maps the job's files and
-params onto its stage's call), with the job's log (:func:`lethe.log.logged`):
+:func:`spec` made from the job's stage, wildcards, named inputs, outputs and params (the
+rule's params entry ``job``). This module then calls the stage's ``main(job)``
+(``lethe.stages.NAME``, which maps the job's files and params onto the stage's function),
+with the job's log (:func:`lethe.engine.log.logged`):
 
-* in the warm worker of a local run (:mod:`lethe.worker`) when one is running, named by
+* in the warm worker of a local run (:mod:`lethe.engine.worker`) when one is running, named by
   the environment variable ``LETHE_WORKER`` that the workflow sets when it starts it: the
   worker, which has imported torch and the package once, forks one child per job, so the
   job runs in its own process, with the job's stdout and stderr, without paying for
@@ -24,14 +24,13 @@ imported here: the client side costs milliseconds.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 
-SCRIPTS = Path(__file__).absolute().parents[1] / "scripts"  # not resolve(): a linked package serves its own folder
+STAGES = "lethe.stages"  # the package of the stage modules, one per rule
 WORKER_ENV = "LETHE_WORKER"
 
 
@@ -60,7 +59,7 @@ class Job:
 
     def __init__(self, spec: dict):
         self.spec = spec
-        self.script = spec["script"]
+        self.stage = spec["stage"]
         self.input = Files(names=spec["input"])
         self.output = Files(spec["output"]["items"], spec["output"]["names"])
         self.params = Files(names=spec["params"])
@@ -80,12 +79,12 @@ def _plain(value):
     return str(value)
 
 
-def spec(script: str, wildcards, input, output, params: dict) -> str:
-    """The job's description as JSON: the entry script's name, Snakemake's wildcards, input and
-    output of the job, and ``params`` already resolved for it."""
+def spec(stage: str, wildcards, input, output, params: dict) -> str:
+    """The job's description as JSON: its stage's name (``lethe.stages.STAGE``), Snakemake's
+    wildcards, input and output of the job, and ``params`` already resolved for it."""
     return json.dumps(
         {
-            "script": script,
+            "stage": stage,
             "wildcards": _plain(dict(wildcards.items())),
             "input": _plain(dict(input.items())),
             "output": {"items": _plain(list(output)), "names": _plain(dict(output.items()))},
@@ -95,33 +94,32 @@ def spec(script: str, wildcards, input, output, params: dict) -> str:
     )
 
 
-def load_script(name: str):
-    """The module ``workflow/scripts/NAME.py`` (loaded from its path, not cached)."""
-    path = SCRIPTS / f"{name}.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"no entry script {path} for this job")
-    module_spec = importlib.util.spec_from_file_location(f"lethe_job_{name}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+def load_stage(name: str):
+    """The stage module ``lethe.stages.NAME``, whose ``main(job)`` runs the job."""
+    try:
+        return importlib.import_module(f"{STAGES}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{STAGES}.{name}":
+            raise
+        raise ModuleNotFoundError(f"no stage module {STAGES}.{name} for this job", name=error.name) from None
 
 
 def run(spec: dict) -> None:
-    """Run the job in this process: its entry script's ``main(job)``, logged to the job's log."""
-    from lethe.log import logged
+    """Run the job in this process: its stage's ``main(job)``, logged to the job's log."""
+    from lethe.engine.log import logged
 
     job = Job(spec)
     log = job.log[0] if job.log else None
     if log is None:
-        load_script(job.script).main(job)
+        load_stage(job.stage).main(job)
         return
     with logged(log):
-        load_script(job.script).main(job)
+        load_stage(job.stage).main(job)
 
 
 def parse_args(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python workflow/job.py", description="Run one job of the workflow.")
-    parser.add_argument("spec", help="the job's JSON description (lethe.job.spec)")
+    parser.add_argument("spec", help="the job's JSON description (lethe.engine.job.spec)")
     parser.add_argument("--log", action="append", default=[], help="the job's log file")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -135,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     description = parse_args(sys.argv[1:] if argv is None else argv)
     address = os.environ.get(WORKER_ENV, "")
     if address and address != "off":
-        from lethe.worker import submit
+        from lethe.engine.client import submit
 
         returncode = submit(address, description)
         if returncode is not None:

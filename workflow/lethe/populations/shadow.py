@@ -1,12 +1,12 @@
 """Shadow originals: N models trained exactly as the original is (the config's recipe, the whole
 training set) from N independent seeds, for U-LiRA as Hayes et al. (2024) define it: each
 method is applied to a different original in each run of its population
-(:mod:`lethe.population`), so the attacker who tells unlearned from retrained models does not
+(:mod:`lethe.populations.runs`), so the attacker who tells unlearned from retrained models does not
 know which original a model came from.
 
 Model i is ``build_model(arch, ..., seed=s_i)`` trained by :func:`lethe.train.fit`'s recipe
 with ``seed=s_i``, ``s_i = derived_seed(seed, STREAM, i)``. Where the architecture has no
-batch normalisation the N models train together (:func:`lethe.reference.train_batched`, every
+batch normalisation the N models train together (:func:`lethe.populations.reference.train_batched`, every
 model's "half" being the whole training set), equal to one at a time up to floating-point
 reassociation (tested for the reference models); other architectures train one at a time.
 The weights are kept stacked ({name: N×...}); :func:`shadow_model` rebuilds model i.
@@ -23,7 +23,7 @@ from torch import nn
 
 from lethe.data.tensors import Split
 from lethe.models.registry import build_model
-from lethe.reference import BATCHED_ARCHS, train_batched, train_one
+from lethe.populations.reference import BATCHED_ARCHS, train_batched, train_one
 from lethe.seeds import derived_seed
 
 log = logging.getLogger(__name__)

@@ -5,11 +5,14 @@ An image folder's job has one more input, ``source``: its source stamp
 the folder's spec.
 """
 
+from __future__ import annotations
+
 from lethe.data.datasets import prepare_dataset
 from lethe.data.imagefolder import read_source_stamp
 
 
-def main(job):
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): its files and params onto the call that draws it."""
     source = job.input.get("source")
     prepare_dataset(
         job.wildcards.dataset,
