@@ -284,7 +284,7 @@ def test_relearn_curves_without_curves_say_so(tmp_path):
 
 def test_relearn_figure_stage_reads_metrics_files(tmp_path):
     from lethe.io import write_json
-    from lethe.report.make_figures import relearn_figure
+    from lethe.stages.figure import relearn_figure
 
     files = []
     for i, rec in enumerate(records(["class3"])):

@@ -192,6 +192,15 @@ class Runtime:
         device = resolve_device(self.device)
         return device, amp_name(amp_dtype(self.amp, device))
 
+    def start_training(self, npz_path, manifest_path, seed: int):
+        """:meth:`start`, every generator seeded with ``seed``, then the dataset on the device
+        (:func:`lethe.data.tensors.load_dataset`): (device, precision's name, dataset)."""
+        from lethe.data.tensors import load_dataset
+
+        device, precision = self.start()
+        seed_everything(seed)
+        return device, precision, load_dataset(npz_path, manifest_path, device)
+
 
 # The default of every stage: auto device, float32, automatic memory format, all threads.
 DEFAULT_RUNTIME = Runtime()

@@ -46,21 +46,15 @@ def figure_inputs(figure):
 
 
 def figure_params(figure):
-    """What a registry figure's script needs besides its inputs."""
-    if figure.source == "tidy":
-        return {"figure": figure.name}
-    if figure.source == "confusion":
-        return {
-            "methods": FIGURE_SELECTION.methods,
-            "forget_set": FIGURE_SELECTION.forget_set,
-        }
+    """What a registry figure's stage needs besides its inputs: the figure's name, and the
+    methods and forget set the selection shows (confusion matrices, GradCAM panels)."""
+    params = {"figure": figure.name}
+    if figure.source in ("confusion", "saliency"):
+        params["methods"] = FIGURE_SELECTION.methods
+        params["forget_set"] = FIGURE_SELECTION.forget_set
     if figure.source == "saliency":
-        return {
-            "methods": FIGURE_SELECTION.methods,
-            "forget_set": FIGURE_SELECTION.forget_set,
-            "images": config["figures"]["images"],
-        }
-    return {}
+        params["images"] = config["figures"]["images"]
+    return params
 
 
 for _figure in FIGURE_REGISTRY.values():

@@ -67,6 +67,16 @@ class Job:
         self.log = Files(spec["log"])
         self.threads = int(spec["threads"])
 
+    @property
+    def dataset(self) -> tuple[str, str]:
+        """The dataset's files, ``(npz, manifest)``: the first arguments of every stage that loads it."""
+        return self.input.npz, self.input.manifest
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (its wildcard)."""
+        return int(self.wildcards.seed)
+
 
 def _plain(value):
     """Snakemake's values as JSON: its file lists become lists, paths strings."""

@@ -69,6 +69,16 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: d
         save_file(_cpu(tensors), str(tmp), metadata=metadata)
 
 
+def model_meta(arch: str, dataset, seed: int) -> dict:
+    """What a trained model's sidecar says first: its architecture, input shape, classes, dataset
+    (name and sha256) and seed; ``dataset`` a :class:`lethe.data.tensors.Dataset`."""
+    return {
+        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
+        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
+        "seed": seed,
+    }  # fmt: skip
+
+
 def save_checkpoint(
     model: Classifier | Ensemble, path: str | Path, meta: dict, stages_path: str | Path | None = None
 ) -> None:

@@ -41,53 +41,53 @@ FIGURES: dict[str, Figure] = {
     f.name: f
     for f in (
         Figure(
-            "trade_off", "tidy", "table_figure", "Forgetting and retention",
+            "trade_off", "tidy", "figure", "Forgetting and retention",
             "forget-set accuracy against retained-class test accuracy per method (mean ± std), retrain and original "
             "marked, a panel per scenario",
         ),
         Figure(
-            "frontier", "tidy", "table_figure", "Cost",
+            "frontier", "tidy", "figure", "Cost",
             "average gap to retrain (pp) against speed-up over retrain (log) per method (mean ± std), the "
             "original's gap (a no-op) dashed, the Pareto-front methods named, a panel per scenario",
         ),
         Figure(
-            "membership_inference", "tidy", "table_figure", "Forgetting or hiding",
+            "membership_inference", "tidy", "figure", "Forgetting or hiding",
             "every MIA variant per method, with retrain's mean ± std as a band",
         ),
         Figure(
-            "cost_vs_classes", "tidy", "table_figure", "Cost",
+            "cost_vs_classes", "tidy", "figure", "Cost",
             "unlearning time (log) against the number of forgotten classes (1, 2, 3, 6) per method",
         ),
         Figure(
-            "hidden_vs_visible", "tidy", "table_figure", "Forgetting or hiding",
+            "hidden_vs_visible", "tidy", "figure", "Forgetting or hiding",
             "few-shot probe accuracy against output accuracy on the forgotten classes (hiding vs forgetting)",
         ),
         Figure(
-            "relearn_time", "tidy", "table_figure", "Forgetting or hiding",
+            "relearn_time", "tidy", "figure", "Forgetting or hiding",
             "relearn epochs per method, retrain's as a band",
         ),
         Figure(
-            "relearn_curves", "metrics", "relearn_figure", "Forgetting or hiding",
+            "relearn_curves", "metrics", "figure", "Forgetting or hiding",
             "forget accuracy before relearning and after each relearn epoch, a line per method (mean over seeds and "
             "draws; a run that reached the target early holds its last value), the target dashed",
         ),
         Figure(
-            "lira_roc", "metrics", "lira_figure", "Forgetting or hiding",
+            "lira_roc", "metrics", "figure", "Forgetting or hiding",
             "LiRA's ROC curves on log axes (online, calibrated on the reference models): the audit of each model and "
             "the verdict on its forget set, a line per method, a row per scenario",
         ),
         Figure(
-            "forgetting_quality", "tidy", "table_figure", "Forgetting or hiding",
+            "forgetting_quality", "tidy", "figure", "Forgetting or hiding",
             "populations of unlearning runs against retrained models: forgetting quality F and U-LiRA accuracy "
             "(shadow originals; original known) per method (mean ± 95 % interval), the retrain_twin null as a band, a "
             "row per scenario",
         ),
         Figure(
-            "fnn_curves", "fnn_runs", "fnn_figure", "Forgetting layers (FNN)",
+            "fnn_curves", "fnn_runs", "figure", "Forgetting layers (FNN)",
             "FNN's per-epoch accuracy and MIA over its learning–unlearning turns, acceptance band shaded",
         ),
         Figure(
-            "confusion", "confusion", "confusion_figure", "Inside the models",
+            "confusion", "confusion", "figure", "Inside the models",
             "test confusion matrices of the original, the `figures.methods` and retrain",
         ),
         Figure(

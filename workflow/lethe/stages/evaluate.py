@@ -85,19 +85,11 @@ def evaluate(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    inputs = job.input
     evaluate(
-        job.input.model,
-        job.input.npz,
-        job.input.manifest,
-        job.input.forget_set,
-        job.output[0],
-        run_path=job.input.get("run"),
-        retrain_run_path=job.input.get("retrain_run"),
-        method=job.wildcards.evaluated,
-        batch_size=job.params.batch_size,
-        original_path=job.input.original,
-        retrain_path=job.input.retrain,
-        reference_paths=(job.input.reference, job.input.reference_meta) if job.input.get("reference") else None,
-        settings=job.params.settings,
-        runtime=Runtime.from_job(job),
-    )
+        inputs.model, *job.dataset, inputs.forget_set, job.output[0],
+        run_path=inputs.get("run"), retrain_run_path=inputs.get("retrain_run"), method=job.wildcards.evaluated,
+        batch_size=job.params.batch_size, original_path=inputs.original, retrain_path=inputs.retrain,
+        reference_paths=(inputs.reference, inputs.reference_meta) if inputs.get("reference") else None,
+        settings=job.params.settings, runtime=Runtime.from_job(job),
+    )  # fmt: skip

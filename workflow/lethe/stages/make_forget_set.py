@@ -25,10 +25,4 @@ def make_forget_set(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
-    make_forget_set(
-        job.input.npz,
-        job.input.manifest,
-        job.wildcards.forget_set,
-        job.params.spec,
-        job.output[0],
-    )
+    make_forget_set(*job.dataset, job.wildcards.forget_set, job.params.spec, job.output[0])

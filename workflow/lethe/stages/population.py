@@ -19,8 +19,6 @@ from lethe.tuning import values as tuned
 
 log = logging.getLogger(__name__)
 
-ARRAYS = POPULATION_ARRAYS  # what the npz holds besides the seeds
-
 
 def write_population(
     method: str,
@@ -62,7 +60,7 @@ def write_population(
         amp=runtime.amp, memory_format=runtime.memory_format, originals=originals,
     )  # fmt: skip
     with atomic_path(out_npz) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **{key: pop[key] for key in ARRAYS}, seeds=np.asarray(pop["seeds"], dtype=np.int64))
+        np.savez(handle, **{key: pop[key] for key in POPULATION_ARRAYS}, seeds=np.asarray(pop["seeds"], dtype=np.int64))
     record = {
         "method": method, "dataset": dataset.name, "arch": meta["arch"], "seed": seed,
         "forget_set": forget["id"], "forget_set_name": forget["name"], "forget_kind": forget["kind"],
@@ -80,18 +78,19 @@ def write_population(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    method = job.wildcards.method
+    params = tuned.with_search(job.params.hyper, job.input.get("tuned"), method)
+    inputs = (*job.dataset, job.input.forget_set, job.input.original)
     shadow = job.input.get("shadow_models")
+    shadow_paths = None if shadow is None else (shadow, job.input.shadow_meta)
+    out = (job.output.npz, job.output.record)
     write_population(
-        job.wildcards.method,
-        job.input.npz,
-        job.input.manifest,
-        job.input.forget_set,
-        job.input.original,
-        tuned.with_search(job.params.hyper, job.input.get("tuned"), job.wildcards.method),
-        int(job.wildcards.seed),
+        method,
+        *inputs,
+        params,
+        job.seed,
         job.params.models,
-        job.output.npz,
-        job.output.record,
+        *out,
         runtime=Runtime.from_job(job),
-        shadow_paths=None if shadow is None else (shadow, job.input.shadow_meta),
+        shadow_paths=shadow_paths,
     )

@@ -12,15 +12,11 @@ from lethe.data.imagefolder import read_source_stamp
 
 
 def main(job) -> None:
-    """The rule's job (lethe.engine.job.Job): its files and params onto the call that draws it."""
+    """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     source = job.input.get("source")
+    params = job.params
     prepare_dataset(
-        job.wildcards.dataset,
-        job.output.npz,
-        job.output.manifest,
-        root=job.params.root,
-        idx_folder=job.params.idx_folder,
-        download=job.params.download,
-        validation=job.params.validation,
+        job.wildcards.dataset, job.output.npz, job.output.manifest,
+        root=params.root, idx_folder=params.idx_folder, download=params.download, validation=params.validation,
         imagefolder=None if source is None else read_source_stamp(source),
-    )
+    )  # fmt: skip

@@ -6,19 +6,10 @@ import logging
 import time
 from pathlib import Path
 
-from lethe.data.tensors import load_dataset
-from lethe.device import (
-    DEFAULT_RUNTIME,
-    Runtime,
-    memory_format_name,
-    prepare_model,
-    seed_everything,
-    synchronize,
-    warm_up,
-)
+from lethe.device import DEFAULT_RUNTIME, Runtime, memory_format_name, prepare_model, synchronize, warm_up
 from lethe.methodkit.class_masks import MASK_KEY, train_erm
 from lethe.methods.catalog import original_params
-from lethe.models.checkpoint import save_checkpoint
+from lethe.models.checkpoint import model_meta, save_checkpoint
 from lethe.models.registry import build_model
 from lethe.train import accuracy
 
@@ -41,9 +32,7 @@ def train_erm_original(
 
     Same initialisation seed as the pipeline's original, so the two differ only in the masks.
     """
-    dev, precision = runtime.start()
-    seed_everything(seed)
-    dataset = load_dataset(npz_path, manifest_path, dev)
+    dev, precision, dataset = runtime.start_training(npz_path, manifest_path, seed)
     params = original_params("erm_ktp", params)
     model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed)
     model = prepare_model(model, dev, runtime.memory_format)
@@ -54,9 +43,8 @@ def train_erm_original(
     seconds = time.perf_counter() - started
     model.stages = {MASK_KEY: mask}
     meta = {
-        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
-        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
-        "seed": seed, "method": "erm_original", "recipe": recipe, "params": params, "device": str(dev),
+        **model_meta(arch, dataset, seed),
+        "method": "erm_original", "recipe": recipe, "params": params, "device": str(dev),
         "train_seconds": seconds, "steps": result.steps, "samples": result.samples, "history": history,
         "acc_test": accuracy(model, dataset.test), "amp": precision, "memory_format": memory_format_name(model),
     }  # fmt: skip
@@ -68,13 +56,6 @@ def train_erm_original(
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     train_erm_original(
-        job.input.npz,
-        job.input.manifest,
-        job.wildcards.arch,
-        int(job.wildcards.seed),
-        job.params.recipe,
-        job.params.hyper,
-        job.output.model,
-        job.output.stages,
-        runtime=Runtime.from_job(job),
-    )
+        *job.dataset, job.wildcards.arch, job.seed, job.params.recipe, job.params.hyper, job.output.model,
+        job.output.stages, runtime=Runtime.from_job(job),
+    )  # fmt: skip

@@ -5,17 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from lethe.data.tensors import load_dataset
-from lethe.device import (
-    DEFAULT_RUNTIME,
-    Runtime,
-    memory_format_name,
-    prepare_model,
-    seed_everything,
-    synchronize,
-    warm_up,
-)
-from lethe.models.checkpoint import save_checkpoint
+from lethe.device import DEFAULT_RUNTIME, Runtime, memory_format_name, prepare_model, synchronize, warm_up
+from lethe.models.checkpoint import model_meta, save_checkpoint
 from lethe.models.registry import build_model
 from lethe.train import fit
 
@@ -30,9 +21,7 @@ def train_original(
     runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Train the original model on the whole training set; save checkpoint and sidecar."""
-    dev, precision = runtime.start()
-    seed_everything(seed)
-    dataset = load_dataset(npz_path, manifest_path, dev)
+    dev, precision, dataset = runtime.start_training(npz_path, manifest_path, seed)
     model = build_model(arch, tuple(dataset.manifest["shape"]), dataset.num_classes, seed=seed)
     model = prepare_model(model, dev, runtime.memory_format)
     warm_up(dev)
@@ -46,9 +35,8 @@ def train_original(
     )  # fmt: skip
     synchronize(dev)
     meta = {
-        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
-        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
-        "seed": seed, "recipe": recipe, "device": str(dev), "train_seconds": time.perf_counter() - started,
+        **model_meta(arch, dataset, seed),
+        "recipe": recipe, "device": str(dev), "train_seconds": time.perf_counter() - started,
         "steps": result.steps, "history": result.history,
         "amp": precision, "memory_format": memory_format_name(model),
     }  # fmt: skip
@@ -61,11 +49,5 @@ def train_original(
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     train_original(
-        job.input.npz,
-        job.input.manifest,
-        job.wildcards.arch,
-        int(job.wildcards.seed),
-        job.params.recipe,
-        job.output.model,
-        runtime=Runtime.from_job(job),
+        *job.dataset, job.wildcards.arch, job.seed, job.params.recipe, job.output.model, runtime=Runtime.from_job(job)
     )

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lethe.data.tensors import load_dataset
-from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
+from lethe.device import DEFAULT_RUNTIME, Runtime, synchronize, warm_up
 from lethe.io import atomic_path, sha256_file, write_json
 from lethe.models.checkpoint import save_tensors
 from lethe.populations.reference import train_reference
@@ -29,9 +28,7 @@ def write_reference(
     runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Train the reference models; write their scores (npz), weights (safetensors) and a sidecar."""
-    dev, _ = runtime.start()
-    seed_everything(seed)
-    dataset = load_dataset(npz_path, manifest_path, dev)
+    dev, _, dataset = runtime.start_training(npz_path, manifest_path, seed)
     warm_up(dev)
     shape = dataset.manifest["shape"]
     ref = train_reference(arch, dataset.train, dataset.test, shape, dataset.num_classes, recipe, seed, k)
@@ -56,15 +53,8 @@ def write_reference(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    out = job.output
     write_reference(
-        job.input.npz,
-        job.input.manifest,
-        job.wildcards.arch,
-        int(job.wildcards.seed),
-        job.params.recipe,
-        job.params.models,
-        job.output.scores,
-        job.output.models,
-        job.output.meta,
-        runtime=Runtime.from_job(job),
-    )
+        *job.dataset, job.wildcards.arch, job.seed, job.params.recipe, job.params.models, out.scores, out.models,
+        out.meta, runtime=Runtime.from_job(job),
+    )  # fmt: skip

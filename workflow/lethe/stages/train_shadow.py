@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from lethe.data.tensors import load_dataset
-from lethe.device import DEFAULT_RUNTIME, Runtime, seed_everything, synchronize, warm_up
+from lethe.device import DEFAULT_RUNTIME, Runtime, synchronize, warm_up
 from lethe.io import sha256_file, write_json
 from lethe.models.checkpoint import save_tensors
 from lethe.populations.shadow import train_shadows
@@ -26,9 +25,7 @@ def write_shadows(
     runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Train the K shadow originals; write their stacked weights (safetensors) and a sidecar."""
-    dev, _ = runtime.start()
-    seed_everything(seed)
-    dataset = load_dataset(npz_path, manifest_path, dev)
+    dev, _, dataset = runtime.start_training(npz_path, manifest_path, seed)
     warm_up(dev)
     shape = dataset.manifest["shape"]
     shadows = train_shadows(arch, dataset.train, shape, dataset.num_classes, recipe, seed, k)
@@ -48,14 +45,14 @@ def write_shadows(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    out = job.output
     write_shadows(
-        job.input.npz,
-        job.input.manifest,
+        *job.dataset,
         job.wildcards.arch,
-        int(job.wildcards.seed),
+        job.seed,
         job.params.recipe,
         job.params.models,
-        job.output.models,
-        job.output.meta,
+        out.models,
+        out.meta,
         runtime=Runtime.from_job(job),
     )

@@ -6,17 +6,9 @@ import logging
 import time
 from pathlib import Path
 
-from lethe.data.tensors import load_dataset
-from lethe.device import (
-    DEFAULT_RUNTIME,
-    Runtime,
-    memory_format_name,
-    seed_everything,
-    synchronize,
-    warm_up,
-)
+from lethe.device import DEFAULT_RUNTIME, Runtime, memory_format_name, synchronize, warm_up
 from lethe.methodkit.sharding import train_sisa as train_ensemble
-from lethe.models.checkpoint import save_checkpoint
+from lethe.models.checkpoint import model_meta, save_checkpoint
 from lethe.train import accuracy
 
 log = logging.getLogger(__name__)
@@ -37,9 +29,7 @@ def train_sisa(
     Writes the ensemble (safetensors + sidecar) and its shard assignment and per-stage
     checkpoints (``stages_out``), from which the ``sisa`` method unlearns.
     """
-    dev, precision = runtime.start()
-    seed_everything(seed)
-    dataset = load_dataset(npz_path, manifest_path, dev)
+    dev, precision, dataset = runtime.start_training(npz_path, manifest_path, seed)
     warm_up(dev)
     started = time.perf_counter()
     ensemble, results = train_ensemble(
@@ -49,9 +39,8 @@ def train_sisa(
     synchronize(dev)
     seconds = time.perf_counter() - started
     meta = {
-        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
-        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
-        "seed": seed, "method": "sisa_original", "params": params, "device": str(dev), "train_seconds": seconds,
+        **model_meta(arch, dataset, seed),
+        "method": "sisa_original", "params": params, "device": str(dev), "train_seconds": seconds,
         "steps": sum(r.steps for r in results), "samples": sum(r.samples for r in results),
         "acc_test": accuracy(ensemble, dataset.test),
         "acc_test_members": [accuracy(m, dataset.test) for m in ensemble.members],
@@ -67,10 +56,9 @@ def train_sisa(
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     train_sisa(
-        job.input.npz,
-        job.input.manifest,
+        *job.dataset,
         job.wildcards.arch,
-        int(job.wildcards.seed),
+        job.seed,
         job.params.hyper,
         job.output.model,
         job.output.stages,

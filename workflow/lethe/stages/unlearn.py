@@ -51,15 +51,7 @@ def unlearn(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
-    unlearn(
-        job.wildcards.method,
-        job.input.npz,
-        job.input.manifest,
-        job.input.forget_set,
-        job.input.original,
-        tuned.with_search(job.params.hyper, job.input.get("tuned"), job.wildcards.method),
-        int(job.wildcards.seed),
-        job.output.model,
-        job.output.run,
-        runtime=Runtime.from_job(job),
-    )
+    method = job.wildcards.method
+    params = tuned.with_search(job.params.hyper, job.input.get("tuned"), method)
+    inputs = (*job.dataset, job.input.forget_set, job.input.original)
+    unlearn(method, *inputs, params, job.seed, job.output.model, job.output.run, runtime=Runtime.from_job(job))

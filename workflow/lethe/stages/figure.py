@@ -1,9 +1,10 @@
-"""The figure rules' stages: read result files, draw one figure (:mod:`lethe.report.figures`).
+"""Rules figure_* (but figure_gradcam): read result files, draw one figure (:mod:`lethe.report.figures`).
 
-Like :mod:`lethe.stages`, each function takes file paths and plain parameters and writes
-its outputs. None imports torch: the GradCAM panels, which run the models, are
-:func:`lethe.report.saliency.saliency_figure`.
-Each returns True when the figure shows data, False when it says there is nothing to show.
+Each function takes file paths and plain parameters and writes the figure's PDF and PNG;
+:func:`main` picks the one the job's figure needs (its registry entry's ``source``,
+:mod:`lethe.report.catalog`). None imports torch: the GradCAM panels, which run the models,
+are rule figure_gradcam's own stage (:mod:`lethe.stages.saliency_figure`). Each returns True
+when the figure shows data, False when it says there is nothing to show.
 """
 
 from __future__ import annotations
@@ -64,3 +65,18 @@ def lira_figure(metrics_paths: list[str | Path], paths: list[str | Path]) -> boo
     shown = lira_roc([read_json(p) for p in metrics_paths], paths)
     log.info("figure lira_roc from %d metrics JSONs: %s", len(metrics_paths), "written" if shown else "placeholder")
     return shown
+
+
+def main(job) -> None:
+    """The rule's job (lethe.engine.job.Job): the figure its params name, from the files its source gives."""
+    name, outputs = job.params.figure, [job.output.pdf, job.output.png]
+    if name == "fnn_curves":
+        fnn_figure(job.input.runs, outputs)
+    elif name == "confusion":
+        confusion_figure(job.input.metrics, job.params.methods, outputs)
+    elif name == "relearn_curves":
+        relearn_figure(job.input.metrics, outputs)
+    elif name == "lira_roc":
+        lira_figure(job.input.metrics, outputs)
+    else:
+        table_figure(name, job.input.tidy, outputs)
