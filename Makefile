@@ -10,7 +10,7 @@ PROFILE := --workflow-profile workflow/profiles/default
 LATEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended \
 	texlive-fonts-recommended texlive-latex-extra texlive-science
 
-.PHONY: setup latex fashion-mnist run test lint report lock clean bench
+.PHONY: setup latex fashion-mnist run test lint report docs lock clean bench
 
 setup: $(STAMP) latex fashion-mnist
 
@@ -63,6 +63,11 @@ lint: setup
 report: setup
 	$(BIN)/snakemake $(PROFILE) --report results/report.html
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link, a page
+# missing from the nav or a missing include fails the build (CI runs it: .ci/run).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 # Benchmarks (BENCHMARKS.md): loader, methods and dag with their defaults, or one (overhead runs the workflow): make bench ARGS="loader --device cuda"
 bench: $(STAMP)
 	$(BIN)/python -m bench $(or $(ARGS),all)
@@ -73,4 +78,4 @@ lock: $(STAMP)
 	 $(BIN)/pip freeze --exclude-editable | grep -v '^lethe') > requirements.lock
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake site

@@ -79,7 +79,8 @@ def test_default_and_paper_configs_run_every_method(config):
 
 
 def test_method_counts_and_lists_in_the_docs_match_the_registry():
-    for doc in ("README.md", "config/README.md"):
+    pages = sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))
+    for doc in ("README.md", "config/README.md", *pages):
         for count in re.findall(r"\ball (\d+) methods\b", (REPO / doc).read_text()):
             assert int(count) == len(METHODS), f"{doc}: 'all {count} methods', the registry has {len(METHODS)}"
     amp = (REPO / "config/README.md").read_text().split("Where it applies:", 1)[1].split("**`memory_format`", 1)[0]
@@ -204,12 +205,12 @@ def test_adding_a_method_metric_and_figure_is_one_place_each(tmp_path):
     assert "stale" in subprocess.run([sys.executable, "-m", "lethe.cli", "docs", "--check"], cwd=repo, env=env,
                                      capture_output=True, text=True).stdout  # fmt: skip
     run(sys.executable, "-m", "lethe.cli", "docs")
-    readme, config_readme = (repo / "README.md").read_text(), (repo / "config/README.md").read_text()
-    assert "| `dummy` | A dummy method" in readme  # the method table
+    config_readme = (repo / "config/README.md").read_text()
+    assert "| `dummy` | A dummy method" in (repo / "docs/methods-overview.md").read_text()  # the method table
     assert "| `dummy` | `strength: 0.5` | the test |" in config_readme  # the defaults table
     assert "### `dummy`" in (repo / "docs/methods.md").read_text()  # the method reference
-    assert "| `dummy_score` | dummy score |" in readme  # the metric table
-    assert "| `dummy_figure` | a dummy figure |" in readme  # the figure table
+    assert "| `dummy_score` | dummy score |" in (repo / "docs/evaluation.md").read_text()  # the metric table
+    assert "| `dummy_figure` | a dummy figure |" in (repo / "docs/outputs.md").read_text()  # the figure table
     probe = run(sys.executable, "-c", (
         "from lethe.report.latex import HIDING_COLUMNS, GOALS, methods_section, method_order\n"
         "from lethe.metrics.catalog import PAIRED_METRICS\n"

@@ -50,7 +50,9 @@ def conda_pip_pins(path: Path) -> dict[str, str]:
 
 def test_pins_agree():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    declared = pins(project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    assert {"dev", "docs"} <= set(extras)
+    declared = pins(project["dependencies"] + [pin for group in extras.values() for pin in group])
     locked = pins((REPO / "requirements.lock").read_text().splitlines())
     assert len(declared) >= 10 and conda_pip_pins(REPO / "envs/lethe.yaml")
     for name, version in declared.items():

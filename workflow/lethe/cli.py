@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("configs", nargs="+", help="config files; each is checked on its own, as with --configfile")
     p = sub.add_parser(
-        "docs", help="rewrite the docs' generated tables (README.md, config/README.md) from the catalogues"
+        "docs", help="rewrite the generated tables (docs/, config/README.md) from the catalogues and the schema"
     )
     p.add_argument("--check", action="store_true", help="only report stale tables (exit 1 if any)")
 
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         for block in stale:
             print(f"{'stale' if args.check else 'rewrote'}: {block}")
         if args.check and stale:
-            print("run `lethe docs` to regenerate them from the catalogues", file=sys.stderr)
+            print("run `lethe docs` to regenerate them from the catalogues and the schema", file=sys.stderr)
         return 1 if args.check and stale else 0
     if args.command == "prepare-data":
         from lethe.data.datasets import prepare_dataset
