@@ -6,7 +6,7 @@ the figures that show it), its outputs ``{name}.pdf`` (the paper) and ``{name}.p
 (the report, captioned by ``workflow/report/{name}.rst`` under ``subcategory``), its
 stage ``lethe.stages.{stage}``. The paper build copies only these PDFs; a test
 checks that every ``\\includegraphics`` of the paper names one of them and that the
-README's figure table is :func:`lethe.docs.figure_table`'s text.
+figure table of docs/outputs.md is :func:`lethe.docs.figure_table`'s text.
 
 Adding a figure: its drawing function (``lethe.report.figures``; for a figure drawn from
 the tidy table alone, an entry in ``TABLE_FIGURES``), an entry here, its caption file and
@@ -33,7 +33,7 @@ class Figure:
     source: str  # one of SOURCES
     stage: str  # lethe.stages.{stage} draws it
     subcategory: str  # the report's subcategory under "Figures"
-    summary: str  # one line for the README's figure table
+    summary: str  # one line for the figure table of docs/outputs.md
     mem_mb: int = 2000
 
 
