@@ -21,7 +21,7 @@ from lethe.metrics.lira import (
 from lethe.metrics.predict import logits
 from lethe.models.registry import build_model
 from lethe.populations.artefacts import load_reference
-from lethe.populations.reference import halves, model_seed, population, train_one, train_reference
+from lethe.populations.reference import halves, model_seed, pool, train_one, train_reference
 from lethe.stages.train_reference import write_reference
 from lethe.train import fit
 
@@ -47,7 +47,7 @@ def test_batched_models_equal_models_trained_one_at_a_time(digits, arch):
     shape = tuple(digits.manifest["shape"])
     ref = train_reference(arch, digits.train, digits.test, shape, digits.num_classes, recipe, seed=0, k=4)
     assert ref["batched"] and ref["phi"].shape == (4, len(digits.train) + len(digits.test))
-    data = population(digits.train, digits.test)
+    data = pool(digits.train, digits.test)
     for i in range(4):
         one = train_one(arch, data.subset(np.flatnonzero(ref["in_mask"][i])), shape, digits.num_classes, recipe,
                         model_seed(0, i))  # fmt: skip

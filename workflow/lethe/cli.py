@@ -87,13 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idx-folder", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--no-download", action="store_true")
     p.add_argument(
-        "--validation", type=float, default=None,
+        "--validation",
+        type=float,
+        default=None,
         help="fraction of every class's training images held out as the validation split (default: data.validation's)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--imagefolder", metavar="ROOT", default=None,
+        "--imagefolder",
+        metavar="ROOT",
+        default=None,
         help="prepare DATASET from this image folder (one sub-folder per class, or train/ and test/ holding them)",
-    )  # fmt: skip
+    )
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="image folder: resize to H x W (32 32)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="image folder: 1 greyscale, 3 RGB (3)")
     p.add_argument("--test-fraction", type=float, help="image folder without train/ and test/: test share (0.2)")

@@ -118,13 +118,15 @@ def run_unlearning(
     if weights["diverged"]:
         log.warning(
             "%s returned non-finite weights on forget set %s: the model is broken, its metrics are not forgetting",
-            method, forget["id"],
-        )  # fmt: skip
+            method,
+            forget["id"],
+        )
     if weights["unchanged"]:
         log.warning(
             "%s left every weight of its start model unchanged on forget set %s: its metrics are the original's",
-            method, forget["id"],
-        )  # fmt: skip
+            method,
+            forget["id"],
+        )
     record = {
         "method": method,
         "forget_set": forget["id"],

@@ -73,10 +73,14 @@ def model_meta(arch: str, dataset, seed: int) -> dict:
     """What a trained model's sidecar says first: its architecture, input shape, classes, dataset
     (name and sha256) and seed; ``dataset`` a :class:`lethe.data.tensors.Dataset`."""
     return {
-        "arch": arch, "shape": dataset.manifest["shape"], "num_classes": dataset.num_classes,
-        "classes": dataset.classes, "dataset": dataset.name, "dataset_sha256": dataset.manifest["sha256"],
+        "arch": arch,
+        "shape": dataset.manifest["shape"],
+        "num_classes": dataset.num_classes,
+        "classes": dataset.classes,
+        "dataset": dataset.name,
+        "dataset_sha256": dataset.manifest["sha256"],
         "seed": seed,
-    }  # fmt: skip
+    }
 
 
 def save_checkpoint(

@@ -282,9 +282,10 @@ class Plan:
         if not (self.config.get("population") or {}).get("shadow", False):
             return []
         return [
-            run for run in self.population_runs()
+            run
+            for run in self.population_runs()
             if method_info(run.method).needs_original and METHODS[run.method].original == "original"
-        ]  # fmt: skip
+        ]
 
     def quality_runs(self) -> list[Run]:
         """The populations compared with retrain's (rule forgetting_quality): all but retrain's own."""
@@ -321,9 +322,7 @@ class Plan:
     def models(self) -> list[tuple[str, str, int]]:
         """(dataset, arch, seed) of every original model to train, in the order of the top-level lists."""
         used = {(r.dataset, r.arch, r.seed) for r in self._runs}
-        return [
-            (d, a, s) for d in self.datasets for a in self.archs for s in self.seeds if (d, a, s) in used
-        ]  # fmt: skip
+        return [(d, a, s) for d in self.datasets for a in self.archs for s in self.seeds if (d, a, s) in used]
 
     def dataset_forget_sets(self) -> list[tuple[str, str]]:
         """(dataset, forget-set id) of every forget set to materialise, dataset by dataset."""

@@ -1,7 +1,8 @@
 """Reference models: K models of the original's architecture and recipe, each trained on a
-random half of the population, for the per-example attacks (:mod:`lethe.metrics.lira`).
+random half of the audited pool, for the per-example attacks (:mod:`lethe.metrics.lira`).
 
-The population is every sample an attacker asks about: the training set followed by the
+The pool is every sample an attacker asks about (the sidecar's ``population``, in LiRA's
+sense): the training set followed by the
 test set (train ∪ test, in that order). Each reference model k trains on exactly half of
 it, ``in_mask[k]``: models 2j and 2j+1 take the two halves of one seeded permutation
 (:func:`halves`), so each sample is IN exactly K/2 models and OUT of the others, and both of
@@ -51,7 +52,7 @@ STREAM = 7001  # the reference models' seed stream (lethe.seeds)
 BATCHED_ARCHS = ("mlp", "cnn")  # no batch normalisation: one vmapped step trains all K
 
 
-def population(train: Split, test: Split) -> Split:
+def pool(train: Split, test: Split) -> Split:
     """train ∪ test, training samples first."""
     return Split(torch.cat([train.x, test.x]), torch.cat([train.y, test.y]))
 
@@ -88,10 +89,13 @@ def train_one(arch: str, data: Split, shape, num_classes: int, recipe: dict, see
 
 def _fit_args(recipe: dict) -> dict:
     return {
-        "epochs": int(recipe["epochs"]), "batch_size": int(recipe["batch_size"]), "lr": float(recipe["lr"]),
-        "optimizer": recipe.get("optimizer", "adam"), "momentum": float(recipe.get("momentum", 0.9)),
+        "epochs": int(recipe["epochs"]),
+        "batch_size": int(recipe["batch_size"]),
+        "lr": float(recipe["lr"]),
+        "optimizer": recipe.get("optimizer", "adam"),
+        "momentum": float(recipe.get("momentum", 0.9)),
         "weight_decay": float(recipe.get("weight_decay", 0.0)),
-    }  # fmt: skip
+    }
 
 
 def train_batched(
@@ -139,8 +143,14 @@ def train_batched(
                 p.grad = g[name]
             opt.step()
             steps += 1
-        log.info("reference models epoch %d/%d (%d models, %d steps, %.2fs)", epoch, args["epochs"], len(seeds),
-                 steps, time.perf_counter() - started)  # fmt: skip
+        log.info(
+            "reference models epoch %d/%d (%d models, %d steps, %.2fs)",
+            epoch,
+            args["epochs"],
+            len(seeds),
+            steps,
+            time.perf_counter() - started,
+        )
     return template, {name: p.detach() for name, p in zip(names, opt_params, strict=True)}
 
 
@@ -162,13 +172,13 @@ def train_reference(
     Returns ``in_mask`` (K×N), ``phi`` (K×N float32), ``n_train``, ``params`` (stacked
     {name: K×...}), ``batched`` and ``seconds``.
     """
-    data = population(train, test)
+    data = pool(train, test)
     mask = halves(len(data), k, seed)
     seeds = [model_seed(seed, i) for i in range(k)]
     started = time.perf_counter()
     batched = arch in BATCHED_ARCHS
     if batched:
-        # An odd population gives halves of two sizes: one vmapped group per size.
+        # An odd pool gives halves of two sizes: one vmapped group per size.
         sizes = mask.sum(1)
         parts = []
         for size in sorted(set(sizes.tolist())):
@@ -187,6 +197,10 @@ def train_reference(
         params = {name: torch.stack([m.state_dict()[name] for m in models]) for name in models[0].state_dict()}
     phi = np.stack([logit_confidence(z, data.y) for z in logits.cpu()]).astype(np.float32)
     return {
-        "in_mask": mask, "phi": phi, "n_train": len(train), "params": params, "batched": batched,
+        "in_mask": mask,
+        "phi": phi,
+        "n_train": len(train),
+        "params": params,
+        "batched": batched,
         "seconds": time.perf_counter() - started,
-    }  # fmt: skip
+    }

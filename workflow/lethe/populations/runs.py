@@ -95,9 +95,17 @@ def run_population(
             continue
         start = original if originals is None else originals(i)
         model, record = run_unlearning(
-            method, start, dataset, forget, params, arch=arch, seed=run, device=device, amp=amp,
+            method,
+            start,
+            dataset,
+            forget,
+            params,
+            arch=arch,
+            seed=run,
+            device=device,
+            amp=amp,
             memory_format=memory_format,
-        )  # fmt: skip
+        )
         seconds.append(record["seconds"])
         steps.append(record["steps"])
         z_f = model_logits(model, d_f, batch_size, amp)
@@ -111,9 +119,20 @@ def run_population(
             deterministic = True
             log.info("%s: runs 0 and 1 returned identical weights; the method is deterministic", method)
         if (i + 1) % max(1, n // 8) == 0 or i + 1 == n:
-            log.info("population of %s on %s: %d/%d runs (%.1fs)", method, forget["id"], i + 1, n,
-                     time.perf_counter() - started)  # fmt: skip
+            log.info(
+                "population of %s on %s: %d/%d runs (%.1fs)",
+                method,
+                forget["id"],
+                i + 1,
+                n,
+                time.perf_counter() - started,
+            )
     return {
-        "phi": phi, **acc, "seeds": seeds, "seconds": seconds, "steps": steps,
-        "deterministic": deterministic, "wall_seconds": time.perf_counter() - started,
-    }  # fmt: skip
+        "phi": phi,
+        **acc,
+        "seeds": seeds,
+        "seconds": seconds,
+        "steps": steps,
+        "deterministic": deterministic,
+        "wall_seconds": time.perf_counter() - started,
+    }

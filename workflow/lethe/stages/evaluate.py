@@ -87,9 +87,17 @@ def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     inputs = job.input
     evaluate(
-        inputs.model, *job.dataset, inputs.forget_set, job.output[0],
-        run_path=inputs.get("run"), retrain_run_path=inputs.get("retrain_run"), method=job.wildcards.evaluated,
-        batch_size=job.params.batch_size, original_path=inputs.original, retrain_path=inputs.retrain,
+        inputs.model,
+        *job.dataset,
+        inputs.forget_set,
+        job.output[0],
+        run_path=inputs.get("run"),
+        retrain_run_path=inputs.get("retrain_run"),
+        method=job.wildcards.evaluated,
+        batch_size=job.params.batch_size,
+        original_path=inputs.original,
+        retrain_path=inputs.retrain,
         reference_paths=(inputs.reference, inputs.reference_meta) if inputs.get("reference") else None,
-        settings=job.params.settings, runtime=Runtime.from_job(job),
-    )  # fmt: skip
+        settings=job.params.settings,
+        runtime=Runtime.from_job(job),
+    )

@@ -16,7 +16,12 @@ def main(job) -> None:
     source = job.input.get("source")
     params = job.params
     prepare_dataset(
-        job.wildcards.dataset, job.output.npz, job.output.manifest,
-        root=params.root, idx_folder=params.idx_folder, download=params.download, validation=params.validation,
+        job.wildcards.dataset,
+        job.output.npz,
+        job.output.manifest,
+        root=params.root,
+        idx_folder=params.idx_folder,
+        download=params.download,
+        validation=params.validation,
         imagefolder=None if source is None else read_source_stamp(source),
-    )  # fmt: skip
+    )

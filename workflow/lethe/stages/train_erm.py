@@ -56,6 +56,12 @@ def train_erm_original(
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     train_erm_original(
-        *job.dataset, job.wildcards.arch, job.seed, job.params.recipe, job.params.hyper, job.output.model,
-        job.output.stages, runtime=Runtime.from_job(job),
-    )  # fmt: skip
+        *job.dataset,
+        job.wildcards.arch,
+        job.seed,
+        job.params.recipe,
+        job.params.hyper,
+        job.output.model,
+        job.output.stages,
+        runtime=Runtime.from_job(job),
+    )

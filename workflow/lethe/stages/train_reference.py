@@ -55,6 +55,13 @@ def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
     out = job.output
     write_reference(
-        *job.dataset, job.wildcards.arch, job.seed, job.params.recipe, job.params.models, out.scores, out.models,
-        out.meta, runtime=Runtime.from_job(job),
-    )  # fmt: skip
+        *job.dataset,
+        job.wildcards.arch,
+        job.seed,
+        job.params.recipe,
+        job.params.models,
+        out.scores,
+        out.models,
+        out.meta,
+        runtime=Runtime.from_job(job),
+    )

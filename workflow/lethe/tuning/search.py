@@ -205,8 +205,13 @@ def search(
         except TrialTimeout:
             seconds = time.perf_counter() - started
             log.info("tuning %s: trial stopped at %.1f s, %g times its time bound", method, seconds, ABORT_FACTOR)
-            for key, value in (("gap", None), ("loss_shift", None), ("seconds", seconds), ("feasible", False),
-                               ("terms", None)):  # fmt: skip
+            for key, value in (
+                ("gap", None),
+                ("loss_shift", None),
+                ("seconds", seconds),
+                ("feasible", False),
+                ("terms", None),
+            ):
                 trial.set_user_attr(key, value)
             trial.set_user_attr("aborted", True)
             return 2 * INFEASIBLE_PENALTY
@@ -239,10 +244,15 @@ def search(
         last_gap, last_shift = last.user_attrs["gap"], last.user_attrs.get("loss_shift")
         log.info(
             "tuning %s trial %d/%d: gap %s%s%s (best objective %.2f) %s",
-            method, i + 1, trials, "?" if last_gap is None else f"{last_gap:.2f} pp",
+            method,
+            i + 1,
+            trials,
+            "?" if last_gap is None else f"{last_gap:.2f} pp",
             "" if last_shift is None else f", loss shift {last_shift:.1f}",
-            "" if last.user_attrs["feasible"] else " INFEASIBLE", min(t.value for t in done), last.params,
-        )  # fmt: skip
+            "" if last.user_attrs["feasible"] else " INFEASIBLE",
+            min(t.value for t in done),
+            last.params,
+        )
     done = done[:trials]
     finished = [t for t in done if not t.user_attrs.get("aborted", False)]
     best = min(finished, key=lambda t: (t.value, t.number)) if finished else None
