@@ -1,4 +1,4 @@
-"""``python -m bench {loader,methods,population,tuning,dag,overhead,all}``: run from the repository root (see BENCHMARKS.md)."""
+"""``python -m bench {loader,methods,population,tuning,dag,overhead,outputs,all}``: run from the repository root (see BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bench import dag, loader, methods, overhead, population, tuning
+from bench import dag, loader, methods, outputs, overhead, population, tuning
 
 BENCHMARKS = {
     "loader": loader,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "tuning": tuning,
     "dag": dag,
     "overhead": overhead,
+    "outputs": outputs,
 }
 ALL = ("loader", "methods", "population", "dag")  # overhead runs the whole workflow: on its own
 

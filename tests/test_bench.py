@@ -364,3 +364,33 @@ def test_population_cost_from_records_benchmarks_and_quality(tmp_path):
         and summary[("retrain", "classes")]["quality_seconds"] is None
     )
     assert "zero_output (deterministic: 2 runs)" in record["markdown"]
+
+
+def test_outputs_digest_ignores_time_and_nothing_else(tmp_path: Path):
+    """bench outputs: two runs that differ only in time fields list the same; any other value differs."""
+    from bench import outputs
+
+    def listing(record: dict, weights: bytes) -> list:
+        (tmp_path / "results/metrics").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "results/models").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "results/metrics/m.json").write_text(json.dumps(record))
+        (tmp_path / "results/models/m.safetensors").write_bytes(weights)
+        (tmp_path / "results/tables").mkdir(exist_ok=True)
+        (tmp_path / "results/tables/t.csv").write_text(str(record))  # not a computed artefact: not listed
+        return outputs.listing(tmp_path)
+
+    base = {
+        "metrics": {"acc": 0.5, "unlearn_seconds": 1.0, "time_ratio_to_retrain": 0.1},
+        "seconds": 3.0,
+        "eval_seconds_by_family": {"mia": 0.2},
+    }
+    first = listing(base, b"w")
+    assert [path for _, path in first] == ["results/models/m.safetensors", "results/metrics/m.json"]
+    timed = {
+        "metrics": {"acc": 0.5, "unlearn_seconds": 9.0, "time_ratio_to_retrain": 0.7},
+        "seconds": 8.0,
+        "eval_seconds_by_family": {"mia": 0.9},
+    }
+    assert listing(timed, b"w") == first
+    assert listing({**base, "metrics": {**base["metrics"], "acc": 0.6}}, b"w") != first
+    assert listing(base, b"x") != first
