@@ -35,8 +35,10 @@ Choices the paper leaves open, and Lethe's:
   the code: for BatchNorm architectures the running statistics move towards D_f's.
 
 At the paper's lr 1e-5 the step is tiny: on digits (123 forget images, 2 steps per
-epoch) 20 SGD steps leave class 3 intact, hence the digits override in
-``config/config.yaml`` (see ``tests/test_boundary.py`` for the measurements).
+epoch) 20 SGD steps leave class 3 intact; the tests run lr 1e-3, which forgets it, and
+the default run takes lr and epochs from the shipped search
+(``config/tuned/digits/mlp/boundary_expand-*.yaml``; ``tests/test_boundary.py`` has the
+measurements).
 
 Cost counters: ``steps`` are SGD steps, ``samples`` the training samples. ``notes``:
 ``shadow_rate``, the fraction of D_f that the widened network assigns to the shadow
