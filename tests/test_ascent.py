@@ -254,7 +254,7 @@ def test_pbu_on_one_class_has_no_collapse_check(original_mlp, digits, forget_cla
 
 
 def test_guard_does_not_change_a_healthy_run(original_mlp, digits, forget_class3, cpu, method_overrides):
-    """The default run's NegGrad on class 3 meets its target before any collapse: the guard only watches."""
+    """NegGrad at the tests' values on class 3 meets its target before any collapse: the guard only watches."""
     params = method_overrides["neggrad"]
     model, record = run("neggrad", original_mlp, digits, forget_class3, params, cpu)
     assert record["notes"]["stop_reason"] == "target" and record["notes"]["restored_step"] is None
