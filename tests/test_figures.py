@@ -242,7 +242,7 @@ def test_frontier_leaves_out_runs_without_a_time(tidy, tmp_path):
 def curve_record(method: str, seed: int, curve, target: float | None = 0.9, forget_set: str = "class3") -> dict:
     rec = metrics_record(forget_set, "finetune", seed)
     rec["method"], rec["metrics"]["relearn_target"] = method, target
-    if curve == "absent":  # a JSON written before the curves were recorded
+    if curve == "absent":  # a JSON without the curves
         del rec["relearn_curve"]
     else:
         rec["relearn_curve"] = curve

@@ -87,7 +87,7 @@ def test_one_retain_batch_and_one_cycled_forget_batch_per_step(unlearned, forget
     n_retain, n_forget = N_TRAIN - forget_class3["size"], forget_class3["size"]
     steps = 10 * math.ceil(n_retain / 128)
     assert record["steps"] == steps
-    # D_f (137) cycles in batches of 64, 64, 9: 33 full passes in 99 steps, then one batch of 64.
+    # D_f (123) cycles in batches of 64 and 59: 45 full passes in 90 steps.
     per_pass = math.ceil(n_forget / 64)
     seen = (steps // per_pass) * n_forget + sum(min(64, n_forget - 64 * i) for i in range(steps % per_pass))
     assert record["notes"]["forget_samples_seen"] == seen

@@ -11,7 +11,7 @@ SISA, class 3    0.000      0.000              .953-.970         .971-.977
 ================ ========== ================== ================= ==========
 
 Class 3 sits in every slice of every shard: all 5 shards and 20 stages are retrained
-(0.89-0.90 of SISA's training samples). The 10 % random forget set (135 samples) touches
+(0.89-0.90 of SISA's training samples). The 10 % random forget set (121 samples) touches
 every slice too; a random forget set of 5 samples retrains 3-4 shards and 9-12 of 20
 stages (0.52-0.68 of the samples). Random-sample forgetting barely moves accuracies
 (the forgotten samples are ordinary digits), so its check looks inside the ensemble: on

@@ -404,7 +404,7 @@ def load_prepared(npz_path: str | Path, manifest_path: str | Path | None = None)
             missing = [key for key in ARRAY_KEYS if key not in archive.files]
             if missing:
                 raise CorruptFileError(
-                    npz_path, f"has no {', '.join(missing)} (prepared before Lethe kept a validation split?)", hint
+                    npz_path, f"has no {', '.join(missing)} (prepared without a validation split?)", hint
                 )
             arrays = {key: archive[key] for key in ARRAY_KEYS}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
