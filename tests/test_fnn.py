@@ -213,9 +213,13 @@ def test_trajectory_has_one_entry_per_epoch(original_mlp, digits, forget_class3,
     model, record = run_fnn(original_mlp, digits, forget_class3, params, cpu)
     trajectory = record["notes"]["trajectory"]
     assert [(e["turn"], e["phase"], e["epoch"], e["t"]) for e in trajectory] == [
-        (1, "learn", 1, 0.0), (1, "unlearn", 1, 1.0), (1, "unlearn", 2, 2.0),
-        (2, "learn", 1, 0.0), (2, "unlearn", 1, 1.0), (2, "unlearn", 2, 2.0),
-    ]  # fmt: skip
+        (1, "learn", 1, 0.0),
+        (1, "unlearn", 1, 1.0),
+        (1, "unlearn", 2, 2.0),
+        (2, "learn", 1, 0.0),
+        (2, "unlearn", 1, 1.0),
+        (2, "unlearn", 2, 2.0),
+    ]
     keys = {"turn", "phase", "epoch", "t", "loss", "val_acc", "val_acc_retained", "retain_acc", "forget_acc", "mia"}
     for entry in trajectory:
         assert keys <= set(entry) and not any(key.startswith("test") for key in entry)
@@ -300,14 +304,18 @@ def test_fnn_rejects_an_unknown_accuracy(original_mlp, digits, forget_class3, cp
     view = data_view(digits, forget_class3, "fnn")
     with pytest.raises(ValueError, match="accept_on"):
         unlearn(
-            copy.deepcopy(original_mlp), view, fnn_params(method_overrides, accept_on="train"),
+            copy.deepcopy(original_mlp),
+            view,
+            fnn_params(method_overrides, accept_on="train"),
             Context(device=cpu, seed=0, arch="mlp"),
-        )  # fmt: skip
+        )
     with pytest.raises(ValueError, match="the test set is the evaluation's; use 'validation'"):
         unlearn(
-            copy.deepcopy(original_mlp), view, fnn_params(method_overrides, accept_on="test"),
+            copy.deepcopy(original_mlp),
+            view,
+            fnn_params(method_overrides, accept_on="test"),
             Context(device=cpu, seed=0, arch="mlp"),
-        )  # fmt: skip
+        )
 
 
 # --------------------------------------------------------------------------- no selection on the evaluation

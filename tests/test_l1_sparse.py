@@ -54,9 +54,14 @@ def test_needs_no_forget_data(digits, forget_class3):
     assert not info.needs_forget and info.needs_retain and info.needs_original and not info.class_only
     assert info.family == "relabel" and info.citation == "jia2023sparse"
     assert info.defaults == {
-        "gamma": 1e-4, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 10,
+        "gamma": 1e-4,
+        "optimizer": "sgd",
+        "lr": 0.01,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "epochs": 10,
         "batch_size": 256,
-    }  # fmt: skip
+    }
     view = data_view(digits, forget_class3, "l1_sparse")
     assert view.forget is None and view.retain is not None
 

@@ -61,11 +61,20 @@ def test_defaults_are_the_small_scale_notebook():
     info = METHODS["neggrad_plus"]
     assert info.needs_forget and info.needs_retain and not info.class_only
     assert info.defaults == {
-        "alpha": 0.95, "epochs": 10, "optimizer": "sgd", "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0,
-        "batch_size": 128, "forget_batch_size": 64,
+        "alpha": 0.95,
+        "epochs": 10,
+        "optimizer": "sgd",
+        "lr": 0.01,
+        "momentum": 0.0,
+        "weight_decay": 0.0,
+        "batch_size": 128,
+        "forget_batch_size": 64,
         # Lethe's: no target (as the paper), the ascent guard
-        "target_forget_acc": None, "collapse_share": 0.8, "check_every": 10, "max_retained_drop": 0.1,
-    }  # fmt: skip
+        "target_forget_acc": None,
+        "collapse_share": 0.8,
+        "check_every": 10,
+        "max_retained_drop": 0.1,
+    }
 
 
 def test_neggrad_plus_forgets_class3_and_keeps_the_rest(unlearned, digits, forget_class3, original_metrics):

@@ -47,9 +47,14 @@ def test_declared_needs_and_defaults():
     assert info.needs_forget and info.needs_retain and info.needs_original and not info.class_only
     assert info.family == "relabel" and info.citation == "graves2021amnesiac"
     assert info.defaults == {
-        "exclude_true": True, "optimizer": "adam", "lr": 1e-4, "momentum": 0.9, "weight_decay": 0.0, "epochs": 3,
+        "exclude_true": True,
+        "optimizer": "adam",
+        "lr": 1e-4,
+        "momentum": 0.9,
+        "weight_decay": 0.0,
+        "epochs": 3,
         "batch_size": 256,
-    }  # fmt: skip
+    }
 
 
 def test_random_label_forgets_class3_and_keeps_the_rest(relabelled, digits, forget_class3, original_metrics):

@@ -55,9 +55,14 @@ def test_declared_needs_and_defaults():
     assert info.needs_forget and info.needs_retain and info.needs_original and not info.class_only
     assert info.family == "relabel" and info.citation == "fan2024salun"
     assert info.defaults == {
-        "mask_ratio": 0.5, "optimizer": "sgd", "lr": 0.013, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 10,
+        "mask_ratio": 0.5,
+        "optimizer": "sgd",
+        "lr": 0.013,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "epochs": 10,
         "batch_size": 256,
-    }  # fmt: skip
+    }
 
 
 def test_salun_forgets_class3_and_keeps_the_rest(salun, digits, forget_class3, original_metrics):

@@ -58,10 +58,20 @@ def test_declared_needs_and_small_scale_defaults(digits, forget_class3):
     assert info.needs_forget and info.needs_retain and info.needs_original and not info.class_only
     assert info.family == "teacher" and info.citation == "kurmanji2023towards"
     assert info.defaults == {
-        "optimizer": "adam", "lr": 5e-4, "momentum": 0.9, "weight_decay": 0.1, "epochs": 10, "msteps": 3,
-        "temperature": 2.0, "gamma": 1.0, "alpha": 0.5, "lr_decay_epochs": [5, 8, 9], "lr_decay_rate": 0.1,
-        "batch_size": 32, "forget_batch_size": 64,
-    }  # fmt: skip
+        "optimizer": "adam",
+        "lr": 5e-4,
+        "momentum": 0.9,
+        "weight_decay": 0.1,
+        "epochs": 10,
+        "msteps": 3,
+        "temperature": 2.0,
+        "gamma": 1.0,
+        "alpha": 0.5,
+        "lr_decay_epochs": [5, 8, 9],
+        "lr_decay_rate": 0.1,
+        "batch_size": 32,
+        "forget_batch_size": 64,
+    }
     view = data_view(digits, forget_class3, "scrub")
     assert view.forget is not None and view.retain is not None
 

@@ -88,9 +88,12 @@ def spec(script: str, output: Path, log: Path | None = None) -> str:
             return self.names.items()
 
     return lethe_job.spec(
-        script, Named(names={"seed": "0"}), Named(names={"npz": "data.npz", "files": ["a", "b"]}),
-        Named([str(output)]), {"hyper": {"lr": 0.003, "epochs": 2}, "flag": None},
-    )  # fmt: skip
+        script,
+        Named(names={"seed": "0"}),
+        Named(names={"npz": "data.npz", "files": ["a", "b"]}),
+        Named([str(output)]),
+        {"hyper": {"lr": 0.003, "epochs": 2}, "flag": None},
+    )
 
 
 def run_job(workflow_dir: Path, script: str, output: Path, address: str | None, **popen) -> subprocess.Popen:

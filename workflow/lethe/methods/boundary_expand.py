@@ -100,11 +100,18 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     model.head = widen_head(model.head, ctx.seed)
     shadow = Split(forget.x, torch.full_like(forget.y, num_classes))
     result = fit(
-        model, shadow,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="boundary_expand", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        shadow,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="boundary_expand",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     shadow_rate = accuracy(model, shadow)  # batched, eval mode: the fraction of D_f now in the shadow class
     model.head = prune_head(model.head, num_classes)

@@ -88,11 +88,18 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         ctx.notes["epochs_run"] = 0
         return model
     result = fit(
-        model, train,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="boundary_shrink", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        train,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="boundary_shrink",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     ctx.notes["epochs_run"] = result.epochs
     return model

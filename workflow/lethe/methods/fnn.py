@@ -124,7 +124,7 @@ def build_network(model: Classifier, forget: Split, params: dict, seed: int) -> 
             tau_rest=params["tau_rest"],
             top_k=params["top_k"],
             generator=generator,
-        )  # fmt: skip
+        )
         for name in LAYER_SETS[params["layers"]]
     }
     return insert_forgetting_layers(model, params["layers"], taus)
@@ -177,9 +177,14 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         nonlocal eval_seconds
         started = time.perf_counter()
         mia = art_blackbox_mia(
-            net, data.retain, val_retained, data.forget, seed=mia_seed,
-            max_samples=params["mia_samples"], attack=params["mia_attack"],
-        )  # fmt: skip
+            net,
+            data.retain,
+            val_retained,
+            data.forget,
+            seed=mia_seed,
+            max_samples=params["mia_samples"],
+            attack=params["mia_attack"],
+        )
         entry = {
             "turn": turn,
             "phase": phase,
@@ -197,9 +202,16 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         eval_seconds += time.perf_counter() - started
         log.info(
             "fnn turn %d %s epoch %d t=%g: loss %.4f validation %.4f forget %.4f mia %.3f (attack acc %.3f)",
-            turn, phase, epoch, entry["t"], loss, entry["val_acc"], entry["forget_acc"], entry["mia"],
+            turn,
+            phase,
+            epoch,
+            entry["t"],
+            loss,
+            entry["val_acc"],
+            entry["forget_acc"],
+            entry["mia"],
             entry["attack_acc"],
-        )  # fmt: skip
+        )
         return entry
 
     def acceptable(entry: dict) -> bool:

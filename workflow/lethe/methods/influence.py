@@ -165,10 +165,13 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         stream = torch.Generator().manual_seed(derived_seed(ctx.seed, 1))
         sample = retain.subset(torch.randperm(n_r, generator=stream)[:size])
         direction, record = woodfisher_inverse_vector(
-            model, sample, v,
-            damping=float(params["damping"]), batch_size=batch_size,
+            model,
+            sample,
+            v,
+            damping=float(params["damping"]),
+            batch_size=batch_size,
             memory_bytes=float(params["gradient_memory_mb"]) * 2**20,
-        )  # fmt: skip
+        )
     finally:
         model.train(was_training)
     update = float(params["alpha"]) * direction

@@ -83,11 +83,19 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     with torch.no_grad():
         before = float(l1_norm(model))
     result = fit(
-        model, data.retain,
-        epochs=epochs, batch_size=batch_size, lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, loss_fn=loss_fn, name="l1_sparse", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        data.retain,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        loss_fn=loss_fn,
+        name="l1_sparse",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     with torch.no_grad():
         after = float(l1_norm(model))

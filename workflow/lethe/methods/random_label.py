@@ -75,11 +75,18 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     new = random_labels(forget.y, data.num_classes, generator, exclude, data.forget_classes).to(forget.y.device)
     mixed = Split(torch.cat([forget.x, retain.x]), torch.cat([new, retain.y]))
     result = fit(
-        model, mixed,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="random_label", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        mixed,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="random_label",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     ctx.notes.update(
         kept_true_label=int((new == forget.y).sum()),

@@ -56,6 +56,7 @@ class Metric:
     population: bool = False  # written by rule forgetting_quality (lethe.metrics.quality), not by the evaluation
 
 
+# fmt: off
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
@@ -96,7 +97,8 @@ METRICS: dict[str, Metric] = {
         Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
         Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True),
     )
-}  # fmt: skip
+}
+# fmt: on
 
 
 def table_columns(table: str) -> list[Metric]:

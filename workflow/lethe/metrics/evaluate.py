@@ -198,9 +198,13 @@ def cost_metrics(run: dict | None, retrain_run: dict | None) -> dict:
     weight measurements gives None."""
     if run is None:  # the original model: no unlearning happened
         return {
-            "unlearn_seconds": None, "unlearn_steps": None, "time_ratio_to_retrain": None,
-            "weight_change": None, "unchanged": None, "diverged": None,
-        }  # fmt: skip
+            "unlearn_seconds": None,
+            "unlearn_steps": None,
+            "time_ratio_to_retrain": None,
+            "weight_change": None,
+            "unchanged": None,
+            "diverged": None,
+        }
     weights = run.get("weights") or {}
     unchanged, diverged = weights.get("unchanged"), weights.get("diverged")
     ratio = None
