@@ -112,7 +112,7 @@ def table_columns(table: str) -> list[Metric]:
 # ``avg_gap`` is SalUn's (Fan et al., ICLR 2024, "Avg. Gap"): unlearning accuracy (1 - Acc_f,
 # so |Δ| is Acc_f's), remaining accuracy, test accuracy (of the retained classes under class
 # forgetting) and MIA-efficacy. ``avg_gap_entropy`` is the same with the entropy MIA in place
-# of MIA-efficacy, the variant Lethe reported before it was named.
+# of MIA-efficacy.
 GAPS: dict[str, tuple[str, ...]] = {
     "avg_gap": ("acc_forget", "acc_retain", "acc_test_retained", "mia_efficacy"),
     "avg_gap_entropy": ("acc_forget", "acc_retain", "acc_test_retained", "mia_entropy"),

@@ -663,8 +663,8 @@ class RelearnPanel(NamedTuple):
 def relearn_curve_means(records: Sequence[dict]) -> dict[Scenario, RelearnPanel]:
     """Mean relearn curve per scenario and method, from metrics JSONs (``relearn_curve``).
 
-    Runs without a curve (``None``: relearning did not run; absent: a JSON written before
-    curves were recorded) are left out. Relearning stops at the first epoch whose accuracy
+    Runs without a curve (``None``: relearning did not run; or no ``relearn_curve`` key in
+    the JSON) are left out. Relearning stops at the first epoch whose accuracy
     reaches the target, so a curve shorter than the longest of its method's runs is one
     that got there early: its last value is held to that length before the mean over
     seeds and draws is taken. Scenarios in the tables' order (dataset, arch, forget set),
