@@ -177,9 +177,16 @@ def make_runner(variant: str, args, data: dict, device: torch.device) -> Callabl
         def run(steps: int) -> tuple[int, float]:
             model = fresh_model()
             result = fit(
-                model, split, epochs=math.ceil(steps / per_epoch), batch_size=args.batch_size, lr=args.lr,
-                optimizer=args.optimizer, seed=args.seed, max_steps=steps, name="bench",
-            )  # fmt: skip
+                model,
+                split,
+                epochs=math.ceil(steps / per_epoch),
+                batch_size=args.batch_size,
+                lr=args.lr,
+                optimizer=args.optimizer,
+                seed=args.seed,
+                max_steps=steps,
+                name="bench",
+            )
             return result.samples, statistics.fmean(entry["loss"] for entry in result.history)
 
         return run

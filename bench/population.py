@@ -61,14 +61,18 @@ def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
 def _row(plan, run, results: Path, originals: str, record_path: str, benchmark_path: str) -> tuple[dict, list[str]]:
     """One population's costs; the comparison with retrain (quality) is read for the fixed-original populations."""
     compared = run.method != "retrain" and originals == "fixed"
-    paths = {"record": results / record_path.format(**run.wildcards),
-             "benchmark": results / benchmark_path.format(**run.wildcards)}  # fmt: skip
+    paths = {
+        "record": results / record_path.format(**run.wildcards),
+        "benchmark": results / benchmark_path.format(**run.wildcards),
+    }
     if compared:
         paths["quality"] = results / QUALITY.format(**run.wildcards)
     record = read_record(paths["record"])
     quality = read_record(paths["quality"]) if compared else None
     row = {
-        **run.wildcards, "kind": plan.forget_spec(run.forget_set)["kind"], "originals": originals,
+        **run.wildcards,
+        "kind": plan.forget_spec(run.forget_set)["kind"],
+        "originals": originals,
         "models": None if record is None else record["models"],
         "runs_made": None if record is None else record["runs_made"],
         "deterministic": None if record is None else record["deterministic"],
@@ -76,7 +80,7 @@ def _row(plan, run, results: Path, originals: str, record_path: str, benchmark_p
         "population_seconds": None if record is None else record["wall_seconds"],
         "job_seconds": read_benchmark(paths["benchmark"]),
         "quality_seconds": None if quality is None else quality["quality_seconds"],
-    }  # fmt: skip
+    }
     return row, [str(p) for p in paths.values() if not p.is_file()]
 
 
@@ -89,8 +93,16 @@ def shadow_trainings(config: dict, results: Path) -> list[dict]:
     for dataset, arch, seed in dict.fromkeys((r.dataset, r.arch, r.seed) for r in plan.shadow_runs()):
         meta = read_record(results / SHADOWS.format(dataset=dataset, arch=arch, seed=seed))
         if meta is not None:
-            out.append({"dataset": dataset, "arch": arch, "seed": seed, "models": meta["models"],
-                        "seconds": meta["seconds"], "batched": meta["batched"]})  # fmt: skip
+            out.append(
+                {
+                    "dataset": dataset,
+                    "arch": arch,
+                    "seed": seed,
+                    "models": meta["models"],
+                    "seconds": meta["seconds"],
+                    "batched": meta["batched"],
+                }
+            )
     return out
 
 
@@ -111,26 +123,51 @@ def summarise(rows: list[dict], methods: list[str]) -> list[dict]:
     for k in sorted(groups, key=key):
         members = groups[k]
         per_model = [r["job_seconds"] / r["models"] for r in members if r["job_seconds"] and r["models"]]
-        out.append({
-            "dataset": k[0], "arch": k[1], "method": k[2], "kind": k[3], "originals": k[4],
-            "populations": len(members),
-            "models": median([r["models"] for r in members]),
-            "deterministic": any(r["deterministic"] for r in members),
-            "method_seconds": median([r["method_seconds"] for r in members]),
-            "job_seconds_per_model": median(per_model),
-            "job_seconds": median([r["job_seconds"] for r in members]),
-            "quality_seconds": median([r["quality_seconds"] for r in members]),
-        })  # fmt: skip
+        out.append(
+            {
+                "dataset": k[0],
+                "arch": k[1],
+                "method": k[2],
+                "kind": k[3],
+                "originals": k[4],
+                "populations": len(members),
+                "models": median([r["models"] for r in members]),
+                "deterministic": any(r["deterministic"] for r in members),
+                "method_seconds": median([r["method_seconds"] for r in members]),
+                "job_seconds_per_model": median(per_model),
+                "job_seconds": median([r["job_seconds"] for r in members]),
+                "quality_seconds": median([r["quality_seconds"] for r in members]),
+            }
+        )
     return out
 
 
 def markdown(summary: list[dict]) -> str:
-    header = ["dataset / arch", "method", "forget-set kind", "originals", "populations × models", "method s per model (median)",
-              "job s per model", "job s per population (forget set)", "F and U-LiRA s"]  # fmt: skip
-    rows = [[f"{s['dataset']} / {s['arch']}", s["method"] + (" (deterministic: 2 runs)" if s["deterministic"] else ""),
-             s["kind"], s["originals"], f"{s['populations']} × {s['models']}", sig(s["method_seconds"]),
-             sig(s["job_seconds_per_model"]), sig(s["job_seconds"]), sig(s["quality_seconds"])]
-            for s in summary]  # fmt: skip
+    header = [
+        "dataset / arch",
+        "method",
+        "forget-set kind",
+        "originals",
+        "populations × models",
+        "method s per model (median)",
+        "job s per model",
+        "job s per population (forget set)",
+        "F and U-LiRA s",
+    ]
+    rows = [
+        [
+            f"{s['dataset']} / {s['arch']}",
+            s["method"] + (" (deterministic: 2 runs)" if s["deterministic"] else ""),
+            s["kind"],
+            s["originals"],
+            f"{s['populations']} × {s['models']}",
+            sig(s["method_seconds"]),
+            sig(s["job_seconds_per_model"]),
+            sig(s["job_seconds"]),
+            sig(s["quality_seconds"]),
+        ]
+        for s in summary
+    ]
     return markdown_table(header, rows)
 
 
@@ -151,10 +188,17 @@ def main(args, argv: list[str]) -> Path:
         )
     text += f"\n\n(incomplete run: {len(missing)} files missing; see the JSON)" if missing else ""
     record = {
-        "benchmark": "population", "date": started, "command": command(argv), "environment": environment(),
+        "benchmark": "population",
+        "date": started,
+        "command": command(argv),
+        "environment": environment(),
         "source": {"config": str(args.config), "config_name": config["name"]},
-        "complete": not missing, "missing": missing, "summary": summary, "shadow_originals": shadows, "runs": rows,
+        "complete": not missing,
+        "missing": missing,
+        "summary": summary,
+        "shadow_originals": shadows,
+        "runs": rows,
         "markdown": text,
-    }  # fmt: skip
+    }
     out = Path(args.out) if args.out else RESULTS / f"population_{config['name']}.json"
     return save(out, record)

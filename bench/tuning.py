@@ -50,28 +50,53 @@ def collect(config: dict, results: Path) -> tuple[list[dict], list[str]]:
             continue
         record = yaml.safe_load(path.read_text())
         history = record["history"]
-        rows.append({
-            **names, "trials": len(history),
-            "feasible": sum(bool(t["feasible"]) for t in history),
-            "aborted": sum(bool(t.get("aborted")) for t in history),
-            "trial_seconds": statistics.median(t["seconds"] for t in history),
-            "retrain_seconds": record["retrain_seconds"], "budget_seconds": record["time_budget_seconds"],
-            "search_seconds": record["wall_seconds"], "job_seconds": read_benchmark(bench),
-            "gap": record["gap"], "loss_shift": record.get("loss_shift"), "best_feasible": record["feasible"],
-        })  # fmt: skip
+        rows.append(
+            {
+                **names,
+                "trials": len(history),
+                "feasible": sum(bool(t["feasible"]) for t in history),
+                "aborted": sum(bool(t.get("aborted")) for t in history),
+                "trial_seconds": statistics.median(t["seconds"] for t in history),
+                "retrain_seconds": record["retrain_seconds"],
+                "budget_seconds": record["time_budget_seconds"],
+                "search_seconds": record["wall_seconds"],
+                "job_seconds": read_benchmark(bench),
+                "gap": record["gap"],
+                "loss_shift": record.get("loss_shift"),
+                "best_feasible": record["feasible"],
+            }
+        )
     order = list(config["methods"])
     rows.sort(key=lambda r: (r["dataset"], r["arch"], order.index(r["method"]), KIND_ORDER.index(r["kind"])))
     return rows, missing
 
 
 def markdown(rows: list[dict]) -> str:
-    header = ["dataset / arch", "method", "forget-set kind", "trials (feasible, stopped)", "trial s (median)",
-              "time bound s (retrain s)", "job s", "best gap pp", "its loss shift"]  # fmt: skip
-    body = [[f"{r['dataset']} / {r['arch']}", r["method"], r["kind"], f"{r['trials']} ({r['feasible']}, {r['aborted']})",
-             sig(r["trial_seconds"]), f"{sig(r['budget_seconds'])} ({sig(r['retrain_seconds'])})", sig(r["job_seconds"]),
-             ("?" if r["gap"] is None else f"{r['gap']:.2f}") + ("" if r["best_feasible"] else " (infeasible)"),
-             "–" if r["loss_shift"] is None else f"{r['loss_shift']:.1f}"]
-            for r in rows]  # fmt: skip
+    header = [
+        "dataset / arch",
+        "method",
+        "forget-set kind",
+        "trials (feasible, stopped)",
+        "trial s (median)",
+        "time bound s (retrain s)",
+        "job s",
+        "best gap pp",
+        "its loss shift",
+    ]
+    body = [
+        [
+            f"{r['dataset']} / {r['arch']}",
+            r["method"],
+            r["kind"],
+            f"{r['trials']} ({r['feasible']}, {r['aborted']})",
+            sig(r["trial_seconds"]),
+            f"{sig(r['budget_seconds'])} ({sig(r['retrain_seconds'])})",
+            sig(r["job_seconds"]),
+            ("?" if r["gap"] is None else f"{r['gap']:.2f}") + ("" if r["best_feasible"] else " (infeasible)"),
+            "–" if r["loss_shift"] is None else f"{r['loss_shift']:.1f}",
+        ]
+        for r in rows
+    ]
     total = sum(r["job_seconds"] or 0.0 for r in rows)
     return markdown_table(header, body) + f"\n\n{len(rows)} searches, {sig(total)} job seconds in all."
 
@@ -84,9 +109,15 @@ def main(args, argv: list[str]) -> Path:
         log.warning("%d searches have no result (did the searches run?), e.g. %s", len(missing), missing[0])
     text = markdown(rows) + (f"\n\n(incomplete: {len(missing)} searches missing; see the JSON)" if missing else "")
     record = {
-        "benchmark": "tuning", "date": started, "command": command(argv), "environment": environment(),
+        "benchmark": "tuning",
+        "date": started,
+        "command": command(argv),
+        "environment": environment(),
         "source": {"config": str(args.config), "config_name": config["name"]},
-        "complete": not missing, "missing": missing, "searches": rows, "markdown": text,
-    }  # fmt: skip
+        "complete": not missing,
+        "missing": missing,
+        "searches": rows,
+        "markdown": text,
+    }
     out = Path(args.out) if args.out else RESULTS / f"tuning_{config['name']}.json"
     return save(out, record)

@@ -25,10 +25,10 @@ torch.set_num_threads(1)
 # The recipe of config/config.yaml (after schema defaults).
 TRAIN_RECIPE = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
 # The hyperparameters the method tests are calibrated with: picked by hand for digits (seed 0's
-# original and class 3; the comments of config/config.yaml before commit 78b300e give each reason),
-# e.g. the registry's neggrad (lr 1e-4, batch 256) forgets nothing on digits. The default run no
-# longer uses them: it runs the shipped search results (config/tuned/digits/mlp/, tests/test_tuned.py),
-# and its remaining method_params are included here, so that the tests run what it runs there.
+# original and class 3; each method's test module gives the measurements behind its values), e.g.
+# the registry's neggrad (lr 1e-4, batch 256) forgets nothing on digits. The default run takes its
+# values from the shipped search results instead (config/tuned/digits/mlp/, tests/test_tuned.py);
+# config/config.yaml's method_params are merged in below, so that the tests run what it sets by hand.
 METHOD_OVERRIDES = {
     "neggrad": {"lr": 0.003, "batch_size": 32, "epochs": 10},
     "pbu": {"lr": 0.003, "epochs": 10},

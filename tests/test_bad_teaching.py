@@ -1,7 +1,7 @@
 """Bad Teaching on digits / MLP / class 3.
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; Bad Teaching with the
-config's digits override Adam lr 3e-3, 10 epochs, and the paper's batch 256, T = 1,
+tests' hand-set digits values (conftest) Adam lr 3e-3, 10 epochs, and the paper's batch 256, T = 1,
 retain fraction 0.3, i.e. 137 forget + 363 retain images, 20 steps):
 
 ========================= ========== ================== ================= ==========

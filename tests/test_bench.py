@@ -45,11 +45,13 @@ def run_bench(argv: list[str]) -> dict:
 def test_loader_runs_end_to_end_and_records_its_setting(digits_files, tmp_path):
     npz, _, _ = digits_files
     out = tmp_path / "loader.json"
+    # fmt: off
     argv = [
         "loader", "--dataset", "digits", "--arch", "mlp", "--device", "cpu", "--threads", "1",
         "--batch-size", "32", "--steps", "3", "--warmup-steps", "1", "--repeats", "2",
         "--data-dir", str(npz.parent), "--prepare-dir", str(tmp_path / "unused"), "--out", str(out),
-    ]  # fmt: skip
+    ]
+    # fmt: on
     record = run_bench(argv)
 
     assert record["benchmark"] == "loader"
@@ -157,10 +159,12 @@ def test_methods_ratios_from_run_records_and_benchmarks(completed_run, tmp_path)
     assert record["source"]["config_name"] == "benchtest" and record["source"]["record_devices"] == ["cpu"]
     summary = summary_of(record)
     assert set(summary) == {
-        ("retrain", "classes"), ("retrain", "random_samples"),
-        ("finetune", "classes"), ("finetune", "random_samples"),
+        ("retrain", "classes"),
+        ("retrain", "random_samples"),
+        ("finetune", "classes"),
+        ("finetune", "random_samples"),
         ("zero_output", "classes"),
-    }  # fmt: skip
+    }
     finetune = summary[("finetune", "classes")]
     assert finetune["runs"] == finetune["measured"] == 2 and finetune["seeds"] == [0, 1]
     assert finetune["median_ratio"] == pytest.approx((0.5 + 0.25) / 2)  # 1/2 and 1/4
@@ -288,8 +292,15 @@ def test_overhead_report_subtracts_each_stages_own_time(tmp_path):
     write_tsv(results / "benchmarks/make_forget_set/digits/class3.tsv", 0.4)
     write_tsv(results / "benchmarks/mini/figure_frontier.tsv", 3.0)
     (tmp_path / "config.yaml").write_text("name: mini\n")
-    record = {"label": "x", "config": "config.yaml", "jobs": 6, "wall_seconds": 60.0,
-              "snakemake_cpu_seconds": 3.0, "machine_busy_cpu_seconds": 100.0, "snakemake_cpu_share": 0.03}  # fmt: skip
+    record = {
+        "label": "x",
+        "config": "config.yaml",
+        "jobs": 6,
+        "wall_seconds": 60.0,
+        "snakemake_cpu_seconds": 3.0,
+        "machine_busy_cpu_seconds": 100.0,
+        "snakemake_cpu_share": 0.03,
+    }
     write_json(results / "bench/overhead_run.json", record)
     out = run_bench(["overhead", "report", "--workdir", str(tmp_path), "--out", str(tmp_path / "o.json")])
     rules = out["rules"]
@@ -321,14 +332,27 @@ def test_population_cost_from_records_benchmarks_and_quality(tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({**RUN_CONFIG, "population": {"models": 4, "seeds": 1}}))
     results = tmp_path / "results"
-    pops = {("retrain", "class3"): [1.0] * 4, ("retrain_twin", "class3"): [2.0] * 4,
-            ("finetune", "class3"): [0.1, 0.2, 0.3, 0.4], ("zero_output", "class3"): [0.001, 0.003],
-            ("retrain", "random10"): [1.0] * 4, ("retrain_twin", "random10"): [1.0] * 4,
-            ("finetune", "random10"): [0.5] * 4}  # fmt: skip
+    pops = {
+        ("retrain", "class3"): [1.0] * 4,
+        ("retrain_twin", "class3"): [2.0] * 4,
+        ("finetune", "class3"): [0.1, 0.2, 0.3, 0.4],
+        ("zero_output", "class3"): [0.001, 0.003],
+        ("retrain", "random10"): [1.0] * 4,
+        ("retrain_twin", "random10"): [1.0] * 4,
+        ("finetune", "random10"): [0.5] * 4,
+    }
     for (method, forget_set), seconds in pops.items():
         wildcards = {"dataset": "digits", "arch": "mlp", "seed": 0, "forget_set": forget_set, "method": method}
-        write_json(results / population.RECORD.format(**wildcards), {"models": 4, "runs_made": len(seconds),
-                   "deterministic": len(seconds) == 2, "seconds": seconds, "wall_seconds": 3.0})  # fmt: skip
+        write_json(
+            results / population.RECORD.format(**wildcards),
+            {
+                "models": 4,
+                "runs_made": len(seconds),
+                "deterministic": len(seconds) == 2,
+                "seconds": seconds,
+                "wall_seconds": 3.0,
+            },
+        )
         if method != "retrain":
             write_json(results / population.QUALITY.format(**wildcards), {"quality_seconds": 0.25})
         tsv = results / population.BENCHMARK.format(**wildcards)
@@ -336,15 +360,20 @@ def test_population_cost_from_records_benchmarks_and_quality(tmp_path):
         tsv.write_text("s\th:m:s\n8.0\t0:00:08\n")
     for method, forget_set in (("finetune", "class3"), ("zero_output", "class3"), ("finetune", "random10")):
         wildcards = {"dataset": "digits", "arch": "mlp", "seed": 0, "forget_set": forget_set, "method": method}
-        write_json(results / population.SHADOW_RECORD.format(**wildcards), {"models": 4, "runs_made": 4,
-                   "deterministic": False, "seconds": [0.5] * 4, "wall_seconds": 4.0})  # fmt: skip
+        write_json(
+            results / population.SHADOW_RECORD.format(**wildcards),
+            {"models": 4, "runs_made": 4, "deterministic": False, "seconds": [0.5] * 4, "wall_seconds": 4.0},
+        )
         tsv = results / population.SHADOW_BENCHMARK.format(**wildcards)
         tsv.parent.mkdir(parents=True, exist_ok=True)
         tsv.write_text("s\th:m:s\n12.0\t0:00:12\n")
-    write_json(results / population.SHADOWS.format(dataset="digits", arch="mlp", seed=0),
-               {"models": 4, "seconds": 1.5, "batched": True})  # fmt: skip
-    record = run_bench(["population", "--config", str(config), "--results", str(results),
-                        "--out", str(tmp_path / "population.json")])  # fmt: skip
+    write_json(
+        results / population.SHADOWS.format(dataset="digits", arch="mlp", seed=0),
+        {"models": 4, "seconds": 1.5, "batched": True},
+    )
+    record = run_bench(
+        ["population", "--config", str(config), "--results", str(results), "--out", str(tmp_path / "population.json")]
+    )
     assert record["complete"], record["missing"]
     summary = {(s["method"], s["kind"]): s for s in record["summary"] if s["originals"] == "fixed"}
     assert {"retrain", "retrain_twin", "finetune", "zero_output"} == {m for m, _ in summary}
@@ -354,8 +383,9 @@ def test_population_cost_from_records_benchmarks_and_quality(tmp_path):
         shadow[("finetune", "classes")]["job_seconds_per_model"] == 3.0
         and not shadow[("zero_output", "classes")]["deterministic"]
     )
-    assert record["shadow_originals"] == [{"dataset": "digits", "arch": "mlp", "seed": 0, "models": 4, "seconds": 1.5,
-                                          "batched": True}]  # fmt: skip
+    assert record["shadow_originals"] == [
+        {"dataset": "digits", "arch": "mlp", "seed": 0, "models": 4, "seconds": 1.5, "batched": True}
+    ]
     finetune = summary[("finetune", "classes")]
     assert finetune["method_seconds"] == pytest.approx(0.25) and finetune["job_seconds_per_model"] == 2.0
     assert finetune["quality_seconds"] == 0.25 and not finetune["deterministic"]

@@ -202,8 +202,12 @@ def test_adding_a_method_metric_and_figure_is_one_place_each(tmp_path):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout + proc.stderr
 
-    assert "stale" in subprocess.run([sys.executable, "-m", "lethe.cli", "docs", "--check"], cwd=repo, env=env,
-                                     capture_output=True, text=True).stdout  # fmt: skip
+    assert (
+        "stale"
+        in subprocess.run(
+            [sys.executable, "-m", "lethe.cli", "docs", "--check"], cwd=repo, env=env, capture_output=True, text=True
+        ).stdout
+    )
     run(sys.executable, "-m", "lethe.cli", "docs")
     config_readme = (repo / "config/README.md").read_text()
     assert "| `dummy` | A dummy method" in (repo / "docs/methods-overview.md").read_text()  # the method table
@@ -211,13 +215,17 @@ def test_adding_a_method_metric_and_figure_is_one_place_each(tmp_path):
     assert "### `dummy`" in (repo / "docs/methods.md").read_text()  # the method reference
     assert "| `dummy_score` | dummy score |" in (repo / "docs/evaluation.md").read_text()  # the metric table
     assert "| `dummy_figure` | a dummy figure |" in (repo / "docs/outputs.md").read_text()  # the figure table
-    probe = run(sys.executable, "-c", (
-        "from lethe.report.latex import HIDING_COLUMNS, GOALS, methods_section, method_order\n"
-        "from lethe.metrics.catalog import PAIRED_METRICS\n"
-        "print('col', [c for c in HIDING_COLUMNS if c[0] == 'dummy_score'], GOALS['dummy_score'])\n"
-        "print('sec', 'methods/dummy' in methods_section(['retrain', 'dummy']))\n"
-        "print('order', method_order(['retrain', 'original', 'dummy']))\n"
-    ))  # fmt: skip
+    probe = run(
+        sys.executable,
+        "-c",
+        (
+            "from lethe.report.latex import HIDING_COLUMNS, GOALS, methods_section, method_order\n"
+            "from lethe.metrics.catalog import PAIRED_METRICS\n"
+            "print('col', [c for c in HIDING_COLUMNS if c[0] == 'dummy_score'], GOALS['dummy_score'])\n"
+            "print('sec', 'methods/dummy' in methods_section(['retrain', 'dummy']))\n"
+            "print('order', method_order(['retrain', 'original', 'dummy']))\n"
+        ),
+    )
     assert "col [('dummy_score', 'Dummy$_s$', 'frac')] min" in probe  # a column of the hiding table, bolded by its goal
     assert "sec True" in probe  # its paragraph in the methods section
     assert "order ['original', 'dummy', 'retrain']" in probe  # table rows in registry order (inserted first)
@@ -228,7 +236,6 @@ def test_adding_a_method_metric_and_figure_is_one_place_each(tmp_path):
     out = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "dummy.yaml", "--quiet", "rules")
     assert re.search(r"figure_dummy_figure\s+1", out), out
     assert re.search(r"unlearn\s+9", out), out  # 7 in tiny.yaml + dummy on both forget sets
-    graph = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "dummy.yaml", "--forceall",
-                "compile_paper")  # fmt: skip
+    graph = run(sys.executable, "-m", "snakemake", "-n", "--configfile", "dummy.yaml", "--forceall", "compile_paper")
     compile_job = graph.split("rule compile_paper:", 1)[1].split("\n\n", 1)[0]
     assert "results/paper/tiny/figures/dummy_figure.pdf" in compile_job.split("output:", 1)[0]

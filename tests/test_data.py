@@ -126,7 +126,7 @@ def test_validation_fraction_zero_and_bad_values(tmp_path):
 
 
 def test_npz_without_validation_split_names_the_fix(digits_files, tmp_path):
-    """An npz prepared before the validation split fails with one error saying how to rebuild it."""
+    """An npz without the validation split fails with one error saying how to rebuild it."""
     from lethe.io import CorruptFileError, sha256_file, write_json
 
     npz, manifest_path, manifest = digits_files

@@ -105,8 +105,9 @@ def test_the_erm_original_is_a_good_classifier_with_sparse_entangled_little_mask
     assert on.max() <= 25 and on.min() >= 5  # measured 9-17 of 128
     own = class_channels(mask, [3]) & ((mask > 0).sum(1) == 1)
     assert own.sum() >= 0.8 * class_channels(mask, [3]).sum()  # measured 11 of 12
-    assert ((mask >= 0) & (mask <= 1)).all() and torch.equal(mask.max(1).values[mask.max(1).values > 0].unique(),
-                                                            torch.tensor([1.0]))  # fmt: skip
+    assert ((mask >= 0) & (mask <= 1)).all() and torch.equal(
+        mask.max(1).values[mask.max(1).values > 0].unique(), torch.tensor([1.0])
+    )
 
 
 def test_with_the_codes_mask_settings_digits_masks_stay_dense(code_masks):

@@ -76,11 +76,19 @@ def metrics_record(forget_set: str, method: str, seed: int) -> dict:
         confusion[c] = 0 if method in ("retrain", "unsir") else confusion[c]
         confusion[c, (c + 1) % 10] += 10 if method in ("retrain", "unsir") else 0
     return {
-        "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set, "forget_set_name": name,
-        "forget_kind": kind, "forget_classes": classes, "method": method, "metrics": metrics,
-        "confusion_test": confusion.tolist(), "eval_seconds": 0.01,
+        "dataset": "digits",
+        "arch": "mlp",
+        "seed": seed,
+        "forget_set": forget_set,
+        "forget_set_name": name,
+        "forget_kind": kind,
+        "forget_classes": classes,
+        "method": method,
+        "metrics": metrics,
+        "confusion_test": confusion.tolist(),
+        "eval_seconds": 0.01,
         "relearn_curve": np.linspace(metrics["acc_forget"], 0.97, relearn + 1).tolist(),
-    }  # fmt: skip
+    }
 
 
 def records(forget_sets=FORGET_SETS, methods=METHOD_VALUES) -> list[dict]:
@@ -109,9 +117,17 @@ def population_record(forget_set: str, method: str) -> dict:
     for key, value in (("fq_F", f), ("fq_score", f), ("ulira_acc", shadow), ("ulira_known_acc", known)):
         metrics.update({key: value, f"{key}_lo": value - 0.03, f"{key}_hi": value + 0.03})
     return {
-        "dataset": "digits", "arch": "mlp", "seed": 0, "forget_set": forget_set, "forget_set_name": name,
-        "forget_kind": kind, "forget_classes": classes, "method": method, "metrics": metrics, "quality_seconds": 0.1,
-    }  # fmt: skip
+        "dataset": "digits",
+        "arch": "mlp",
+        "seed": 0,
+        "forget_set": forget_set,
+        "forget_set_name": name,
+        "forget_kind": kind,
+        "forget_classes": classes,
+        "method": method,
+        "metrics": metrics,
+        "quality_seconds": 0.1,
+    }
 
 
 def tidy_of(recs: list[dict]) -> pd.DataFrame:
@@ -242,7 +258,7 @@ def test_frontier_leaves_out_runs_without_a_time(tidy, tmp_path):
 def curve_record(method: str, seed: int, curve, target: float | None = 0.9, forget_set: str = "class3") -> dict:
     rec = metrics_record(forget_set, "finetune", seed)
     rec["method"], rec["metrics"]["relearn_target"] = method, target
-    if curve == "absent":  # a JSON written before the curves were recorded
+    if curve == "absent":  # a JSON without the curves
         del rec["relearn_curve"]
     else:
         rec["relearn_curve"] = curve
@@ -300,10 +316,23 @@ def test_lira_roc_means_and_figure(tmp_path):
     from lethe.report.figures import lira_roc, lira_roc_means
 
     def rec(method, seed, audit, forget):
-        return {"dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": "class3", "forget_set_name": "class3",
-                "forget_kind": "classes", "forget_classes": [3], "method": method,
-                "lira_roc": {"fpr": list(ROC_FPRS), "online_audit": audit, "online_forget": forget,
-                             "offline_audit": audit, "offline_forget": forget}}  # fmt: skip
+        return {
+            "dataset": "digits",
+            "arch": "mlp",
+            "seed": seed,
+            "forget_set": "class3",
+            "forget_set_name": "class3",
+            "forget_kind": "classes",
+            "forget_classes": [3],
+            "method": method,
+            "lira_roc": {
+                "fpr": list(ROC_FPRS),
+                "online_audit": audit,
+                "online_forget": forget,
+                "offline_audit": audit,
+                "offline_forget": forget,
+            },
+        }
 
     n = len(ROC_FPRS)
     recs = [
@@ -330,16 +359,30 @@ def test_lira_roc_means_and_figure(tmp_path):
 def fnn_run(seed: int, forget_set: str = "class3", scheme: str = "rank", accepted: bool = True) -> dict:
     phases = ["learn", "learn", "unlearn", "unlearn", "unlearn"]
     trajectory = [
-        {"turn": 1, "phase": p, "epoch": i + 1, "t": float(max(0, i - 1)), "loss": 0.1, "val_acc": 0.9,
-         "val_acc_retained": 0.97, "retain_acc": 0.99, "forget_acc": max(0.0, 0.9 - 0.3 * i),
-         "mia": 0.1 + 0.1 * i + 0.01 * seed, "attack_acc": 0.5}
+        {
+            "turn": 1,
+            "phase": p,
+            "epoch": i + 1,
+            "t": float(max(0, i - 1)),
+            "loss": 0.1,
+            "val_acc": 0.9,
+            "val_acc_retained": 0.97,
+            "retain_acc": 0.99,
+            "forget_acc": max(0.0, 0.9 - 0.3 * i),
+            "mia": 0.1 + 0.1 * i + 0.01 * seed,
+            "attack_acc": 0.5,
+        }
         for i, p in enumerate(phases)
-    ]  # fmt: skip
+    ]
     return {
-        "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set, "method": "fnn",
+        "dataset": "digits",
+        "arch": "mlp",
+        "seed": seed,
+        "forget_set": forget_set,
+        "method": "fnn",
         "params": {"scheme": scheme, "acc_threshold": 0.95, "mia_tolerance": 0.1, "accept_on": "validation"},
         "notes": {"trajectory": trajectory, "accepted": accepted},
-    }  # fmt: skip
+    }
 
 
 def test_fnn_curves(tmp_path):
@@ -439,9 +482,14 @@ def test_saliency_figure_stage_reads_checkpoints(digits_files, forget_class3, tm
     write_json(forget_path, forget_class3)
     out = written(tmp_path, "gradcam")
     shown = saliency_figure(
-        [paths["retrain"], paths["original"], paths["zero_output"]], [npz], [manifest_path], [forget_path],
-        ["original", "zero_output", "retrain"], 1, out,
-    )  # fmt: skip
+        [paths["retrain"], paths["original"], paths["zero_output"]],
+        [npz],
+        [manifest_path],
+        [forget_path],
+        ["original", "zero_output", "retrain"],
+        1,
+        out,
+    )
     assert shown is True
     assert_figure_files(out)
 

@@ -7,30 +7,31 @@ acc_test_retained):
 ========================== ==== ========== ================== ========
 setting                    seed acc_forget acc_test_forgotten retained
 ========================== ==== ========== ================== ========
-original                   0    1.000      0.978              0.978
-fisher_forget α 1e-6       0    0.365      0.391              0.980
-fisher_forget α 1e-6       1    0.416      0.522              0.978
-fisher_forget α 1e-6       2    0.504      0.500              0.965
-fisher_forget α 1e-7       0    0.212      0.196              0.980
-fisher_forget α 1e-5       0    0.482      0.391              0.886
-fisher_forget α 1e-4       0    0.000      0.000              0.116
-zero_output                0    0.139      0.109              0.978
-zero_output                1    0.380      0.435              0.980
-zero_output                2    0.460      0.500              0.978
+original                   0    1.000      1.000              0.975
+fisher_forget α 1e-6       0    0.472      0.457              0.975
+fisher_forget α 1e-6       1    0.480      0.587              0.978
+fisher_forget α 1e-6       2    0.431      0.348              0.960
+fisher_forget α 1e-7       0    0.309      0.261              0.978
+fisher_forget α 1e-5       0    0.545      0.565              0.876
+fisher_forget α 1e-4       0    0.000      0.000              0.114
+zero_output                0    0.187      0.130              0.978
+zero_output                1    0.480      0.609              0.980
+zero_output                2    0.398      0.391              0.975
 ========================== ==== ========== ================== ========
 
-What is true on digits: class forgetting comes from the zeroed head row, as for
-zero_output (the zeroed logit still wins where every other logit is negative); the noise
-adds nothing targeted, because the retain Fisher of this small, confident MLP is below
-1e-3 for 92 % of the entries, so their variance sits at the clamp (α·1e3) whatever they
-encode. Larger α wrecks every class before the forgotten one. On the 10 % random forget
-set (which the method never sees), α = 1e-6 leaves the model as it was (acc_forget 1.000,
-acc_test 0.976 vs 0.978) and raises the forget loss less than the retain loss (0.0016 vs
-0.0073); at α = 1e-5 both accuracies fall together (0.941 / 0.918). Thresholds, with
-margin over the three seeds: acc_forget and acc_test_forgotten at most FORGOTTEN (0.6;
-worst measured 0.522), retained within KEPT (0.03; worst drop 0.015). A no-op and a
-destroyed model fail them (tested). The subsampled and sampled-label Fisher give the same
-accuracies (0.358) at a quarter or a tenth of the gradient computations.
+(Originals of seeds 1 and 2: retained 0.983 / 0.975.) What is true on digits: class
+forgetting comes from the zeroed head row, as for zero_output (the zeroed logit still wins
+where every other logit is negative); the noise adds nothing targeted, because the retain
+Fisher of this small, confident MLP is so small for 94 % of the entries that their
+variance sits at the clamp (α·1e3) whatever they encode. Larger α wrecks the retained
+classes before the forgotten one. On the 10 % random forget set (which the method never
+sees), α = 1e-6 keeps D_f classified (acc_forget 0.992, acc_test 0.969 vs 0.978) and
+moves both losses by about a hundredth (D_f +0.012, D_r +0.007); at α = 1e-5 both
+accuracies fall together (0.926 / 0.907). Thresholds: acc_forget and acc_test_forgotten
+at most FORGOTTEN (0.6; worst measured 0.587, seed 1; 0.472 on seed 0, which the tests
+run), retained within KEPT (0.03; worst drop 0.015). A no-op and a destroyed model fail
+them (tested). The subsampled (300 samples) and sampled-label Fisher give nearly the same
+accuracies (acc_forget 0.472 and 0.463) at 28 % and a tenth of the gradient computations.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def test_fisher_forget_forgets_class3_and_keeps_the_rest(ff_class3, digits, forg
     assert (record["steps"], record["samples"]) == (10 * n_retain, n_retain)  # C backward passes per sample
     notes = record["notes"]
     assert notes["zeroed_classes"] == [3] and notes["fisher_samples"] == n_retain
-    assert notes["clamped_fraction"] > 0.8  # measured 0.92: the noise is mostly the clamp
+    assert notes["clamped_fraction"] > 0.8  # measured 0.94: the noise is mostly the clamp
     assert notes["distance_to_original"] > 0
 
 
@@ -171,7 +172,7 @@ def test_cheaper_fishers_still_forget(overrides, steps, original_mlp, digits, fo
     model, record = run_ff(original_mlp, digits, forget_class3, overrides, cpu)
     assert record["steps"] == (steps or N_TRAIN - forget_class3["size"])
     metrics = evaluate_model(model, digits, forget_class3, full=False)["metrics"]
-    assert failures(metrics, original_metrics) == [], metrics  # measured acc_forget 0.358 for both
+    assert failures(metrics, original_metrics) == [], metrics  # measured acc_forget 0.472 and 0.463
 
 
 def test_never_reads_the_forget_samples(digits, forget_class3):
@@ -188,8 +189,7 @@ def test_needs_the_retain_set(original_mlp, digits, cpu):
 
 def test_random_samples_are_not_targeted(original_mlp, digits, forget_random, cpu):
     """The noise leaves the model near θ*: both losses move by hundredths at most, and D_f is still
-    classified. (Which of the two rises more depends on the original: measured D_f +0.0016 vs
-    D_r +0.0073 on the original trained on 1,347 images, +0.012 vs +0.007 on the 1,211 of today.)"""
+    classified (measured D_f +0.012, D_r +0.007; which of the two rises more depends on the original)."""
     model, record = run_ff(original_mlp, digits, forget_random, None, cpu)
     assert record["notes"]["zeroed_classes"] == []
     view = data_view(digits, forget_random, "neggrad_plus")  # a view with both sets, for the losses

@@ -1,27 +1,28 @@
 """Forgetting Neural Networks: forgetting layers, τ schemes, folding, and the turns algorithm.
 
-Measured on digits / MLP (torch 2.14.1, CPU, one thread; original as in conftest, trained on
-the 1,347 images digits had before Lethe held out a validation split, and acceptance on test
-images; the tests' thresholds hold on today's original and acceptance on the validation split):
+Measured on digits / MLP (torch 2.14.1, CPU, one thread; original as in conftest,
+acceptance on the validation split):
 
 ========================== ========== ================== ================= ========== =====
 run                        acc_forget acc_test_forgotten acc_test_retained acc_retain steps
 ========================== ========== ================== ================= ========== =====
-original                   1.000      0.978              0.978             0.998      –
-fnn defaults, class 3      0.000      0.000              0.978             0.997      304
-  (accepted after 8 epochs: turn 2, unlearning epoch 2)
-1 turn, no early stop      0.000      0.000              0.970             0.988      228
-1 turn, τ = 1e6 (no decay) 0.642      0.674              0.975             1.000      228
-fnn defaults, random10     1.000      –                  0.980 (test)      0.998      114
+original                   1.000      1.000              0.975             1.000      –
+fnn defaults, class 3      0.000      0.000              0.950             0.984      204
+  (accepted after 6 epochs: turn 1, unlearning epoch 4)
+1 turn, no early stop      0.000      0.000              0.950             0.984      204
+1 turn, τ = 1e6 (no decay) 0.691      0.761              0.978             1.000      204
+fnn defaults, random10     1.000      –                  0.973 (test)      0.998      105
 ========================== ========== ================== ================= ========== =====
 
 The forgetting layers, not the retain-set training alone, make the class go: with τ so
-large that φ stays 1, the same epochs leave 64 % of class 3 recognised. On random-sample
+large that φ stays 1, the same epochs leave 69 % of class 3 recognised. On random-sample
 forgetting there is nothing to measure on digits: the original model already scores on
-D_f what it scores on test images, and the ART attack is at chance (held-out accuracy
-≈ 0.5), so the acceptance point (test accuracy ≥ 0.95, MIA 0.5 ± 0.1) is met after the
-first unlearning epoch. The Ebbinghaus-like rise of each turn's lowest accuracy is not
-visible on digits either (lowest retained-class test accuracy per turn 0.970–0.975).
+D_f what it scores on test images, and the ART attack is at chance (MIA 0.45), so the
+acceptance point (validation accuracy ≥ 0.95, MIA 0.5 ± 0.1) is met after the first
+unlearning epoch. Without early stopping, the lowest retained-class validation accuracy of
+the five turns on class 3 is 0.951, 0.943, 0.959, 0.975, 0.975 (one validation image is
+0.008 of it): on digits the Ebbinghaus-like rise of each turn's low point is a matter of a
+few images.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from lethe.models.registry import Classifier, build_model
 from lethe.unlearning import data_view, run_unlearning
 
 FORGOTTEN = 0.2  # at most this accuracy on the forgotten class (measured 0.000)
-KEPT = 0.03  # at most this drop in retained-class accuracy (measured 0.000 test, 0.001 train)
+KEPT = 0.03  # at most this drop in retained-class accuracy (measured 0.025 test, 0.016 train)
 QUICK = {"turns": 2, "learn_epochs": 1, "unlearn_epochs": 2, "early_stop": False, "mia_samples": 300}
 
 
@@ -212,9 +213,13 @@ def test_trajectory_has_one_entry_per_epoch(original_mlp, digits, forget_class3,
     model, record = run_fnn(original_mlp, digits, forget_class3, params, cpu)
     trajectory = record["notes"]["trajectory"]
     assert [(e["turn"], e["phase"], e["epoch"], e["t"]) for e in trajectory] == [
-        (1, "learn", 1, 0.0), (1, "unlearn", 1, 1.0), (1, "unlearn", 2, 2.0),
-        (2, "learn", 1, 0.0), (2, "unlearn", 1, 1.0), (2, "unlearn", 2, 2.0),
-    ]  # fmt: skip
+        (1, "learn", 1, 0.0),
+        (1, "unlearn", 1, 1.0),
+        (1, "unlearn", 2, 2.0),
+        (2, "learn", 1, 0.0),
+        (2, "unlearn", 1, 1.0),
+        (2, "unlearn", 2, 2.0),
+    ]
     keys = {"turn", "phase", "epoch", "t", "loss", "val_acc", "val_acc_retained", "retain_acc", "forget_acc", "mia"}
     for entry in trajectory:
         assert keys <= set(entry) and not any(key.startswith("test") for key in entry)
@@ -248,7 +253,7 @@ def test_early_stopping_shortens_the_trajectory(original_mlp, digits, forget_cla
 
 
 def test_fnn_forgets_class3_and_keeps_the_rest(unlearned_class3, original_metrics, original_mlp, digits, forget_class3):
-    model, record = unlearned_class3["fnn"]  # the default run (registry defaults + config overrides)
+    model, record = unlearned_class3["fnn"]  # the registry defaults (the tests set no fnn values)
     metrics = evaluate_model(model, digits, forget_class3)["metrics"]
     assert class_forgetting_failures(metrics, original_metrics) == [], metrics
     assert metrics["acc_forget"] < original_metrics["acc_forget"] - 0.5
@@ -271,7 +276,7 @@ def test_the_forgetting_layers_do_the_forgetting(original_mlp, digits, forget_cl
     with_layers = evaluate_model(forgetting, digits, forget_class3)["metrics"]["acc_forget"]
     without = evaluate_model(plain, digits, forget_class3)["metrics"]["acc_forget"]
     assert with_layers <= FORGOTTEN  # measured 0.000
-    assert without >= 0.4  # measured 0.642
+    assert without >= 0.4  # measured 0.691
 
 
 def test_fnn_on_random_samples(original_mlp, digits, forget_random, cpu, method_overrides):
@@ -299,14 +304,18 @@ def test_fnn_rejects_an_unknown_accuracy(original_mlp, digits, forget_class3, cp
     view = data_view(digits, forget_class3, "fnn")
     with pytest.raises(ValueError, match="accept_on"):
         unlearn(
-            copy.deepcopy(original_mlp), view, fnn_params(method_overrides, accept_on="train"),
+            copy.deepcopy(original_mlp),
+            view,
+            fnn_params(method_overrides, accept_on="train"),
             Context(device=cpu, seed=0, arch="mlp"),
-        )  # fmt: skip
+        )
     with pytest.raises(ValueError, match="the test set is the evaluation's; use 'validation'"):
         unlearn(
-            copy.deepcopy(original_mlp), view, fnn_params(method_overrides, accept_on="test"),
+            copy.deepcopy(original_mlp),
+            view,
+            fnn_params(method_overrides, accept_on="test"),
             Context(device=cpu, seed=0, arch="mlp"),
-        )  # fmt: skip
+        )
 
 
 # --------------------------------------------------------------------------- no selection on the evaluation

@@ -392,11 +392,13 @@ def test_rule_prepares_the_folder_and_reruns_when_it_changes(tmp_path):
     target = "results/data/flowers.npz"
 
     def snakemake(*args):
+        # fmt: off
         proc = subprocess.run(
             [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", "1",
              *args, target, "--configfile", str(work / "config.json")],
             capture_output=True, text=True, env={**os.environ, "LETHE_WORKER": "off"},
-        )  # fmt: skip
+        )
+        # fmt: on
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout + proc.stderr
 

@@ -90,7 +90,7 @@ def forget_sets(forget_class3, forget_classes2) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(original_mlp, digits, forget_sets, cpu, train_recipe, method_overrides):
-    """{(method, forget set): (metrics, record)} with the default run's parameters, seed 0."""
+    """{(method, forget set): (metrics, record)} with the tests' settings (conftest's METHOD_OVERRIDES), seed 0."""
     out = {}
     for name, forget in forget_sets.items():
         for method in FAMILY:

@@ -45,17 +45,23 @@ def top_level(modules: set[str]) -> set[str]:
 
 def test_data_jobs_do_not_import_torch(tmp_path, digits_files):
     npz, manifest, _ = digits_files
-    prepared = loaded_modules({
-        "stage": "prepare_dataset", "wildcards": {"dataset": "digits"},
-        "output": {"npz": str(tmp_path / "d.npz"), "manifest": str(tmp_path / "d.json")},
-        "params": {"root": str(tmp_path / "root"), "idx_folder": None, "download": False, "validation": 0.1},
-    })  # fmt: skip
-    forget_set = loaded_modules({
-        "stage": "make_forget_set", "wildcards": {"forget_set": "class3", "dataset": "digits"},
-        "input": {"npz": str(npz), "manifest": str(manifest)},
-        "output": {"forget_set": str(tmp_path / "class3.json")},
-        "params": {"spec": {"kind": "classes", "classes": [3]}},
-    })  # fmt: skip
+    prepared = loaded_modules(
+        {
+            "stage": "prepare_dataset",
+            "wildcards": {"dataset": "digits"},
+            "output": {"npz": str(tmp_path / "d.npz"), "manifest": str(tmp_path / "d.json")},
+            "params": {"root": str(tmp_path / "root"), "idx_folder": None, "download": False, "validation": 0.1},
+        }
+    )
+    forget_set = loaded_modules(
+        {
+            "stage": "make_forget_set",
+            "wildcards": {"forget_set": "class3", "dataset": "digits"},
+            "input": {"npz": str(npz), "manifest": str(manifest)},
+            "output": {"forget_set": str(tmp_path / "class3.json")},
+            "params": {"spec": {"kind": "classes", "classes": [3]}},
+        }
+    )
     assert json.loads((tmp_path / "class3.json").read_text())["classes"] == [3]
     heavy = {"torch", "torchvision", "timm", "art", "matplotlib"}
     assert not top_level(prepared) & heavy  # (scikit-learn's datasets module brings pandas)
@@ -68,19 +74,36 @@ def test_an_mlp_unlearn_job_imports_neither_timm_nor_art(
 ):
     npz, manifest, _ = digits_files
     original = tmp_path / "original.safetensors"
-    meta = {"arch": "mlp", "shape": digits.manifest["shape"], "num_classes": digits.num_classes,
-            "classes": digits.manifest["classes"], "dataset": "digits", "seed": 0}  # fmt: skip
+    meta = {
+        "arch": "mlp",
+        "shape": digits.manifest["shape"],
+        "num_classes": digits.num_classes,
+        "classes": digits.manifest["classes"],
+        "dataset": "digits",
+        "seed": 0,
+    }
     save_checkpoint(original_mlp, original, meta)
     write_json(tmp_path / "class3.json", forget_class3)
     recipe = {"epochs": 1, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
-    modules = loaded_modules({
-        "stage": "unlearn", "wildcards": {"method": method, "seed": "0"},
-        "input": {"npz": str(npz), "manifest": str(manifest), "forget_set": str(tmp_path / "class3.json"),
-                  "original": str(original)},
-        "output": {"model": str(tmp_path / "m.safetensors"), "run": str(tmp_path / "m.run.json")},
-        "params": {"hyper": merge_params(method, {"epochs": 1}, recipe), "device": "cpu", "amp": False,
-                   "memory_format": "auto"},
-    })  # fmt: skip
+    modules = loaded_modules(
+        {
+            "stage": "unlearn",
+            "wildcards": {"method": method, "seed": "0"},
+            "input": {
+                "npz": str(npz),
+                "manifest": str(manifest),
+                "forget_set": str(tmp_path / "class3.json"),
+                "original": str(original),
+            },
+            "output": {"model": str(tmp_path / "m.safetensors"), "run": str(tmp_path / "m.run.json")},
+            "params": {
+                "hyper": merge_params(method, {"epochs": 1}, recipe),
+                "device": "cpu",
+                "amp": False,
+                "memory_format": "auto",
+            },
+        }
+    )
     assert (tmp_path / "m.safetensors").is_file()
     assert "torch" in top_level(modules)
     assert not top_level(modules) & {"timm", "art", "pytorch_grad_cam", "matplotlib"}

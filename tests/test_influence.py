@@ -2,30 +2,33 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; IU with the code's
 damping 1 (the recursion starts from the identity), 1000 retain samples for the
-WoodFisher; retained = acc_test_retained; ‖Δθ‖ the update's norm):
+WoodFisher; retained = acc_test_retained; ‖Δθ‖ the update's norm; α 20 is the tests'
+hand-set digits value, conftest):
 
 ================================ ==== ========== ================== ======== =====
 setting                          seed acc_forget acc_test_forgotten retained ‖Δθ‖
 ================================ ==== ========== ================== ======== =====
-original                         0    1.000      0.978              0.978    --
-α 0.2 (code default)             0    1.000      0.978              0.983    0.007
-α 10                             0    0.453      0.500              0.983    0.36
-α 15                             0    0.036      0.065              0.983    0.54
-α 20 (digits config)             0    0.000      0.000              0.978    0.73
-α 20 (digits config)             1    0.029      0.043              0.980    0.57
-α 20 (digits config)             2    0.000      0.000              0.965    1.05
-α 30                             2    0.000      0.000              0.938    1.57
-α 0.5, damping 0.01              0    0.212      0.304              0.975    0.58
+original                         0    1.000      1.000              0.975    --
+α 0.2 (code default)             0    1.000      1.000              0.975    0.007
+α 10                             0    0.463      0.500              0.980    0.35
+α 15                             0    0.041      0.065              0.973    0.52
+α 20 (tests)                     0    0.000      0.000              0.968    0.69
+α 20 (tests)                     1    0.130      0.152              0.983    0.49
+α 20 (tests)                     2    0.000      0.000              0.965    0.88
+α 30                             2    0.000      0.000              0.926    1.33
+α 0.5, damping 0.01              0    0.000      0.022              0.980    0.69
 ================================ ==== ========== ================== ======== =====
 
-With damping 1 the WoodFisher is close to the identity on this MLP (cosine between v and
-F⁻¹v 0.997), so IU acts as one scaled gradient step; with damping 0.01 the curvature
-turns the step (cosine 0.65) and it forgets less per unit of update. On the 10 % random
-forget set, α 20 raises the forget loss six times as much as the retain loss (0.0107 →
-0.0195 vs 0.0173 → 0.0187) at unchanged test accuracy (0.978); larger steps lower forget
-and test accuracy together (α 100: 0.956 / 0.944). Thresholds: acc_forget and
-acc_test_forgotten at most FORGOTTEN (0.25; worst measured 0.043), retained within KEPT
-(0.03; worst drop 0.015). A no-op and a destroyed model fail them (tested).
+(Originals of seeds 1 and 2: retained 0.983 / 0.975.) With damping 1 the WoodFisher is
+close to the identity on this MLP (cosine between v and F⁻¹v 0.998), so IU acts as one
+scaled gradient step; with damping 0.01 the curvature turns the step (cosine 0.80), and
+an update of the same norm as α 20's forgets as much at a smaller cost in retained
+accuracy. On the 10 % random forget set, α 20 raises the forget loss about six times as
+much as the retain loss (0.0133 → 0.0502 vs 0.0151 → 0.0216), test accuracy 0.971
+(original 0.978); larger steps lower forget and test accuracy together (α 100: 0.744 /
+0.758). Thresholds: acc_forget and acc_test_forgotten at most FORGOTTEN (0.25; worst
+measured 0.152), retained within KEPT (0.03; worst drop 0.010). A no-op and a destroyed
+model fail them (tested).
 """
 
 from __future__ import annotations
@@ -155,7 +158,7 @@ def test_influence_forgets_class3_and_keeps_the_rest(iu_class3, digits, forget_c
     assert record["samples"] == N_TRAIN + 1000
     notes = record["notes"]
     assert notes["gradients_held"] is True and notes["hessian_samples"] == 1000
-    assert notes["cosine_v_direction"] > 0.95  # damping 1: F⁻¹ is close to the identity (measured 0.997)
+    assert notes["cosine_v_direction"] > 0.95  # damping 1: F⁻¹ is close to the identity (measured 0.998)
     assert notes["update_norm"] == pytest.approx(20 * notes["direction_norm"])
 
 
@@ -183,7 +186,7 @@ def test_random_samples_are_targeted(original_mlp, digits, forget_random, cpu, m
             return [F.cross_entropy(m(s.x), s.y).item() for s in (view.forget, view.retain)]
 
     (f0, r0), (f1, r1) = losses(original_mlp), losses(model)
-    assert f1 - f0 > 3 * (r1 - r0) > 0  # measured 0.0088 vs 0.0014
+    assert f1 - f0 > 3 * (r1 - r0) > 0  # measured 0.037 vs 0.0065
     before = evaluate_model(original_mlp, digits, forget_random, full=False)["metrics"]
     after = evaluate_model(model, digits, forget_random, full=False)["metrics"]
     assert after["acc_test"] > before["acc_test"] - 0.02 and after["acc_forget"] <= before["acc_forget"]

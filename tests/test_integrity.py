@@ -176,7 +176,7 @@ def test_damaged_checkpoint_names_file_and_rule(tmp_path, stem, forget_set, rule
 
 
 def test_sidecar_without_hash_loads_unchecked(tmp_path):
-    """Sidecars written before checkpoints recorded their sha256 still load."""
+    """Sidecars without a sha256 load, unchecked."""
     path = model_path(tmp_path, "original")
     model = small_mlp()
     save_checkpoint(model, path, META)

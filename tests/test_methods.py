@@ -172,9 +172,15 @@ def test_neggrad_random_target_is_the_validation_accuracy(original_mlp, digits, 
     assert accuracy(original_mlp, digits.val) != accuracy(original_mlp, digits.test)  # the two are told apart
     nan_test = Split(torch.full_like(digits.test.x, float("nan")), digits.test.y)
     _, again = run_unlearning(
-        "neggrad", original_mlp, dataclasses.replace(digits, test=nan_test), forget_random, params,
-        arch="mlp", seed=0, device=cpu,
-    )  # fmt: skip
+        "neggrad",
+        original_mlp,
+        dataclasses.replace(digits, test=nan_test),
+        forget_random,
+        params,
+        arch="mlp",
+        seed=0,
+        device=cpu,
+    )
     assert again["notes"] == record["notes"] and again["steps"] == record["steps"]
 
 

@@ -160,9 +160,13 @@ def test_cost_metrics():
     }
     cost = cost_metrics({"seconds": 0.5, "steps": 20}, {"seconds": 2.0, "steps": 1140})
     assert cost == {
-        "unlearn_seconds": 0.5, "unlearn_steps": 20, "time_ratio_to_retrain": pytest.approx(0.25),
-        "weight_change": None, "unchanged": None, "diverged": None,  # a record from before weights were measured
-    }  # fmt: skip
+        "unlearn_seconds": 0.5,
+        "unlearn_steps": 20,
+        "time_ratio_to_retrain": pytest.approx(0.25),
+        "weight_change": None,
+        "unchanged": None,
+        "diverged": None,  # a record without the weight measurements
+    }
     weights = {"changed_fraction": 0.5, "relative_distance": 0.1, "unchanged": False}
     moved = cost_metrics({"seconds": 0.5, "steps": 20, "weights": weights}, None)
     assert (moved["weight_change"], moved["unchanged"], moved["diverged"]) == (0.1, 0.0, None)

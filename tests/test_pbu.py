@@ -1,7 +1,7 @@
 """PBU (Partially Blinded Unlearning) and its diagonal Fisher, on digits / MLP / class 3.
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original: MLP, Adam 1e-3, batch 32,
-30 epochs, seed 0; PBU with the config's digits override lr 3e-3, 10 epochs, the
+30 epochs, seed 0; PBU with the tests' hand-set digits values (conftest) lr 3e-3, 10 epochs, the
 paper's batch 64, α 631, β 100, γ 4001, expected Fisher, target_forget_acc auto = 0.1):
 
 ============================= ========== ================== ================= ==========
@@ -14,7 +14,7 @@ pbu, paper lr 1e-4 (15 steps) 1.000      0.978              0.983             0.
 pbu, no early stop (30 steps) 0.000      0.000              0.285             0.299
 ============================= ========== ================== ================= ==========
 
-Seeds 1 and 2 of the default run (their own originals): acc_forget 0.007 / 0.007,
+Seeds 1 and 2 with those values (their own originals): acc_forget 0.007 / 0.007,
 acc_test_retained 0.958 / 0.968, acc_retain 0.975 / 0.982. Thresholds: acc_forget and
 acc_test_forgotten at most FORGOTTEN (0.25), acc_test_retained and acc_retain within
 KEPT (0.04) of the original (worst measured drop 0.023 over the three seeds). A no-op
@@ -178,7 +178,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_mlp, original_metr
 
 
 def test_paper_learning_rate_forgets_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why config/config.yaml overrides lr and epochs: 5 epochs of Adam at 1e-4 (batch 64) leave class 3 intact."""
+    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) sets lr and epochs: 5 epochs of Adam at 1e-4 (batch 64) leave class 3 intact."""
     model, record = run_pbu(original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 5 * math.ceil(forget_class3["size"] / 64) and record["notes"]["stopped_early"] is False
     assert evaluate_model(model, digits, forget_class3)["metrics"]["acc_forget"] > 0.9  # measured 1.000

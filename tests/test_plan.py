@@ -256,13 +256,19 @@ def test_studies_plan_the_union_and_nothing_else():
     assert plan.seeds == [0, 1]
     assert plan.methods == ["retrain", "finetune", "zero_output"]
     assert plan.models() == [
-        ("digits", "mlp", 0), ("digits", "mlp", 1), ("digits", "cnn", 0), ("digits", "cnn", 1),
+        ("digits", "mlp", 0),
+        ("digits", "mlp", 1),
+        ("digits", "cnn", 0),
+        ("digits", "cnn", 1),
         ("cifar100", "resnet18", 1),
-    ]  # fmt: skip
+    ]
     assert plan.dataset_forget_sets() == [
-        ("digits", "class3"), ("digits", "random10"),
-        ("cifar100", "class3"), ("cifar100", "classes20-0"), ("cifar100", "classes20-1"),
-    ]  # fmt: skip
+        ("digits", "class3"),
+        ("digits", "random10"),
+        ("cifar100", "class3"),
+        ("cifar100", "classes20-0"),
+        ("cifar100", "classes20-1"),
+    ]
 
 
 def test_overlapping_studies_share_runs():
@@ -285,8 +291,11 @@ def test_no_studies_is_the_top_level_cross_product(plan):
     assert plan.runs() == expected
     assert Plan(config(studies={})).runs() == expected
     assert (plan.datasets, plan.archs, plan.seeds, plan.methods) == (
-        CONFIG["datasets"], CONFIG["archs"], CONFIG["seeds"], CONFIG["methods"],
-    )  # fmt: skip
+        CONFIG["datasets"],
+        CONFIG["archs"],
+        CONFIG["seeds"],
+        CONFIG["methods"],
+    )
     assert plan.forget_set_ids == FORGET_IDS
     assert plan.models() == [("digits", "mlp", s) for s in CONFIG["seeds"]]
     assert plan.dataset_forget_sets() == [("digits", fs) for fs in FORGET_IDS]

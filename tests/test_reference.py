@@ -49,8 +49,9 @@ def test_batched_models_equal_models_trained_one_at_a_time(digits, arch):
     assert ref["batched"] and ref["phi"].shape == (4, len(digits.train) + len(digits.test))
     data = pool(digits.train, digits.test)
     for i in range(4):
-        one = train_one(arch, data.subset(np.flatnonzero(ref["in_mask"][i])), shape, digits.num_classes, recipe,
-                        model_seed(0, i))  # fmt: skip
+        one = train_one(
+            arch, data.subset(np.flatnonzero(ref["in_mask"][i])), shape, digits.num_classes, recipe, model_seed(0, i)
+        )
         phi = logit_confidence(logits(one, data), data.y)
         gap = max((ref["params"][name][i] - t).abs().max().item() for name, t in one.state_dict().items())
         # Batched products may sum in another order. Measured: the MLP's weights are
@@ -75,8 +76,9 @@ def test_batch_norm_models_train_one_at_a_time(digits):
 def test_reference_files_round_trip_and_are_checked(digits_files, tmp_path):
     npz, manifest, _ = digits_files
     out = {name: tmp_path / name for name in ("scores.npz", "models.safetensors", "reference.json")}
-    meta = write_reference(npz, manifest, "mlp", 1, SHORT, 4, out["scores.npz"], out["models.safetensors"],
-                           out["reference.json"])  # fmt: skip
+    meta = write_reference(
+        npz, manifest, "mlp", 1, SHORT, 4, out["scores.npz"], out["models.safetensors"], out["reference.json"]
+    )
     assert meta["models"] == 4 and meta["batched"] and meta["population"].startswith("train + test")
     ref = load_reference(out["scores.npz"], out["reference.json"])
     assert ref["phi"].shape == ref["in_mask"].shape == (4, meta["n_train"] + meta["n_test"])
@@ -173,11 +175,19 @@ def test_lira_on_digits_sees_the_original_forget_set_and_not_retrains(digits, or
     recipe = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"}
     ref = train_reference("mlp", digits.train, digits.test, shape, digits.num_classes, recipe, seed=0, k=16)
     y_train, y_test = digits.train.y.numpy(), digits.test.y.numpy()
-    out = lira_metrics(logits(original_mlp, digits.train), logits(original_mlp, digits.test), y_train, y_test,
-                       forget_random, ref, 0)  # fmt: skip
+    out = lira_metrics(
+        logits(original_mlp, digits.train), logits(original_mlp, digits.test), y_train, y_test, forget_random, ref, 0
+    )
     assert out["lira_online_auc_audit_lo"] > 0.5 and out["lira_models"] == 16
     for key in ("lira_online_auc_forget", "lira_offline_auc_forget"):
         assert out[f"{key}_lo"] <= out[key] <= out[f"{key}_hi"]
     with pytest.raises(ValueError, match="population"):
-        lira_metrics(logits(original_mlp, digits.train)[:-1], logits(original_mlp, digits.test), y_train[:-1],
-                     y_test, forget_random, ref, 0)  # fmt: skip
+        lira_metrics(
+            logits(original_mlp, digits.train)[:-1],
+            logits(original_mlp, digits.test),
+            y_train[:-1],
+            y_test,
+            forget_random,
+            ref,
+            0,
+        )

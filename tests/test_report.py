@@ -176,10 +176,7 @@ def test_main_table_structure(summary):
 
 def test_main_table_rows_in_method_order(summary):
     rows = [line.split(" & ")[0] for line in table_rows(main_table(summary))]
-    assert rows == [
-        "original", "retrain", "finetune", "neggrad", r"zero\_output",
-        "original", "retrain", "neggrad",
-    ]  # fmt: skip
+    assert rows == ["original", "retrain", "finetune", "neggrad", r"zero\_output", "original", "retrain", "neggrad"]
     assert "zero_output" not in main_table(summary)
 
 
@@ -237,9 +234,21 @@ def test_main_table_bolds_the_best_cells():
     for method, (acc_f, acc_r, seconds) in values.items():
         for metric, value in (("acc_forget", acc_f), ("acc_retain", acc_r), ("unlearn_seconds", seconds)):
             if value is not None:
-                rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
-                             "n_forget_classes": 1, "method": method, "metric": metric,
-                             "mean": value, "std": 0.0, "n": 3, "ci95": 0.0})  # fmt: skip
+                rows.append(
+                    {
+                        "dataset": "digits",
+                        "arch": "mlp",
+                        "forget_set_name": "class3",
+                        "forget_kind": "classes",
+                        "n_forget_classes": 1,
+                        "method": method,
+                        "metric": metric,
+                        "mean": value,
+                        "std": 0.0,
+                        "n": 3,
+                        "ci95": 0.0,
+                    }
+                )
     table = main_table(pd.DataFrame(rows))
     assert bold_cells(table) == {
         ("neggrad", 2): r"\textbf{2.0 $\pm$ 0.0}",  # Acc_f: 2 points from retrain's 0
@@ -278,9 +287,8 @@ def test_format_value_and_order():
     assert format_value(0.25, 0.0, "ratio") == "0.25"
     assert format_value(float("nan"), 0.0, "pct") == "--"
     assert format_value(None, None, "pct") == "--"
-    assert method_order(["zero_output", "neggrad", "original", "retrain", "mine"]) == [
-        "original", "retrain", "neggrad", "zero_output", "mine",
-    ]  # fmt: skip
+    ordered = ["original", "retrain", "neggrad", "zero_output", "mine"]
+    assert method_order(["zero_output", "neggrad", "original", "retrain", "mine"]) == ordered
 
 
 # --------------------------------------------------------------------------- numbers
@@ -431,9 +439,22 @@ def test_verdicts_without_power_get_a_dagger_and_no_bold():
     }
     for method, (value, power) in values.items():
         for metric, v, p in (("acc_forget", 0.1, float("nan")), ("mia_efficacy", value, power)):
-            rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
-                         "n_forget_classes": 1, "method": method, "metric": metric,
-                         "mean": v, "std": 0.0, "n": 3, "ci95": 0.01, "has_power": p})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": "digits",
+                    "arch": "mlp",
+                    "forget_set_name": "class3",
+                    "forget_kind": "classes",
+                    "n_forget_classes": 1,
+                    "method": method,
+                    "metric": metric,
+                    "mean": v,
+                    "std": 0.0,
+                    "n": 3,
+                    "ci95": 0.01,
+                    "has_power": p,
+                }
+            )
     summary = pd.DataFrame(rows)
     columns = [("acc_forget", "Acc", "pct"), ("mia_efficacy", "MIA", "pct")]
     table = main_table(summary, columns=columns)
@@ -456,9 +477,21 @@ def test_relearn_runs_that_hit_the_cap_are_shown_as_lower_bounds():
     }
     for method, (epochs, reached) in values.items():
         for metric, v in (("acc_forget", 0.1), ("relearn_epochs", epochs), ("relearn_reached", reached)):
-            rows.append({"dataset": "digits", "arch": "mlp", "forget_set_name": "class3", "forget_kind": "classes",
-                         "n_forget_classes": 1, "method": method, "metric": metric,
-                         "mean": v, "std": 0.0, "n": 3, "ci95": 0.5})  # fmt: skip
+            rows.append(
+                {
+                    "dataset": "digits",
+                    "arch": "mlp",
+                    "forget_set_name": "class3",
+                    "forget_kind": "classes",
+                    "n_forget_classes": 1,
+                    "method": method,
+                    "metric": metric,
+                    "mean": v,
+                    "std": 0.0,
+                    "n": 3,
+                    "ci95": 0.5,
+                }
+            )
     table = main_table(pd.DataFrame(rows), columns=[("acc_forget", "Acc", "pct"), ("relearn_epochs", "R", "num")])
     cells = {line.split(" & ")[0]: line.rstrip(" \\").split(" & ")[3] for line in table_rows(table)}
     assert cells["finetune"] == "$>$50"

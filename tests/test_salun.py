@@ -2,27 +2,28 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; SalUn with mask ratio
 0.5 (4,805 of the MLP's 9,610 parameters), SGD momentum 0.9, weight decay 5e-4, batch
-256, 10 epochs, i.e. 1 random-label step on D_f and 5 steps on D_r per epoch, with the
-config's digits override lr 0.02):
+256, 10 epochs, i.e. 1 random-label step on D_f and 5 steps on D_r per epoch, with lr
+0.02, the tests' hand-set digits value (conftest)):
 
 =========================== ========== ================== ================= ========== ===== =====
 model (seed 0)              acc_forget acc_test_forgotten acc_test_retained acc_retain steps s
 =========================== ========== ================== ================= ========== ===== =====
-original                    1.000      0.978              0.978             0.998
-retrain                     0.000      0.000              0.980             1.000      1140  1.0
-salun, lr 0.02 (override)   0.029      0.043              0.970             0.988      60    0.07
-salun, lr 0.013 (README)    0.336      0.413              0.965             0.989      60    0.05
+original                    1.000      1.000              0.975             1.000
+retrain                     0.000      0.000              0.978             1.000      1020  0.6
+salun, lr 0.02 (tests)      0.000      0.000              0.955             0.984      60    0.05
+salun, lr 0.013 (README)    0.366      0.435              0.958             0.986      60    0.04
 =========================== ========== ================== ================= ========== ===== =====
 
-Seeds 1 and 2 (their own originals, retained 0.980 / 0.980): acc_forget 0.000 / 0.000,
-acc_test_retained 0.968 / 0.975, acc_retain 0.993 / 0.991. The method is noisy on digits
-(one random-label batch per epoch): lr 0.03 forgets class 3 on all three seeds but costs
-seed 0 2.3 points, lr 0.04 and 0.05 forget too, batch 64 at lr 0.013 leaves seed 1 at
-0.44. Random 10 % (seed 0): acc_test 0.962 (original 0.978), acc_retain 0.990, forget/test
-loss ratio 0.301/0.331 = 0.91 (original 0.15, retrain 0.61); seeds 1, 2: acc_test 0.962 /
-0.973, ratios 1.00, 0.90. Thresholds: class forgetting at most FORGOTTEN (0.25) with
-retained accuracies within KEPT (0.03) of the original's (worst measured drop 0.012, seed
-1); random forgetting as in ``relabel_checks`` (worst measured acc_test drop 0.020).
+Seeds 1 and 2 (their own originals, retained 0.983 / 0.975): acc_forget 0.000 / 0.000,
+acc_test_retained 0.968 / 0.968, acc_retain 0.995 / 0.992. The method is noisy on digits
+(one random-label batch per epoch): lr 0.03, 0.04 and 0.05 forget class 3 on all three
+seeds too (retained 0.960-0.978), and batch 64 at lr 0.013 brings it to 0.11 / 0.02 /
+0.14. Random 10 % (seed 0): acc_test 0.953 (original 0.978), acc_retain 0.987,
+forget/test loss ratio 0.291/0.289 = 1.01 (original 0.16, retrain 0.57); seeds 1, 2:
+acc_test 0.942 / 0.964 (originals 0.984 / 0.978), ratios 1.02, 1.04. Thresholds: class
+forgetting at most FORGOTTEN (0.25) with retained accuracies within KEPT (0.03) of the
+original's (worst measured drop 0.020, seed 0); random forgetting as in ``relabel_checks``
+(measured acc_test drop 0.025 on seed 0, the seed the tests run).
 """
 
 from __future__ import annotations
@@ -54,9 +55,14 @@ def test_declared_needs_and_defaults():
     assert info.needs_forget and info.needs_retain and info.needs_original and not info.class_only
     assert info.family == "relabel" and info.citation == "fan2024salun"
     assert info.defaults == {
-        "mask_ratio": 0.5, "optimizer": "sgd", "lr": 0.013, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 10,
+        "mask_ratio": 0.5,
+        "optimizer": "sgd",
+        "lr": 0.013,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "epochs": 10,
         "batch_size": 256,
-    }  # fmt: skip
+    }
 
 
 def test_salun_forgets_class3_and_keeps_the_rest(salun, digits, forget_class3, original_metrics):
@@ -112,7 +118,7 @@ def test_ratio_zero_changes_nothing_and_labels_may_be_true(original_mlp, digits,
 
 def test_random_labels_hit_the_true_class_about_one_time_in_ten(salun):
     _, record = salun
-    assert 0.05 < record["notes"]["random_label_equals_true"] < 0.16  # measured 0.101 of 1,370 draws
+    assert 0.05 < record["notes"]["random_label_equals_true"] < 0.16  # measured 0.101 of 1,230 draws
 
 
 def test_cost_counts_the_mask_pass(salun, forget_class3):
@@ -123,7 +129,7 @@ def test_cost_counts_the_mask_pass(salun, forget_class3):
 
 
 def test_the_readme_learning_rate_only_partly_forgets_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why config/config.yaml raises lr to 0.02 (measured acc_forget 0.336 at 0.013)."""
+    """Why the tests raise lr to 0.02 (measured acc_forget 0.366 at 0.013)."""
     model, _ = run_method("salun", original_mlp, digits, forget_class3, None, cpu)
     assert accuracies(model, digits, forget_class3)["acc_forget"] > FORGOTTEN
 

@@ -84,10 +84,20 @@ def test_declared_needs_and_mia_defaults():
     assert info.family == "teacher" and info.citation == "kurmanji2023towards"
     assert info.paper_scope == ("random_samples",)
     assert info.defaults == {
-        "optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 5, "msteps": 3,
-        "temperature": 4.0, "gamma": 1.0, "alpha": 0.5, "lr_decay_epochs": [3, 5, 9], "lr_decay_rate": 0.1,
-        "batch_size": 32, "forget_batch_size": 16,
-    }  # fmt: skip
+        "optimizer": "sgd",
+        "lr": 5e-4,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "epochs": 5,
+        "msteps": 3,
+        "temperature": 4.0,
+        "gamma": 1.0,
+        "alpha": 0.5,
+        "lr_decay_epochs": [3, 5, 9],
+        "lr_decay_rate": 0.1,
+        "batch_size": 32,
+        "forget_batch_size": 16,
+    }
     assert set(info.defaults) == set(METHODS["scrub"].defaults)  # SCRUB's parameters, nothing added
 
 

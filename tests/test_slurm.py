@@ -36,8 +36,16 @@ PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 COMMANDS = ["munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scancel", "sinfo"]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-GPU_RULES = {"train_original", "train_sisa", "train_reference", "train_shadow", "unlearn", "evaluate", "population",
-             "population_shadow"}  # fmt: skip
+GPU_RULES = {
+    "train_original",
+    "train_sisa",
+    "train_reference",
+    "train_shadow",
+    "unlearn",
+    "evaluate",
+    "population",
+    "population_shadow",
+}
 SLURM_RUN_TIMEOUT = 600  # seconds; the run takes 1-3 minutes on 2 cores
 TABLES = "results/tables/slurm/metrics.csv"
 
@@ -155,9 +163,10 @@ def cluster():
     def start(*cmd: str) -> None:
         with (state / "log" / f"{Path(cmd[0]).name}.out").open("w") as out:
             daemons.append(
-                subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)  # Ctrl-C reaches the finalizer, not the daemons
-            )  # fmt: skip
+                subprocess.Popen(
+                    cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                )  # Ctrl-C reaches the finalizer, not the daemons
+            )
 
     try:
         state.chmod(0o755)
@@ -188,10 +197,14 @@ def cluster():
 
         logs = [state / "log" / name for name in ("munged.log", "slurmctld.log", "slurmd.log")]
         start(
-            which("munged"), "--foreground", f"--key-file={key}", f"--socket={socket_path}",
-            f"--pid-file={state / 'run' / 'munged.pid'}", f"--seed-file={state / 'munge' / 'munged.seed'}",
+            which("munged"),
+            "--foreground",
+            f"--key-file={key}",
+            f"--socket={socket_path}",
+            f"--pid-file={state / 'run' / 'munged.pid'}",
+            f"--seed-file={state / 'munge' / 'munged.seed'}",
             f"--log-file={logs[0]}",
-        )  # fmt: skip
+        )
         wait_for("munged's socket", socket_path.exists, 30, logs)
         start(which("slurmctld"), "-D", "-f", str(conf))
         start(which("slurmd"), "-D", "-N", "localhost", "-f", str(conf))
@@ -215,6 +228,7 @@ def cluster():
         shutil.rmtree(state, ignore_errors=True)
 
 
+# fmt: off
 SLURM_ARGS = [
     "--workflow-profile", "workflow/profiles/slurm",
     "--executor", "slurm",
@@ -223,7 +237,8 @@ SLURM_ARGS = [
     "--slurm-status-command", "squeue",  # sacct has no job records without slurmdbd
     "--slurm-init-seconds-before-status-checks", "2",  # jobs here take seconds, not hours
     "--slurm-keep-successful-logs",  # so that the test can read every job's SLURM log
-]  # fmt: skip
+]
+# fmt: on
 
 
 @pytest.fixture(scope="module")
@@ -250,9 +265,13 @@ def slurm_run(cluster, tmp_path_factory):
 def submitted_jobs(env: dict, run_id: str) -> pd.DataFrame:
     """The run's SLURM jobs as squeue knows them (MinJobAge keeps finished ones for an hour)."""
     fields = {
-        "JobID": "id", "Comment": "comment", "State": "state",
-        "tres-per-job": "tres", "TimeLimit": "time_limit", "MinMemory": "memory",
-    }  # fmt: skip
+        "JobID": "id",
+        "Comment": "comment",
+        "State": "state",
+        "tres-per-job": "tres",
+        "TimeLimit": "time_limit",
+        "MinMemory": "memory",
+    }
     out = slurm_output(
         env, "squeue", "--states=all", "-h", "--name", run_id, "-O", ",".join(f"{f}:200" for f in fields)
     )
@@ -335,12 +354,15 @@ def test_outputs_match_a_local_run(slurm_run):
     targets = [str(path.relative_to(workdir)) for path in (retrain, metrics)]
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(CONFIG), "--force", *targets],
-        cwd=workdir, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     assert Counter(re.findall(r"^(local)?rule (\w+):$", output, flags=re.M)) == {
-        ("local", "unlearn"): 1, ("local", "evaluate"): 1,
-    }  # fmt: skip
+        ("local", "unlearn"): 1,
+        ("local", "evaluate"): 1,
+    }
     assert retrain.read_bytes() == on_slurm[retrain], "retrain's weights differ between the SLURM and the local run"
     assert without_timings(json.loads(metrics.read_text())) == without_timings(json.loads(on_slurm[metrics]))

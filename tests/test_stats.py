@@ -13,10 +13,17 @@ from lethe.report.aggregate import RUN_KEYS
 
 def _row(method: str, seed: int, metric: str, value: float, forget_set: str = "class3") -> dict:
     return {
-        "dataset": "digits", "arch": "mlp", "seed": seed, "forget_set": forget_set,
-        "forget_set_name": forget_set.split("-")[0], "forget_kind": "classes", "n_forget_classes": 1,
-        "method": method, "metric": metric, "value": value,
-    }  # fmt: skip
+        "dataset": "digits",
+        "arch": "mlp",
+        "seed": seed,
+        "forget_set": forget_set,
+        "forget_set_name": forget_set.split("-")[0],
+        "forget_kind": "classes",
+        "n_forget_classes": 1,
+        "method": method,
+        "metric": metric,
+        "value": value,
+    }
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -45,10 +52,12 @@ def test_paired_differences_and_t_test():
 
 def test_pairs_are_matched_by_seed_and_draw_not_by_order():
     rows = [
-        _row("retrain", 0, "m", 1.0, "two-0"), _row("retrain", 0, "m", 5.0, "two-1"),
-        _row("neggrad", 0, "m", 5.5, "two-1"), _row("neggrad", 0, "m", 1.5, "two-0"),
+        _row("retrain", 0, "m", 1.0, "two-0"),
+        _row("retrain", 0, "m", 5.0, "two-1"),
+        _row("neggrad", 0, "m", 5.5, "two-1"),
+        _row("neggrad", 0, "m", 1.5, "two-0"),
         _row("neggrad", 1, "m", 9.0, "two-0"),  # no retrain partner: left out
-    ]  # fmt: skip
+    ]
     row = paired_vs_retrain(_frame(rows), "m").iloc[0]
     assert row["n"] == 2
     assert row["mean_diff"] == pytest.approx(0.5)

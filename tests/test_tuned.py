@@ -95,8 +95,11 @@ def test_per_kind_sources_and_their_precedence(tmp_path):
     from lethe.report.setup import search_spaces
 
     ship(tmp_path, "finetune", "classes", {"lr": 0.05, "epochs": 2})
-    tuning = {"source": "tuned", "per_kind": {"random_classes": "defaults", "random_samples": "search"},
-              "folder": str(tmp_path)}  # fmt: skip
+    tuning = {
+        "source": "tuned",
+        "per_kind": {"random_classes": "defaults", "random_samples": "search"},
+        "folder": str(tmp_path),
+    }
     plan = Plan(config(tuning))
     assert plan.tuning.sources("finetune") == {
         "classes": "tuned",

@@ -30,10 +30,20 @@ def retrained(digits, forget_class3, cpu):
 def run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, trials=4, **changes):
     model, record = retrained
     kwargs = dict(
-        dataset=digits, original=original_mlp, forget=forget_class3, retrained=model,
-        retrain_seconds=record["seconds"], space=SPACE, base_params=merge_params("neggrad", None),
-        trials=trials, time_fraction=1.0, seed=0, storage=tmp_path / "study.db", arch="mlp", device=cpu,
-    )  # fmt: skip
+        dataset=digits,
+        original=original_mlp,
+        forget=forget_class3,
+        retrained=model,
+        retrain_seconds=record["seconds"],
+        space=SPACE,
+        base_params=merge_params("neggrad", None),
+        trials=trials,
+        time_fraction=1.0,
+        seed=0,
+        storage=tmp_path / "study.db",
+        arch="mlp",
+        device=cpu,
+    )
     kwargs.update(changes)
     return search("neggrad", **kwargs)
 
@@ -73,9 +83,15 @@ def test_random_samples_add_the_forget_loss_shift(tmp_path, digits, original_mlp
     generalises to D_f almost as it fits it); the shift term scores the original 100 and the
     retrained model 0, and a search on random samples ranks by the five-term mean."""
     model, record = run_unlearning(
-        "retrain", None, digits, forget_random, merge_params("retrain", None, TRAIN_RECIPE), arch="mlp", seed=0,
+        "retrain",
+        None,
+        digits,
+        forget_random,
+        merge_params("retrain", None, TRAIN_RECIPE),
+        arch="mlp",
+        seed=0,
         device=cpu,
-    )  # fmt: skip
+    )
     scorer = Scorer(digits, forget_random, seed=0)
     reference, original = scorer.terms(model), scorer.terms(original_mlp)
     assert gap(original, reference) < 5  # measured 1-2 pp: the four terms alone cannot see it
@@ -86,10 +102,21 @@ def test_random_samples_add_the_forget_loss_shift(tmp_path, digits, original_mlp
     assert loss_shift(overshoot, reference, original) == 100.0  # capped
     assert score(4.0, None) == 4.0 and score(4.0, 24.0) == pytest.approx((4 * 4.0 + 24.0) / 5)
     result = search(
-        "neggrad", dataset=digits, original=original_mlp, forget=forget_random, retrained=model,
-        retrain_seconds=record["seconds"], space=SPACE, base_params=merge_params("neggrad", None), trials=3,
-        time_fraction=1e3, seed=0, storage=tmp_path / "study.db", arch="mlp", device=cpu,
-    )  # fmt: skip
+        "neggrad",
+        dataset=digits,
+        original=original_mlp,
+        forget=forget_random,
+        retrained=model,
+        retrain_seconds=record["seconds"],
+        space=SPACE,
+        base_params=merge_params("neggrad", None),
+        trials=3,
+        time_fraction=1e3,
+        seed=0,
+        storage=tmp_path / "study.db",
+        arch="mlp",
+        device=cpu,
+    )
     assert result["original_terms"] == pytest.approx(original)
     for trial in result["trials"]:
         assert 0.0 <= trial["loss_shift"] <= 100.0
@@ -110,7 +137,7 @@ def test_search_finds_a_setting_that_forgets(tmp_path, digits, original_mlp, for
                 arch="mlp",
                 seed=0,
                 device=cpu,
-            )[0]  # fmt: skip
+            )[0]
         ),
         result["retrain_terms"],
     )

@@ -92,9 +92,12 @@ def spec(stage: str, output: Path, log: Path | None = None) -> str:
             return self.names.items()
 
     return lethe_job.spec(
-        stage, Named(names={"seed": "0"}), Named(names={"npz": "data.npz", "files": ["a", "b"]}),
-        Named([str(output)]), {"hyper": {"lr": 0.003, "epochs": 2}, "flag": None},
-    )  # fmt: skip
+        stage,
+        Named(names={"seed": "0"}),
+        Named(names={"npz": "data.npz", "files": ["a", "b"]}),
+        Named([str(output)]),
+        {"hyper": {"lr": 0.003, "epochs": 2}, "flag": None},
+    )
 
 
 def run_job(workflow_dir: Path, stage: str, output: Path, address: str | None, **popen) -> subprocess.Popen:

@@ -35,10 +35,14 @@ TABLE_FIGURES = [rule_name(f.name) for f in FIGURE_REGISTRY.values() if f.source
 # (FNN's run records), the GradCAM panels and the confusion matrices (original, retrain and
 # tiny.yaml's figures.methods: zero_output) are not in it: they show none of finetune or neggrad.
 REPORT_CHAIN = {
-    "aggregate": 1, "paper_inputs": 1, **dict.fromkeys(TABLE_FIGURES, 1), "figure_relearn_curves": 1,
+    "aggregate": 1,
+    "paper_inputs": 1,
+    **dict.fromkeys(TABLE_FIGURES, 1),
+    "figure_relearn_curves": 1,
     "figure_lira_roc": 1,
-    "compile_paper": 1, "all": 1,
-}  # fmt: skip
+    "compile_paper": 1,
+    "all": 1,
+}
 FIGURES = [rule_name(name) for name in FIGURE_REGISTRY]
 # A method's populations on the tiny config's one seed (class3 and random10) and their comparisons with retrain's.
 METHOD_POPULATIONS = {"population": 2, "population_shadow": 2, "forgetting_quality": 2}
@@ -127,8 +131,15 @@ def test_html_report(tiny_run: Path):
     report = tiny_run / "results/report.html"
     snakemake(tiny_run, "--configfile", str(TINY), "--report", str(report))
     html = report.read_text()
-    for name in ("trade_off.png", "frontier.png", "relearn_curves.png", "gradcam.png", "summary.csv", "paper.pdf",
-                 "Forgetting or hiding"):  # fmt: skip
+    for name in (
+        "trade_off.png",
+        "frontier.png",
+        "relearn_curves.png",
+        "gradcam.png",
+        "summary.csv",
+        "paper.pdf",
+        "Forgetting or hiding",
+    ):
         assert name in html, name
 
 
@@ -182,9 +193,16 @@ def test_figure_method_edit_also_reruns_its_figures(tiny_run: Path):
     confusion matrix are redrawn too; the FNN curves are not."""
     counts = edited_dry_run(tiny_run, "workflow/lethe/methods/zero_output.py")
     assert counts == {
-        "unlearn": 1, "evaluate": 1, "population": 1, "population_shadow": 1, "forgetting_quality": 1, **REPORT_CHAIN,
-        "figure_confusion": 1, "figure_gradcam": 1, "total": 20,
-    }  # fmt: skip
+        "unlearn": 1,
+        "evaluate": 1,
+        "population": 1,
+        "population_shadow": 1,
+        "forgetting_quality": 1,
+        **REPORT_CHAIN,
+        "figure_confusion": 1,
+        "figure_gradcam": 1,
+        "total": 20,
+    }
 
 
 def test_figure_code_edit_redraws_figures_only(tiny_run: Path):
@@ -511,8 +529,9 @@ def test_killed_run_resumes_and_a_concurrent_run_is_refused(tmp_path_factory, tm
     shutil.rmtree(workdir / ".snakemake")
 
     log = workdir / "results/logs/train_original/digits/mlp/seed0.log"
-    run = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)  # fmt: skip
+    run = subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not (log.is_file() and "epoch 1/200" in log.read_text()):
@@ -530,8 +549,13 @@ def test_killed_run_resumes_and_a_concurrent_run_is_refused(tmp_path_factory, tm
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "removed stale Snakemake locks" in resumed.stderr
     assert (workdir / target).read_bytes() == uninterrupted[target]
-    meta, again = (json.loads(b) for b in (uninterrupted[target.replace(".safetensors", ".json")],
-                                           (workdir / target.replace(".safetensors", ".json")).read_bytes()))  # fmt: skip
+    meta, again = (
+        json.loads(b)
+        for b in (
+            uninterrupted[target.replace(".safetensors", ".json")],
+            (workdir / target.replace(".safetensors", ".json")).read_bytes(),
+        )
+    )
     assert without_times(again) == without_times(meta)
 
 

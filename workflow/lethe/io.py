@@ -47,7 +47,7 @@ def sha256_file(path: str | Path) -> str:
 def read_checked(path: str | Path, sha256: str | None, recorded_in: str | Path, rebuild: str) -> bytes:
     """The bytes of ``path``, once its sha256 matches ``sha256`` (recorded in ``recorded_in``).
 
-    ``sha256`` None: not checked (files recorded before hashes were). The file is read
+    ``sha256`` None: not checked. The file is read
     once: callers parse the returned bytes instead of reading it again.
     """
     try:

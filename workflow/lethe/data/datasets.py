@@ -35,13 +35,18 @@ from lethe.io import CorruptFileError, atomic_path, read_checked, read_json_chec
 log = logging.getLogger(__name__)
 
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
     "y_train": "train-labels-idx1-ubyte",
@@ -89,11 +94,14 @@ def load_digits_raw() -> RawDataset:
         random_state=DIGITS_SPLIT_SEED,
     )
     return RawDataset(
-        x_train, y_train, x_test, y_test,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
         classes=[str(i) for i in range(10)],
         source=f"sklearn.datasets.load_digits (stratified split, test "
         f"{DIGITS_TEST_FRACTION}, seed {DIGITS_SPLIT_SEED})",
-    )  # fmt: skip
+    )
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -223,10 +231,13 @@ def load_torchvision_raw(name: str, root: Path, download: bool) -> RawDataset:
     x_train, y_train = arrays(train)
     x_test, y_test = arrays(test)
     return RawDataset(
-        x_train, y_train, x_test, y_test,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
         classes=list(train.classes),
         source=f"torchvision.datasets.{cls.__name__} in {folder}",
-    )  # fmt: skip
+    )
 
 
 def load_fashion_mnist_raw(root: Path, idx_folder: str | Path | None, download: bool) -> RawDataset:
@@ -302,10 +313,13 @@ def carve_validation(raw: RawDataset, fraction: float, seed: int = VALIDATION_SE
     keep = np.ones(len(raw.y_train), dtype=bool)
     keep[val] = False
     return {
-        "x_train": raw.x_train[keep], "y_train": raw.y_train[keep],
-        "x_val": raw.x_train[val], "y_val": raw.y_train[val],
-        "x_test": raw.x_test, "y_test": raw.y_test,
-    }  # fmt: skip
+        "x_train": raw.x_train[keep],
+        "y_train": raw.y_train[keep],
+        "x_val": raw.x_train[val],
+        "y_val": raw.y_train[val],
+        "x_test": raw.x_test,
+        "y_test": raw.y_test,
+    }
 
 
 # --------------------------------------------------------------------------- storage
@@ -365,8 +379,12 @@ def prepare_dataset(
     write_json(manifest_path, manifest)
     log.info(
         "%s: %d train / %d validation / %d test images from %s",
-        name, manifest["n_train"], manifest["n_val"], manifest["n_test"], raw.source,
-    )  # fmt: skip
+        name,
+        manifest["n_train"],
+        manifest["n_val"],
+        manifest["n_test"],
+        raw.source,
+    )
     return manifest
 
 
@@ -404,7 +422,7 @@ def load_prepared(npz_path: str | Path, manifest_path: str | Path | None = None)
             missing = [key for key in ARRAY_KEYS if key not in archive.files]
             if missing:
                 raise CorruptFileError(
-                    npz_path, f"has no {', '.join(missing)} (prepared before Lethe kept a validation split?)", hint
+                    npz_path, f"has no {', '.join(missing)} (prepared without a validation split?)", hint
                 )
             arrays = {key: archive[key] for key in ARRAY_KEYS}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:

@@ -393,6 +393,8 @@ def load_imagefolder(name: str, spec: dict):
     if spec.get("content_sha256") not in (None, details["content_sha256"]):
         log.warning(
             "%s: the images under %s changed since the workflow was parsed; prepared from what is there now "
-            "(the next run prepares it again)", name, found.root,
-        )  # fmt: skip
+            "(the next run prepares it again)",
+            name,
+            found.root,
+        )
     return x_train, y_train, x_test, y_test, list(found.classes), source, details

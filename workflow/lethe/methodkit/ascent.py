@@ -3,14 +3,15 @@
 NegGrad, NegGrad+ and PBU raise the loss on D_f, which nothing bounds: at a learning
 rate that forgets at all the ascent can overshoot into a model whose weights are no
 longer finite, or whose every prediction is one class. Such a model scores "forgotten"
-on D_f and is useless, and before this guard it was returned as the method's result
+on D_f and is useless, and without this guard it would be the method's result
 (measured on Fashion-MNIST, six forgotten classes: NegGrad's NaN weights argmax every
 image to class 0; PBU's ascent put every prediction on one forgotten class, where its
 accuracy target 1/C can never fire).
 
-Measured before the checks below were spaced and the floor existed (Fashion-MNIST CNN, T-shirt
-class): a check after every one of NegGrad+'s 760 steps made it 7x slower than retraining, and
-a model at 22 % retained accuracy passed, since its predictions were spread over several classes.
+Why the checks are spaced and retained accuracy has a floor (measured on Fashion-MNIST's CNN,
+T-shirt class): a check after every one of NegGrad+'s 760 steps makes it 7x slower than
+retraining, and a model at 22 % retained accuracy passes the collapse check alone, since its
+predictions are spread over several classes.
 
 :class:`AscentGuard` is the ``stop`` hook of :func:`lethe.train.fit`, called after every
 optimiser step and checking every ``check_every``-th (1: every step; the method's
@@ -33,7 +34,7 @@ the method is allowed to see:
    random-sample forgetting) falls more than ``max_retained_drop`` below the original's on
    the same images. PBU sees no retained data, so it has no floor.
 4. **Target.** With a ``target``, accuracy on (a fixed subset of) D_f at or below it
-   ends the run with the current weights (the early stop NegGrad and PBU always had).
+   ends the run with the current weights (NegGrad's and PBU's early stop).
 
 Every check that passes remembers the weights (a copy of the state dict, buffers
 included). On 1, 2 or 3 the run stops and the last healthy weights are loaded back, so the

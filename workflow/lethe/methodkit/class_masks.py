@@ -96,8 +96,9 @@ def train_erm(
     if not isinstance(getattr(model, "head", None), nn.Linear):
         raise ValueError("ERM needs a classifier with a linear head on its features")
     device = next(model.parameters()).device
-    mask = nn.Parameter(torch.full((model.head.in_features, model.head.out_features), float(params["mask_init"]),
-                                   device=device))  # fmt: skip
+    mask = nn.Parameter(
+        torch.full((model.head.in_features, model.head.out_features), float(params["mask_init"]), device=device)
+    )
     optimizer = make_optimizer(
         model.parameters(), recipe["optimizer"], recipe["lr"], recipe["momentum"], recipe["weight_decay"]
     )
@@ -128,9 +129,15 @@ def train_erm(
     for epoch in range(int(recipe["epochs"])):
         use_mask = is_masked_epoch(epoch, params["mask_period"], params["mask_phase"])
         loss = optimiser_pass(
-            model, optimizer, len(train), recipe["batch_size"], generator, masked if use_mask else plain, result,
+            model,
+            optimizer,
+            len(train),
+            recipe["batch_size"],
+            generator,
+            masked if use_mask else plain,
+            result,
             after_step=mask_step,
-        )  # fmt: skip
+        )
         result.epochs = epoch + 1
         with torch.no_grad():
             entry = {
@@ -143,7 +150,11 @@ def train_erm(
         history.append(entry)
         log.info(
             "erm epoch %d/%d %s loss %.4f mask density %.3f",
-            epoch + 1, recipe["epochs"], "masked" if use_mask else "plain", loss, entry["density"],
-        )  # fmt: skip
+            epoch + 1,
+            recipe["epochs"],
+            "masked" if use_mask else "plain",
+            loss,
+            entry["density"],
+        )
     model.eval()
     return mask.detach(), result, history

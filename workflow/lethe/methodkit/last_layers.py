@@ -132,13 +132,20 @@ def train_last_layers(model: Classifier, data: UnlearningData, params: dict, ctx
     total = sum(p.numel() for p in model.parameters())
     with train_only(model, names) as trainable:
         result = fit(
-            model, data.retain,
-            epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-            optimizer=params["optimizer"], momentum=params["momentum"],
-            weight_decay=params["weight_decay"], seed=ctx.seed, name=name, amp=ctx.amp,
+            model,
+            data.retain,
+            epochs=params["epochs"],
+            batch_size=params["batch_size"],
+            lr=params["lr"],
+            optimizer=params["optimizer"],
+            momentum=params["momentum"],
+            weight_decay=params["weight_decay"],
+            seed=ctx.seed,
+            name=name,
+            amp=ctx.amp,
             lr_at=lambda epoch: warm_restart_lr(epoch, params["lr"], params["lr"] * params["min_lr_fraction"]),
             max_grad_norm=params["max_grad_norm"],
-        )  # fmt: skip
+        )
     ctx.count(result)
     ctx.notes.update(
         layers=names,

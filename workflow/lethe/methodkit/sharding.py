@@ -192,7 +192,7 @@ def train_shard(
                     seed=derived_seed(seed, ORDER_TAG, shard, stage),
                     name=f"sisa shard {shard} stage {stage}",
                     amp=amp,
-                )  # fmt: skip
+                )
             )
         prefix = stage_prefix(shard, stage)
         stages.update({prefix + k: v.detach().clone() for k, v in member.state_dict().items()})
@@ -250,7 +250,10 @@ def train_sisa(
     ensemble = Ensemble(members, params["aggregation"], info).to(device).eval()
     ensemble.stages = {k: v.to(device) for k, v in stages.items()}
     log.info(
-        "sisa: %d shards × %d slices, %d epochs per stage, %d steps", params["shards"], params["slices"],
-        info["stage_epochs"], info["train_steps"],
-    )  # fmt: skip
+        "sisa: %d shards × %d slices, %d epochs per stage, %d steps",
+        params["shards"],
+        params["slices"],
+        info["stage_epochs"],
+        info["train_steps"],
+    )
     return ensemble, results

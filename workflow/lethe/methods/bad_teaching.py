@@ -83,10 +83,17 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         return F.kl_div(log_student, targets[rows], reduction="batchmean")
 
     result = fit(
-        model, mixed,
-        epochs=params["epochs"], batch_size=batch_size, lr=params["lr"], optimizer="adam",
-        seed=ctx.seed, loss_fn=loss_fn, name="bad_teaching", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        mixed,
+        epochs=params["epochs"],
+        batch_size=batch_size,
+        lr=params["lr"],
+        optimizer="adam",
+        seed=ctx.seed,
+        loss_fn=loss_fn,
+        name="bad_teaching",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     ctx.notes.update(
         retain_used=n_retain,

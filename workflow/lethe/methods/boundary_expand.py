@@ -35,8 +35,10 @@ Choices the paper leaves open, and Lethe's:
   the code: for BatchNorm architectures the running statistics move towards D_f's.
 
 At the paper's lr 1e-5 the step is tiny: on digits (123 forget images, 2 steps per
-epoch) 20 SGD steps leave class 3 intact, hence the digits override in
-``config/config.yaml`` (see ``tests/test_boundary.py`` for the measurements).
+epoch) 20 SGD steps leave class 3 intact; the tests run lr 1e-3, which forgets it, and
+the default run takes lr and epochs from the shipped search
+(``config/tuned/digits/mlp/boundary_expand-*.yaml``; ``tests/test_boundary.py`` has the
+measurements).
 
 Cost counters: ``steps`` are SGD steps, ``samples`` the training samples. ``notes``:
 ``shadow_rate``, the fraction of D_f that the widened network assigns to the shadow
@@ -98,11 +100,18 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     model.head = widen_head(model.head, ctx.seed)
     shadow = Split(forget.x, torch.full_like(forget.y, num_classes))
     result = fit(
-        model, shadow,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, name="boundary_expand", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        shadow,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="boundary_expand",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     shadow_rate = accuracy(model, shadow)  # batched, eval mode: the fraction of D_f now in the shadow class
     model.head = prune_head(model.head, num_classes)

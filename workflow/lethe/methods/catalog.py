@@ -170,7 +170,7 @@ METHODS: dict[str, MethodInfo] = {
                 "collapse_share": 0.8,
                 "check_every": 1,
                 "max_retained_drop": 0.1,
-            },  # fmt: skip
+            },
             needs_retain=False,
             family="finetuning",
             source="Unlearn-Sparse `GA.py`; the early stop and the ascent guard are Lethe's",
@@ -211,7 +211,7 @@ METHODS: dict[str, MethodInfo] = {
                 "impair_epochs": 1,
                 "repair_lr": 0.01,
                 "repair_epochs": 1,
-            },  # fmt: skip
+            },
             needs_forget=False,
             class_only=True,
             family="impair_repair",
@@ -241,7 +241,7 @@ METHODS: dict[str, MethodInfo] = {
                 "impair_epochs": 1,
                 "repair_lr": 0.01,
                 "repair_epochs": 1,
-            },  # fmt: skip
+            },
             needs_forget=False,
             class_only=True,
             family="impair_repair",
@@ -268,7 +268,7 @@ METHODS: dict[str, MethodInfo] = {
                 "impair_epochs": 1,
                 "repair_lr": 0.01,
                 "repair_epochs": 1,
-            },  # fmt: skip
+            },
             needs_forget=False,
             class_only=True,
             family="impair_repair",
@@ -304,7 +304,7 @@ METHODS: dict[str, MethodInfo] = {
                 "lr_decay_epochs": [16, 26],
                 "lr_decay_rate": 0.1,
                 "batch_size": 256,
-            },  # fmt: skip
+            },
             needs_forget=False,  # the forgotten class ids only: prohibition is structural
             class_only=True,
             family="teacher",
@@ -317,7 +317,7 @@ METHODS: dict[str, MethodInfo] = {
                 "mask_weight",
                 "sparsity_target",
                 "entanglement_weight",
-            ),  # fmt: skip
+            ),
             source="ERM-KTP code (`train_ERM.py`, `KTP.py`); epochs Lethe's",
             search_space={"lr": log_float(1e-3, 1e-1), "epochs": integer(1, 30)},
         ),
@@ -350,7 +350,7 @@ METHODS: dict[str, MethodInfo] = {
                 "mia_samples": 1000,
                 "mia_attack": "rf",
                 "fold": True,
-            },  # fmt: skip
+            },
             needs_forget=True,  # D_f only ranks the neurons and is the MIA's target; never trained on
             needs_retain=True,
             family="forgetting_layers",
@@ -430,7 +430,7 @@ METHODS: dict[str, MethodInfo] = {
                 "momentum": 0.0,
                 "weight_decay": 0.0,
                 "aggregation": "mean",
-            },  # fmt: skip
+            },
             needs_forget=False,  # the forgotten indices are those D_r lacks; SISA never sees the forget images
             family="baseline",
             original="sisa_original",
@@ -455,7 +455,7 @@ METHODS: dict[str, MethodInfo] = {
                 "lr_decay_rate": 0.1,
                 "batch_size": 32,
                 "forget_batch_size": 64,
-            },  # fmt: skip
+            },
             family="teacher",
             source="SCRUB small-scale notebook",
             search_space={"lr": log_float(1e-5, 1e-2), "msteps": integer(1, 10)},
@@ -478,7 +478,7 @@ METHODS: dict[str, MethodInfo] = {
                 "lr_decay_rate": 0.1,
                 "batch_size": 32,
                 "forget_batch_size": 16,
-            },  # fmt: skip
+            },
             family="teacher",
             paper_scope=("random_samples",),  # the rewind is the paper's variant for forgetting samples (privacy)
             source="SCRUB code `MIA_experiments.ipynb`",
@@ -496,7 +496,7 @@ METHODS: dict[str, MethodInfo] = {
                 "weight_decay": 5e-4,
                 "epochs": 10,
                 "batch_size": 256,
-            },  # fmt: skip
+            },
             family="relabel",
             source="SalUn code (`generate_mask.py`, `RL.py`)",
             search_space={"lr": log_float(1e-3, 1e-1), "mask_ratio": uniform(0.1, 0.9), "epochs": integer(1, 10)},
@@ -513,7 +513,7 @@ METHODS: dict[str, MethodInfo] = {
                 "weight_decay": 5e-4,
                 "epochs": 10,
                 "batch_size": 256,
-            },  # fmt: skip
+            },
             needs_forget=False,
             family="relabel",
             source="Unlearn-Sparse `FT_l1`",
@@ -531,7 +531,7 @@ METHODS: dict[str, MethodInfo] = {
                 "weight_decay": 0.0,
                 "epochs": 3,
                 "batch_size": 256,
-            },  # fmt: skip
+            },
             family="relabel",
             source="Bad Teaching / SSD code",
             search_space={"lr": log_float(1e-5, 1e-2), "epochs": integer(1, 5)},
@@ -584,7 +584,7 @@ METHODS: dict[str, MethodInfo] = {
                 "batch_size": 64,
                 "bound": 0.1,
                 "drop_failed": False,
-            },  # fmt: skip
+            },
             needs_retain=False,
             family="boundary",
             source="Boundary Unlearning code",

@@ -117,13 +117,20 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
 
     decay = list(params["lr_decay_epochs"])
     result = fit(
-        student, data.retain,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=ctx.seed, name="erm_ktp", amp=ctx.amp,
+        student,
+        data.retain,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="erm_ktp",
+        amp=ctx.amp,
         loss_fn=transfer_loss,
         lr_at=lambda epoch: epoch_lr(params["lr"], epoch, decay, params["lr_decay_rate"]),
-    )  # fmt: skip
+    )
     student.head.requires_grad_(True)
     ctx.count(result)
     ctx.notes.update(

@@ -15,10 +15,17 @@ from lethe.train import fit
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
     result = fit(
-        model, data.retain,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=ctx.seed, name="finetune", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        data.retain,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="finetune",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     return model

@@ -59,10 +59,16 @@ def validation_guard(
             "set data.validation above 0 (the default is 0.1) and rerun"
         )
     return AscentGuard(
-        model, watch=data.validation, collapse_share=params["collapse_share"], seed=ctx.seed,
-        forget=data.forget, target=target, check_every=params["check_every"],
-        max_retained_drop=params["max_retained_drop"], forget_classes=data.forget_classes,
-    )  # fmt: skip
+        model,
+        watch=data.validation,
+        collapse_share=params["collapse_share"],
+        seed=ctx.seed,
+        forget=data.forget,
+        target=target,
+        check_every=params["check_every"],
+        max_retained_drop=params["max_retained_drop"],
+        forget_classes=data.forget_classes,
+    )
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
@@ -70,12 +76,21 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     ctx.notes["target_forget_acc"] = target
     stop = validation_guard(model, data, params, ctx, target)
     result = fit(
-        model, data.forget,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=ctx.seed,
-        loss_fn=negative_cross_entropy, stop=stop, stop_each="step", name="neggrad", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        data.forget,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        loss_fn=negative_cross_entropy,
+        stop=stop,
+        stop_each="step",
+        name="neggrad",
+        amp=ctx.amp,
+    )
     stop.finish(model)
     ctx.count(result)
     ctx.notes.update(epochs_run=result.epochs, stopped_early=result.stopped_early, **stop.notes())

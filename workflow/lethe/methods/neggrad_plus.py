@@ -76,16 +76,30 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     target = forget_target(params["target_forget_acc"], model, data)
     stop = validation_guard(model, data, params, ctx, target)
     result = fit(
-        model, data.retain,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"], weight_decay=params["weight_decay"],
-        seed=ctx.seed, loss_fn=loss_fn, stop=stop, stop_each="step", name="neggrad_plus", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        data.retain,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        loss_fn=loss_fn,
+        stop=stop,
+        stop_each="step",
+        name="neggrad_plus",
+        amp=ctx.amp,
+    )
     stop.finish(model)
     ctx.count(result)
     ctx.samples += forget_seen
     ctx.notes.update(
-        forget_samples_seen=forget_seen, final_loss=result.history[-1]["loss"], target_forget_acc=target,
-        epochs_run=result.epochs, stopped_early=result.stopped_early, **stop.notes(),
-    )  # fmt: skip
+        forget_samples_seen=forget_seen,
+        final_loss=result.history[-1]["loss"],
+        target_forget_acc=target,
+        epochs_run=result.epochs,
+        stopped_early=result.stopped_early,
+        **stop.notes(),
+    )
     return model

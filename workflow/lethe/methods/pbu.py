@@ -86,14 +86,28 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     target = forget_target(params["target_forget_acc"], model, data)
     # PBU sees D_f alone, so the guard watches D_f for a collapse (see the module docstring).
     stop = AscentGuard(
-        model, watch=data.forget, collapse_share=params["collapse_share"], seed=ctx.seed,
-        forget=data.forget, target=target, check_every=params["check_every"],
-    )  # fmt: skip
+        model,
+        watch=data.forget,
+        collapse_share=params["collapse_share"],
+        seed=ctx.seed,
+        forget=data.forget,
+        target=target,
+        check_every=params["check_every"],
+    )
     result = fit(
-        model, data.forget,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer="adam", seed=ctx.seed, loss_fn=loss_fn, stop=stop, stop_each="step", name="pbu", amp=ctx.amp,
-    )  # fmt: skip
+        model,
+        data.forget,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer="adam",
+        seed=ctx.seed,
+        loss_fn=loss_fn,
+        stop=stop,
+        stop_each="step",
+        name="pbu",
+        amp=ctx.amp,
+    )
     stop.finish(model)
     ctx.count(result)
     moved = sum(

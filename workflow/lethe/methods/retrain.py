@@ -18,10 +18,17 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         build_model(ctx.arch, data.shape, data.num_classes, seed=ctx.seed), ctx.device, ctx.memory_format
     )
     result = fit(
-        fresh, data.retain,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=ctx.seed, name="retrain", amp=ctx.amp,
-    )  # fmt: skip
+        fresh,
+        data.retain,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=ctx.seed,
+        name="retrain",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     return fresh

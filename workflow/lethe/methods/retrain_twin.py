@@ -23,11 +23,18 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     seed = derived_seed(ctx.seed, TWIN_STREAM)
     fresh = prepare_model(build_model(ctx.arch, data.shape, data.num_classes, seed=seed), ctx.device, ctx.memory_format)
     result = fit(
-        fresh, data.retain,
-        epochs=params["epochs"], batch_size=params["batch_size"], lr=params["lr"],
-        optimizer=params["optimizer"], momentum=params["momentum"],
-        weight_decay=params["weight_decay"], seed=seed, name="retrain twin", amp=ctx.amp,
-    )  # fmt: skip
+        fresh,
+        data.retain,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        lr=params["lr"],
+        optimizer=params["optimizer"],
+        momentum=params["momentum"],
+        weight_decay=params["weight_decay"],
+        seed=seed,
+        name="retrain twin",
+        amp=ctx.amp,
+    )
     ctx.count(result)
     ctx.notes["seed"] = seed
     return fresh

@@ -88,10 +88,16 @@ def unlearn(model: Ensemble, data: UnlearningData, params: dict, ctx: Context) -
         steps, samples = sum(r.steps for r in results), sum(r.samples for r in results)
         ctx.steps += steps
         ctx.samples += samples
-        details.append({
-            "shard": shard, "forgotten": int(len(lost)), "first_stage": first,
-            "stages_retrained": int(params["slices"]) - first, "steps": steps, "samples": samples,
-        })  # fmt: skip
+        details.append(
+            {
+                "shard": shard,
+                "forgotten": int(len(lost)),
+                "first_stage": first,
+                "stages_retrained": int(params["slices"]) - first,
+                "steps": steps,
+                "samples": samples,
+            }
+        )
     model.eval()
     model.info["excluded"] = int(len(forgotten))  # as if trained from scratch without them
     ctx.notes.update(

@@ -56,6 +56,7 @@ class Metric:
     population: bool = False  # written by rule forgetting_quality (lethe.metrics.quality), not by the evaluation
 
 
+# fmt: off
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
@@ -96,7 +97,8 @@ METRICS: dict[str, Metric] = {
         Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
         Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True),
     )
-}  # fmt: skip
+}
+# fmt: on
 
 
 def table_columns(table: str) -> list[Metric]:
@@ -110,7 +112,7 @@ def table_columns(table: str) -> list[Metric]:
 # ``avg_gap`` is SalUn's (Fan et al., ICLR 2024, "Avg. Gap"): unlearning accuracy (1 - Acc_f,
 # so |Δ| is Acc_f's), remaining accuracy, test accuracy (of the retained classes under class
 # forgetting) and MIA-efficacy. ``avg_gap_entropy`` is the same with the entropy MIA in place
-# of MIA-efficacy, the variant Lethe reported before it was named.
+# of MIA-efficacy.
 GAPS: dict[str, tuple[str, ...]] = {
     "avg_gap": ("acc_forget", "acc_retain", "acc_test_retained", "mia_efficacy"),
     "avg_gap_entropy": ("acc_forget", "acc_retain", "acc_test_retained", "mia_entropy"),

@@ -194,12 +194,17 @@ def cost_metrics(run: dict | None, retrain_run: dict | None) -> dict:
     """Unlearning time, gradient steps, the time ratio to retraining, and how far the method
     moved the weights it started from (``weight_change``: ‖θ − θ₀‖ / ‖θ₀‖; ``unchanged``: 1
     when no weight moved, so the run's metrics are its start model's; None where the method
-    starts from no model; ``diverged``: 1 when the returned weights are not finite). Run records written before Lethe measured the change give None."""
+    starts from no model; ``diverged``: 1 when the returned weights are not finite). A run record without the
+    weight measurements gives None."""
     if run is None:  # the original model: no unlearning happened
         return {
-            "unlearn_seconds": None, "unlearn_steps": None, "time_ratio_to_retrain": None,
-            "weight_change": None, "unchanged": None, "diverged": None,
-        }  # fmt: skip
+            "unlearn_seconds": None,
+            "unlearn_steps": None,
+            "time_ratio_to_retrain": None,
+            "weight_change": None,
+            "unchanged": None,
+            "diverged": None,
+        }
     weights = run.get("weights") or {}
     unchanged, diverged = weights.get("unchanged"), weights.get("diverged")
     ratio = None

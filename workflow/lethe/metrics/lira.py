@@ -74,9 +74,11 @@ def gaussians(phi: np.ndarray, in_mask: np.ndarray) -> dict[str, np.ndarray]:
     if min(n_in.min(), n_out.min()) < MIN_PER_SIDE:
         var_in, var_out = np.full_like(var_in, np.median(var_in)), np.full_like(var_out, np.median(var_out))
     return {
-        "mu_in": mu_in, "sd_in": np.maximum(np.sqrt(var_in), SIGMA_FLOOR),
-        "mu_out": mu_out, "sd_out": np.maximum(np.sqrt(var_out), SIGMA_FLOOR),
-    }  # fmt: skip
+        "mu_in": mu_in,
+        "sd_in": np.maximum(np.sqrt(var_in), SIGMA_FLOOR),
+        "mu_out": mu_out,
+        "sd_out": np.maximum(np.sqrt(var_out), SIGMA_FLOOR),
+    }
 
 
 def scores(phi_target: np.ndarray, g: dict[str, np.ndarray], variant: str) -> np.ndarray:
@@ -183,8 +185,14 @@ def lira_metrics(
         key = f"lira_{variant}"
         a = auc(members, nonmembers)
         lo, hi = hanley_mcneil(a, len(members), len(nonmembers))
-        out.update({f"{key}_auc_audit": a, f"{key}_auc_audit_lo": lo, f"{key}_auc_audit_hi": hi,
-                    f"{key}_auc_audit_n": int(min(len(members), len(nonmembers)))})  # fmt: skip
+        out.update(
+            {
+                f"{key}_auc_audit": a,
+                f"{key}_auc_audit_lo": lo,
+                f"{key}_auc_audit_hi": hi,
+                f"{key}_auc_audit_n": int(min(len(members), len(nonmembers))),
+            }
+        )
         for name, fpr in AUDIT_FPRS.items():
             out[f"{key}_{name}_audit"] = tpr_at_fpr(members, nonmembers, fpr)
         target, reference_set = s_train[in_forget], s_test[heldout]

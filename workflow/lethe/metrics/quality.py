@@ -148,12 +148,13 @@ def forgetting_quality(unlearned: np.ndarray, retrained: np.ndarray, seed: int, 
     centre = float(np.mean(draws))
     finite = eps[np.isfinite(eps)]
     return {
-        "fq_F": float(h.mean()), "fq_F_lo": max(0.0, float(h.mean()) - (centre - q_lo)),
+        "fq_F": float(h.mean()),
+        "fq_F_lo": max(0.0, float(h.mean()) - (centre - q_lo)),
         "fq_F_hi": min(1.0, float(h.mean()) + (q_hi - centre)),
         "fq_eps_median": float(np.median(eps)),
         "fq_eps_inf_fraction": float(np.mean(np.isinf(eps))),
         "fq_eps_max_finite": float(finite.max()) if len(finite) else float("nan"),
-    }  # fmt: skip
+    }
 
 
 def ulira_correct(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -187,8 +188,10 @@ def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray, seed: int) -> d
     right_u, right_r = ulira_correct(unlearned, retrained)
     per_u, per_r = right_u.mean(axis=1), right_r.mean(axis=1)
     rng = np.random.default_rng(seed)
-    draws = 0.5 * (per_u[rng.integers(0, len(per_u), (BOOTSTRAP_DRAWS, len(per_u)))].mean(axis=1)
-                   + per_r[rng.integers(0, len(per_r), (BOOTSTRAP_DRAWS, len(per_r)))].mean(axis=1))  # fmt: skip
+    draws = 0.5 * (
+        per_u[rng.integers(0, len(per_u), (BOOTSTRAP_DRAWS, len(per_u)))].mean(axis=1)
+        + per_r[rng.integers(0, len(per_r), (BOOTSTRAP_DRAWS, len(per_r)))].mean(axis=1)
+    )
     lo, hi = _percentile(draws)
     return {"ulira_acc": float(0.5 * (per_u.mean() + per_r.mean())), "ulira_acc_lo": lo, "ulira_acc_hi": hi}
 
@@ -229,8 +232,9 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict
     out = forgetting_quality(unlearned["phi"], retrained["phi"], seed)
     out.update(utility_ratios(unlearned, retrained))
     scale = out["fq_ra_ratio"] * out["fq_ta_ratio"]
-    out.update({"fq_score": out["fq_F"] * scale, "fq_score_lo": out["fq_F_lo"] * scale,
-                "fq_score_hi": out["fq_F_hi"] * scale})  # fmt: skip
+    out.update(
+        {"fq_score": out["fq_F"] * scale, "fq_score_lo": out["fq_F_lo"] * scale, "fq_score_hi": out["fq_F_hi"] * scale}
+    )
     deterministic = bool(unlearned.get("deterministic", False))
     if deterministic:  # every threshold leaves FNR at 0 or 1 and is skipped: F would be 1 by construction
         out.update({key: float("nan") for key in out if key.startswith(("fq_F", "fq_score", "fq_eps"))})

@@ -147,6 +147,14 @@ def attack_power(tidy: pd.DataFrame) -> pd.DataFrame:
         wide = part.pivot_table(index=RUN_KEYS, columns="metric", values="value", aggfunc="first")
         for group, runs in wide.groupby(GROUP_KEYS, sort=True):
             est, lo, hi = pooled_interval(*(runs[keys[s]] for s in ("est", "lo", "hi", "n")))
-            rows.append({**dict(zip(GROUP_KEYS, group, strict=True)), "metric": metric.key,
-                         "power": est, "power_lo": lo, "power_hi": hi, "has_power": has_power(lo)})  # fmt: skip
+            rows.append(
+                {
+                    **dict(zip(GROUP_KEYS, group, strict=True)),
+                    "metric": metric.key,
+                    "power": est,
+                    "power_lo": lo,
+                    "power_hi": hi,
+                    "has_power": has_power(lo),
+                }
+            )
     return pd.DataFrame(rows, columns=columns)

@@ -15,7 +15,7 @@ sidecar's top-level ``stages`` names the file, and loading sets ``model.stages``
 Integrity: the sidecar records each safetensors file's sha256 (``sha256``,
 ``stages_sha256``) and loading checks them, so a truncated, damaged or replaced file
 raises :class:`lethe.io.CorruptFileError` naming the file and the rule that rebuilds it.
-Sidecars without hashes (written before they were recorded) load unchecked.
+Sidecars without hashes load unchecked.
 """
 
 from __future__ import annotations

@@ -46,12 +46,18 @@ def build_cnn(shape: Shape, num_classes: int, width: int = 16, hidden: int = 128
     """A small CNN: two 3×3 conv blocks (width, 2·width) with max-pooling, then a hidden FC layer."""
     c, h, w = shape
     body = nn.Sequential(
-        nn.Conv2d(c, width, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(2 * width * (h // 4) * (w // 4), hidden), nn.ReLU(),
-    )  # fmt: skip
+        nn.Linear(2 * width * (h // 4) * (w // 4), hidden),
+        nn.ReLU(),
+    )
     return Classifier(body, hidden, num_classes)
 
 

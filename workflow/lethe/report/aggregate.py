@@ -17,12 +17,15 @@ def tidy_rows(metrics: dict) -> list[dict]:
     """The tidy rows of one metrics JSON; metrics that do not apply (None) are left out."""
     classes = metrics["forget_classes"]
     base = {
-        "dataset": metrics["dataset"], "arch": metrics["arch"], "seed": metrics["seed"],
-        "forget_set": metrics["forget_set"], "forget_set_name": metrics["forget_set_name"],
+        "dataset": metrics["dataset"],
+        "arch": metrics["arch"],
+        "seed": metrics["seed"],
+        "forget_set": metrics["forget_set"],
+        "forget_set_name": metrics["forget_set_name"],
         "forget_kind": metrics["forget_kind"],
         "n_forget_classes": 0 if classes is None else len(classes),
         "method": metrics["method"],
-    }  # fmt: skip
+    }
     rows = [
         {**base, "metric": name, "value": float(value)}
         for name, value in metrics["metrics"].items()

@@ -37,6 +37,7 @@ class Figure:
     mem_mb: int = 2000
 
 
+# fmt: off
 FIGURES: dict[str, Figure] = {
     f.name: f
     for f in (
@@ -97,7 +98,8 @@ FIGURES: dict[str, Figure] = {
             mem_mb=4000,
         ),
     )
-}  # fmt: skip
+}
+# fmt: on
 
 
 # The generated LaTeX of rule paper_inputs (lethe.stages.paper_inputs), output key -> file in

@@ -111,9 +111,18 @@ def _errorbar(ax, method: str, x: float, y: float, xerr: float | None = None, ye
     style_ = method_style(method)
     size = 8 if method == "retrain" else 5
     ax.errorbar(
-        x, y, xerr=xerr, yerr=yerr, linestyle="none", color=style_["color"], marker=style_["marker"],
-        markersize=size, elinewidth=0.7, zorder=3 if method in ("retrain", "original") else 2, **kw,
-    )  # fmt: skip
+        x,
+        y,
+        xerr=xerr,
+        yerr=yerr,
+        linestyle="none",
+        color=style_["color"],
+        marker=style_["marker"],
+        markersize=size,
+        elinewidth=0.7,
+        zorder=3 if method in ("retrain", "original") else 2,
+        **kw,
+    )
 
 
 def _scatter_panel(ax, stats: dict, scenario: Scenario, x_metric: str, y_metric: str) -> list[str]:
@@ -204,10 +213,15 @@ def _dot_panel(
             groups.setdefault(key, []).append(k)
         for (marker, size, order, open_), members in groups.items():
             ax.scatter(
-                x[members], y[members], s=size**2, marker=marker,
+                x[members],
+                y[members],
+                s=size**2,
+                marker=marker,
                 c="white" if open_ else [colors[k] for k in members],
-                linewidths=edge, edgecolors=[colors[k] for k in members], zorder=order,
-            )  # fmt: skip
+                linewidths=edge,
+                edgecolors=[colors[k] for k in members],
+                zorder=order,
+            )
     ref = stats.get((scenario, reference, metric))
     if ref is not None:
         lo, hi = scale * (ref.mean - ref.std), scale * (ref.mean + ref.std)
@@ -300,10 +314,15 @@ def cost_vs_classes(tidy: pd.DataFrame, paths: Paths) -> bool:
                 line = block[block["method"] == method].sort_values("n_forget_classes")
                 st = method_style(method)
                 ax.errorbar(
-                    line["n_forget_classes"], line["mean"], yerr=line["std"], color=st["color"], marker=st["marker"],
-                    markersize=7 if method == "retrain" else 4, elinewidth=0.7,
+                    line["n_forget_classes"],
+                    line["mean"],
+                    yerr=line["std"],
+                    color=st["color"],
+                    marker=st["marker"],
+                    markersize=7 if method == "retrain" else 4,
+                    elinewidth=0.7,
                     linestyle="--" if method == "retrain" else "-",
-                )  # fmt: skip
+                )
                 shown.append(method)
             ks = counts[(dataset, arch)]
             ax.set_yscale("log")
@@ -486,8 +505,15 @@ def confusion_matrices(records: Sequence[dict], methods: Sequence[str], paths: P
                 image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=100)
                 if k <= 10:
                     for i, j in zip(*np.nonzero(rates >= 5), strict=True):
-                        ax.text(j, i, f"{rates[i, j]:.0f}", ha="center", va="center", fontsize=3.5,
-                                color="white" if rates[i, j] > 60 else "black")  # fmt: skip
+                        ax.text(
+                            j,
+                            i,
+                            f"{rates[i, j]:.0f}",
+                            ha="center",
+                            va="center",
+                            fontsize=3.5,
+                            color="white" if rates[i, j] > 60 else "black",
+                        )
                 for c in forgotten:
                     ax.add_patch(Rectangle((-0.5, c - 0.5), k, 1, fill=False, edgecolor="#d62728", linewidth=0.8))
                 ticks = range(k) if k <= 20 else []
@@ -565,8 +591,15 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
                 reached, epochs = (stats.get((scenario, method, m)) for m in ("relearn_reached", "relearn_epochs"))
                 if reached is not None and epochs is not None and reached.mean < 1:
                     st = method_style(method)
-                    ax.plot(epochs.mean, len(methods) - 1 - i, marker=st["marker"], markersize=8 if method == "retrain" else 5,
-                            markerfacecolor="white", markeredgecolor=st["color"], zorder=4)  # fmt: skip
+                    ax.plot(
+                        epochs.mean,
+                        len(methods) - 1 - i,
+                        marker=st["marker"],
+                        markersize=8 if method == "retrain" else 5,
+                        markerfacecolor="white",
+                        markeredgecolor=st["color"],
+                        zorder=4,
+                    )
             ax.set_xlabel("relearn epochs")
             ax.set_xlim(left=-1)
             ax.set_title(_title(scenario))
@@ -715,14 +748,21 @@ def lira_roc(records: Sequence[dict], paths: Paths) -> bool:
         axes = fig.subplots(len(panels), 2, squeeze=False)
         shown = []
         for row, (scenario, by_method) in zip(axes, panels.items(), strict=True):
-            for ax, part, title in zip(row, ("audit", "forget"), ("audit: D_r vs test", "verdict: D_f vs test"),
-                                       strict=True):  # fmt: skip
+            for ax, part, title in zip(
+                row, ("audit", "forget"), ("audit: D_r vs test", "verdict: D_f vs test"), strict=True
+            ):
                 ax.plot([1e-3, 1], [1e-3, 1], color="0.6", linestyle=":", linewidth=0.8)
                 for method, curve in by_method.items():
                     st = method_style(method)
                     reference = method in ("retrain", ORIGINAL)
-                    ax.plot(curve["fpr"], curve[part], color=st["color"], linewidth=1.4 if reference else 0.6,
-                            alpha=1.0 if reference else 0.7, zorder=3 if reference else 2)  # fmt: skip
+                    ax.plot(
+                        curve["fpr"],
+                        curve[part],
+                        color=st["color"],
+                        linewidth=1.4 if reference else 0.6,
+                        alpha=1.0 if reference else 0.7,
+                        zorder=3 if reference else 2,
+                    )
                     shown.append(method)
                 ax.set_xscale("log")
                 ax.set_yscale("log")
@@ -732,8 +772,10 @@ def lira_roc(records: Sequence[dict], paths: Paths) -> bool:
                 ax.set_ylabel("true-positive rate")
                 ax.set_title(f"{_title(scenario)}\n{title}", fontsize=6)
         methods = _present(shown)
-        handles = [Line2D([], [], color=method_style(m)["color"], linewidth=1.4 if m in ("retrain", ORIGINAL) else 0.8)
-                   for m in methods]  # fmt: skip
+        handles = [
+            Line2D([], [], color=method_style(m)["color"], linewidth=1.4 if m in ("retrain", ORIGINAL) else 0.8)
+            for m in methods
+        ]
         fig.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 6), frameon=False)
         save(fig, paths)
     return True
@@ -774,10 +816,22 @@ def relearn_curves(records: Sequence[dict], paths: Paths) -> bool:
                 st = method_style(method)
                 epochs = np.arange(len(curve))
                 reference = method in ("retrain", ORIGINAL)
-                ax.plot(epochs, 100 * curve, color=st["color"], linewidth=1.3 if reference else 0.9,
-                        zorder=3 if reference else 2)  # fmt: skip
-                ax.plot(epochs[-1], 100 * curve[-1], color=st["color"], marker=st["marker"], linestyle="none",
-                        markersize=7 if method == "retrain" else 4, zorder=4)  # fmt: skip
+                ax.plot(
+                    epochs,
+                    100 * curve,
+                    color=st["color"],
+                    linewidth=1.3 if reference else 0.9,
+                    zorder=3 if reference else 2,
+                )
+                ax.plot(
+                    epochs[-1],
+                    100 * curve[-1],
+                    color=st["color"],
+                    marker=st["marker"],
+                    linestyle="none",
+                    markersize=7 if method == "retrain" else 4,
+                    zorder=4,
+                )
                 shown.append(method)
             ax.set_ylim(-3, 103)
             ax.set_xlim(left=-0.5)
@@ -876,15 +930,28 @@ def frontier(tidy: pd.DataFrame, paths: Paths) -> bool:
             ax.axhline(0.0, color="black", linestyle=":", linewidth=0.6)
             if scenario in no_op:
                 ax.axhline(100 * no_op[scenario], color="0.5", linestyle="--", linewidth=0.7)
-                ax.annotate("original (no-op)", (0.01, 100 * no_op[scenario]), xycoords=("axes fraction", "data"),
-                            xytext=(0, 2), textcoords="offset points", fontsize=5, color="0.4")  # fmt: skip
+                ax.annotate(
+                    "original (no-op)",
+                    (0.01, 100 * no_op[scenario]),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    fontsize=5,
+                    color="0.4",
+                )
             front = block[block["pareto"]].sort_values("speedup")
             ax.plot(front["speedup"], 100 * front["gap"], color="0.6", linewidth=0.6, zorder=1)
             for row in block.itertuples(index=False):
                 _errorbar(ax, row.method, row.speedup, 100 * row.gap, xerr=row.speedup_std, yerr=100 * row.gap_std)
                 if row.pareto:
-                    ax.annotate(row.method, (row.speedup, 100 * row.gap), xytext=(3, 3), textcoords="offset points",
-                                fontsize=5, color="0.2")  # fmt: skip
+                    ax.annotate(
+                        row.method,
+                        (row.speedup, 100 * row.gap),
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                        fontsize=5,
+                        color="0.2",
+                    )
                 shown.append(row.method)
             ax.margins(0.1)
             ax.set_title(_title(scenario))

@@ -42,8 +42,18 @@ REFERENCES = (ORIGINAL, "retrain", "retrain_twin")  # reference rows (and retrai
 
 def escape(text: str) -> str:
     """Escape LaTeX's special characters in plain text."""
-    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-             "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+    table = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
     return "".join(table.get(ch, ch) for ch in str(text))
 
 
@@ -174,8 +184,11 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
     summary["has_power"] = summary["has_power"].map(lambda v: "False" if powerless(v) else "")
     wide = summary.pivot_table(
         index=["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes", "method"],
-        columns="metric", values=["mean", "ci95", "n", "has_power"], aggfunc="first", sort=False,
-    )  # fmt: skip
+        columns="metric",
+        values=["mean", "ci95", "n", "has_power"],
+        aggfunc="first",
+        sort=False,
+    )
     ncols = 2 + len(columns)
     lines = [
         r"\begin{tabular}{l r " + " ".join("r" for _ in columns) + "}",
@@ -320,8 +333,9 @@ def population_tables(summary: pd.DataFrame) -> str:
     return scenario_tables(rows, POPULATION_COLUMNS, caption, "tab:population")
 
 
-def scenario_tables(summary: pd.DataFrame, columns: list | None = None, caption: str = MAIN_CAPTION,
-                    label: str = "tab:main") -> str:  # fmt: skip
+def scenario_tables(
+    summary: pd.DataFrame, columns: list | None = None, caption: str = MAIN_CAPTION, label: str = "tab:main"
+) -> str:
     """One floating table per dataset/architecture/forget scenario (:func:`main_table` of that block).
 
     A single table of every scenario outgrows a page once a config has more than two or

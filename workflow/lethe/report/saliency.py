@@ -106,13 +106,15 @@ def saliency_block(
                 probs = torch.softmax(model.eval()(batch), dim=1)
             per_model[name] = (saliency_maps(model, batch, targets), probs.argmax(1).tolist(), probs[:, cls].tolist())
         for j, i in enumerate(index):
-            rows.append({
-                "label": f"{label}\n(test #{int(i)})",
-                "image": display_image(x_raw[i]),
-                "maps": [per_model[name][0][j] for name in models],
-                "pred": [int(per_model[name][1][j]) for name in models],
-                "p_true": [float(per_model[name][2][j]) for name in models],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "label": f"{label}\n(test #{int(i)})",
+                    "image": display_image(x_raw[i]),
+                    "maps": [per_model[name][0][j] for name in models],
+                    "pred": [int(per_model[name][1][j]) for name in models],
+                    "p_true": [float(per_model[name][2][j]) for name in models],
+                }
+            )
     return {"title": title, "saliency": " / ".join(sorted(kinds)), "models": list(models), "rows": rows}
 
 

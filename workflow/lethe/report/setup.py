@@ -167,7 +167,7 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
                 rf"{escape(r['dataset'])}/{escape(r['arch'])}, {escape(r['kind'].replace('_', ' '))} forgetting: "
                 + _search_result(r)
                 for r in by_method.get(method, [])
-            ]  # fmt: skip
+            ]
             if searches:
                 text += " " + "; ".join(searches) + "."
         rows.append(rf"\item \texttt{{{escape(method)}}}: {searched}. {text}")
