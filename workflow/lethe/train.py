@@ -71,6 +71,16 @@ def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
     return correct / len(split)
 
 
+# The keys of a training recipe that fit() takes as they are: the config's `train` block and
+# every method that trains with the shared loop (finetune, retrain, NegGrad, ...) carry them.
+RECIPE_KEYS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay")
+
+
+def recipe_args(recipe: dict) -> dict:
+    """The keyword arguments of :func:`fit` that ``recipe`` sets (:data:`RECIPE_KEYS`)."""
+    return {key: recipe[key] for key in RECIPE_KEYS}
+
+
 def fit(
     model: nn.Module,
     data: Split,

@@ -201,6 +201,32 @@ def concat_noise(results: Sequence[NoiseResult]) -> NoiseResult:
 # --------------------------------------------------------------------------- impair and repair
 
 
+def start(
+    model: Classifier, data: UnlearningData, params: dict, ctx: Context, method: str, per_class: bool = False
+) -> tuple[tuple[int, ...], Split]:
+    """The family's first steps: the forget classes and D_r^sub on the run's device (``per_class``:
+    ``retain_per_class`` samples of every retained class, UNSIR's; otherwise ``retain_samples`` at
+    random), with the model moved there."""
+    classes = require_classes(data, method)
+    retain = require_retain(data, method)
+    if per_class:
+        retain_sub = retain_per_class(retain, params["retain_per_class"], ctx.seed)
+    else:
+        retain_sub = retain_random(retain, params["retain_samples"], ctx.seed)
+    model.to(ctx.device)
+    return classes, retain_sub.to(ctx.device)
+
+
+def learned_noise(
+    model: Classifier, labels: torch.Tensor, shape: Sequence[int], params: dict, ctx: Context, index: int = 0
+) -> NoiseResult:
+    """:func:`error_maximising_noise` for ``labels`` with the run's noise parameters, seed and device."""
+    steps, lr, l2 = int(params["noise_steps"]), params["noise_lr"], params["noise_l2"]
+    return error_maximising_noise(
+        model, labels, shape, steps=steps, lr=lr, l2=l2, seed=ctx.seed, device=ctx.device, index=index
+    )
+
+
 def impair_set(noise: NoiseResult, copies: int, retain_sub: Split) -> Split:
     """D_i = (``copies`` copies of the noise) ∪ D_r^sub, on the retain data's device."""
     if copies < 1:

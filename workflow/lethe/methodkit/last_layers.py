@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
 from lethe.seeds import derived_seed
-from lethe.train import fit
 
 COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 CARRIED = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
@@ -131,22 +131,15 @@ def train_last_layers(model: Classifier, data: UnlearningData, params: dict, ctx
         reinitialise(model, names, derived_seed(ctx.seed, 1))
     total = sum(p.numel() for p in model.parameters())
     with train_only(model, names) as trainable:
-        result = fit(
+        result = train_with(
             model,
             data.retain,
-            epochs=params["epochs"],
-            batch_size=params["batch_size"],
-            lr=params["lr"],
-            optimizer=params["optimizer"],
-            momentum=params["momentum"],
-            weight_decay=params["weight_decay"],
-            seed=ctx.seed,
-            name=name,
-            amp=ctx.amp,
+            params,
+            ctx,
+            name,
             lr_at=lambda epoch: warm_restart_lr(epoch, params["lr"], params["lr"] * params["min_lr_fraction"]),
             max_grad_norm=params["max_grad_norm"],
         )
-    ctx.count(result)
     ctx.notes.update(
         layers=names,
         k=int(params["k"]),

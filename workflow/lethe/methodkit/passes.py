@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from lethe.data.tensors import index_batches
-from lethe.train import FitResult
+from lethe.train import FitResult, fit, recipe_args
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -65,3 +65,13 @@ def optimiser_pass(
         result.samples += len(index)
         total += loss.item() * len(index)
     return total / n
+
+
+def train_with(model: nn.Module, split, params: dict, ctx, name: str, **options) -> FitResult:
+    """:func:`lethe.train.fit` of ``model`` on ``split`` with the recipe in ``params``
+    (:func:`lethe.train.recipe_args`), the run's seed and precision, and ``options`` (a loss,
+    a stop, a schedule; ``seed`` or a recipe key to override); its steps counted in ``ctx``."""
+    args = {**recipe_args(params), "seed": ctx.seed, "name": name, "amp": ctx.amp, **options}
+    result = fit(model, split, **args)
+    ctx.count(result)
+    return result

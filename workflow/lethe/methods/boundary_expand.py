@@ -56,8 +56,9 @@ from torch import nn
 
 from lethe.data.tensors import Split
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
-from lethe.train import accuracy, fit
+from lethe.train import accuracy
 
 SHADOW_STREAM = 23  # the NumPy seed sequence [seed, 23] initialises the shadow row
 
@@ -99,20 +100,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         )
     model.head = widen_head(model.head, ctx.seed)
     shadow = Split(forget.x, torch.full_like(forget.y, num_classes))
-    result = fit(
-        model,
-        shadow,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        name="boundary_expand",
-        amp=ctx.amp,
-    )
-    ctx.count(result)
+    result = train_with(model, shadow, params, ctx, "boundary_expand")
     shadow_rate = accuracy(model, shadow)  # batched, eval mode: the fraction of D_f now in the shadow class
     model.head = prune_head(model.head, num_classes)
     ctx.notes.update(shadow_rate=shadow_rate, epochs_run=result.epochs)

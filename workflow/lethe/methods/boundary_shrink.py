@@ -54,8 +54,8 @@ import torch
 from lethe.data.tensors import Split
 from lethe.methodkit.base import Context, UnlearningData
 from lethe.methodkit.fgsm import nearest_but_incorrect, normalised_box
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
-from lethe.train import fit
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
@@ -87,19 +87,6 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     if len(train) == 0:  # drop_failed and every attack failed: nothing to train on
         ctx.notes["epochs_run"] = 0
         return model
-    result = fit(
-        model,
-        train,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        name="boundary_shrink",
-        amp=ctx.amp,
-    )
-    ctx.count(result)
+    result = train_with(model, train, params, ctx, "boundary_shrink")
     ctx.notes["epochs_run"] = result.epochs
     return model

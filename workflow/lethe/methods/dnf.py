@@ -18,22 +18,11 @@ is 0. Class forgetting only.
 from __future__ import annotations
 
 from lethe.methodkit.base import Context, UnlearningData
-from lethe.methodkit.impair_repair import (
-    drawn_noise,
-    impair_repair,
-    mixed_labels,
-    noise_size,
-    require_classes,
-    require_retain,
-    retain_random,
-)
+from lethe.methodkit.impair_repair import drawn_noise, impair_repair, mixed_labels, noise_size, start
 from lethe.models.registry import Classifier
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
-    classes = require_classes(data, "dnf")
-    retain_sub = retain_random(require_retain(data, "dnf"), params["retain_samples"], ctx.seed).to(ctx.device)
-    model.to(ctx.device)
+    classes, retain_sub = start(model, data, params, ctx, "dnf")
     labels = mixed_labels(classes, noise_size(params, len(classes)), ctx.device)
-    noise = drawn_noise(labels, data.shape, ctx.seed, ctx.device)
-    return impair_repair(model, noise, retain_sub, params, ctx, "dnf")
+    return impair_repair(model, drawn_noise(labels, data.shape, ctx.seed, ctx.device), retain_sub, params, ctx, "dnf")

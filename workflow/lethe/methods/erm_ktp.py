@@ -63,10 +63,9 @@ import torch.nn.functional as F
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
 from lethe.methodkit.class_masks import MASK_KEY, class_channels
-from lethe.methodkit.passes import epoch_lr
+from lethe.methodkit.passes import epoch_lr, train_with
 from lethe.models.registry import Classifier, build_model
 from lethe.seeds import derived_seed
-from lethe.train import fit
 
 STUDENT_INITS = ("random", "teacher")
 
@@ -116,23 +115,16 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
         return F.mse_loss(features, target) + F.mse_loss(features, target * keep_f)
 
     decay = list(params["lr_decay_epochs"])
-    result = fit(
+    result = train_with(
         student,
         data.retain,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        name="erm_ktp",
-        amp=ctx.amp,
+        params,
+        ctx,
+        "erm_ktp",
         loss_fn=transfer_loss,
         lr_at=lambda epoch: epoch_lr(params["lr"], epoch, decay, params["lr_decay_rate"]),
     )
     student.head.requires_grad_(True)
-    ctx.count(result)
     ctx.notes.update(
         removed_features=int((~keep).sum()),
         features=int(keep.numel()),

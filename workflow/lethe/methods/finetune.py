@@ -9,23 +9,10 @@ rates the forget accuracy falls slowly.
 from __future__ import annotations
 
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
-from lethe.train import fit
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
-    result = fit(
-        model,
-        data.retain,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        name="finetune",
-        amp=ctx.amp,
-    )
-    ctx.count(result)
+    train_with(model, data.retain, params, ctx, "finetune")
     return model

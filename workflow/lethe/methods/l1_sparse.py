@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
-from lethe.train import fit
 
 
 def l1_norm(model: torch.nn.Module) -> torch.Tensor:
@@ -82,21 +82,9 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
 
     with torch.no_grad():
         before = float(l1_norm(model))
-    result = fit(
-        model,
-        data.retain,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        loss_fn=loss_fn,
-        name="l1_sparse",
-        amp=ctx.amp,
+    result = train_with(
+        model, data.retain, params, ctx, "l1_sparse", epochs=epochs, batch_size=batch_size, loss_fn=loss_fn
     )
-    ctx.count(result)
     with torch.no_grad():
         after = float(l1_norm(model))
     ctx.notes.update(

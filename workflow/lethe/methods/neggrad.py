@@ -31,8 +31,9 @@ import torch.nn.functional as F
 
 from lethe.methodkit.ascent import AscentGuard
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
-from lethe.train import accuracy, fit
+from lethe.train import accuracy
 
 
 def negative_cross_entropy(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -75,23 +76,9 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     target = forget_target(params["target_forget_acc"], model, data)
     ctx.notes["target_forget_acc"] = target
     stop = validation_guard(model, data, params, ctx, target)
-    result = fit(
-        model,
-        data.forget,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        loss_fn=negative_cross_entropy,
-        stop=stop,
-        stop_each="step",
-        name="neggrad",
-        amp=ctx.amp,
+    result = train_with(
+        model, data.forget, params, ctx, "neggrad", loss_fn=negative_cross_entropy, stop=stop, stop_each="step"
     )
     stop.finish(model)
-    ctx.count(result)
     ctx.notes.update(epochs_run=result.epochs, stopped_early=result.stopped_early, **stop.notes())
     return model

@@ -44,10 +44,10 @@ import torch.nn.functional as F
 
 from lethe.data.tensors import index_batches
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.methods.neggrad import forget_target, validation_guard
 from lethe.models.registry import Classifier
 from lethe.seeds import derived_seed
-from lethe.train import fit
 
 
 def cycled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -75,24 +75,8 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
 
     target = forget_target(params["target_forget_acc"], model, data)
     stop = validation_guard(model, data, params, ctx, target)
-    result = fit(
-        model,
-        data.retain,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        loss_fn=loss_fn,
-        stop=stop,
-        stop_each="step",
-        name="neggrad_plus",
-        amp=ctx.amp,
-    )
+    result = train_with(model, data.retain, params, ctx, "neggrad_plus", loss_fn=loss_fn, stop=stop, stop_each="step")
     stop.finish(model)
-    ctx.count(result)
     ctx.samples += forget_seen
     ctx.notes.update(
         forget_samples_seen=forget_seen,

@@ -36,9 +36,9 @@ import torch
 
 from lethe.data.tensors import Split
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier
 from lethe.seeds import derived_seed
-from lethe.train import fit
 
 
 def random_labels(
@@ -74,20 +74,7 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     exclude = bool(params["exclude_true"])
     new = random_labels(forget.y, data.num_classes, generator, exclude, data.forget_classes).to(forget.y.device)
     mixed = Split(torch.cat([forget.x, retain.x]), torch.cat([new, retain.y]))
-    result = fit(
-        model,
-        mixed,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        name="random_label",
-        amp=ctx.amp,
-    )
-    ctx.count(result)
+    result = train_with(model, mixed, params, ctx, "random_label")
     ctx.notes.update(
         kept_true_label=int((new == forget.y).sum()),
         forget_used=len(forget),

@@ -9,26 +9,13 @@ from __future__ import annotations
 
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier, build_model
-from lethe.train import fit
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
     fresh = prepare_model(
         build_model(ctx.arch, data.shape, data.num_classes, seed=ctx.seed), ctx.device, ctx.memory_format
     )
-    result = fit(
-        fresh,
-        data.retain,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=ctx.seed,
-        name="retrain",
-        amp=ctx.amp,
-    )
-    ctx.count(result)
+    train_with(fresh, data.retain, params, ctx, "retrain")
     return fresh

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier, build_model
 from lethe.seeds import derived_seed
-from lethe.train import fit
 
 TWIN_STREAM = 1  # lethe.seeds stream of the twin's seed
 
@@ -22,19 +22,6 @@ TWIN_STREAM = 1  # lethe.seeds stream of the twin's seed
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
     seed = derived_seed(ctx.seed, TWIN_STREAM)
     fresh = prepare_model(build_model(ctx.arch, data.shape, data.num_classes, seed=seed), ctx.device, ctx.memory_format)
-    result = fit(
-        fresh,
-        data.retain,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        optimizer=params["optimizer"],
-        momentum=params["momentum"],
-        weight_decay=params["weight_decay"],
-        seed=seed,
-        name="retrain twin",
-        amp=ctx.amp,
-    )
-    ctx.count(result)
+    train_with(fresh, data.retain, params, ctx, "retrain twin", seed=seed)
     ctx.notes["seed"] = seed
     return fresh

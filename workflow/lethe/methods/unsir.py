@@ -36,34 +36,16 @@ the impair and repair steps; ``notes`` itemises them. Class forgetting only.
 from __future__ import annotations
 
 from lethe.methodkit.base import Context, UnlearningData
-from lethe.methodkit.impair_repair import (
-    concat_noise,
-    error_maximising_noise,
-    impair_repair,
-    mixed_labels,
-    require_classes,
-    require_retain,
-    retain_per_class,
-)
+from lethe.methodkit.impair_repair import concat_noise, impair_repair, learned_noise, mixed_labels, start
 from lethe.models.registry import Classifier
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
-    classes = require_classes(data, "unsir")
-    retain_sub = retain_per_class(require_retain(data, "unsir"), params["retain_per_class"], ctx.seed).to(ctx.device)
-    model.to(ctx.device)
-    noises = [
-        error_maximising_noise(
-            model,
-            mixed_labels([c], int(params["noise_batch"]), ctx.device),
-            data.shape,
-            steps=int(params["noise_steps"]),
-            lr=params["noise_lr"],
-            l2=params["noise_l2"],
-            seed=ctx.seed,
-            device=ctx.device,
-            index=i,
+    classes, retain_sub = start(model, data, params, ctx, "unsir", per_class=True)
+    noises = [  # one optimisation per class: the cost grows with k
+        learned_noise(
+            model, mixed_labels([c], int(params["noise_batch"]), ctx.device), data.shape, params, ctx, index=i
         )
-        for i, c in enumerate(classes)  # one optimisation per class: the cost grows with k
+        for i, c in enumerate(classes)
     ]
     return impair_repair(model, concat_noise(noises), retain_sub, params, ctx, "unsir")

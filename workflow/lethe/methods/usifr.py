@@ -31,30 +31,11 @@ Noise steps count as optimiser steps in the run record; ``notes`` itemises
 from __future__ import annotations
 
 from lethe.methodkit.base import Context, UnlearningData
-from lethe.methodkit.impair_repair import (
-    error_maximising_noise,
-    impair_repair,
-    mixed_labels,
-    noise_size,
-    require_classes,
-    require_retain,
-    retain_random,
-)
+from lethe.methodkit.impair_repair import impair_repair, learned_noise, mixed_labels, noise_size, start
 from lethe.models.registry import Classifier
 
 
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
-    classes = require_classes(data, "usifr")
-    retain_sub = retain_random(require_retain(data, "usifr"), params["retain_samples"], ctx.seed).to(ctx.device)
-    model.to(ctx.device)
-    noise = error_maximising_noise(
-        model,
-        mixed_labels(classes, noise_size(params, len(classes)), ctx.device),
-        data.shape,
-        steps=int(params["noise_steps"]),
-        lr=params["noise_lr"],
-        l2=params["noise_l2"],
-        seed=ctx.seed,
-        device=ctx.device,
-    )
-    return impair_repair(model, noise, retain_sub, params, ctx, "usifr")
+    classes, retain_sub = start(model, data, params, ctx, "usifr")
+    labels = mixed_labels(classes, noise_size(params, len(classes)), ctx.device)
+    return impair_repair(model, learned_noise(model, labels, data.shape, params, ctx), retain_sub, params, ctx, "usifr")

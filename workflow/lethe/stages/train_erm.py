@@ -55,13 +55,7 @@ def train_erm_original(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
+    arch, params, out, runtime = job.wildcards.arch, job.params, job.output, Runtime.from_job(job)
     train_erm_original(
-        *job.dataset,
-        job.wildcards.arch,
-        job.seed,
-        job.params.recipe,
-        job.params.hyper,
-        job.output.model,
-        job.output.stages,
-        runtime=Runtime.from_job(job),
+        *job.dataset, arch, job.seed, params.recipe, params.hyper, out.model, out.stages, runtime=runtime
     )

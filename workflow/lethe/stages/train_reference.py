@@ -53,15 +53,6 @@ def write_reference(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
-    out = job.output
-    write_reference(
-        *job.dataset,
-        job.wildcards.arch,
-        job.seed,
-        job.params.recipe,
-        job.params.models,
-        out.scores,
-        out.models,
-        out.meta,
-        runtime=Runtime.from_job(job),
-    )
+    arch, params, out, runtime = job.wildcards.arch, job.params, job.output, Runtime.from_job(job)
+    outputs = (out.scores, out.models, out.meta)
+    write_reference(*job.dataset, arch, job.seed, params.recipe, params.models, *outputs, runtime=runtime)

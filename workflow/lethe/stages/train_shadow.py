@@ -45,14 +45,5 @@ def write_shadows(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
-    out = job.output
-    write_shadows(
-        *job.dataset,
-        job.wildcards.arch,
-        job.seed,
-        job.params.recipe,
-        job.params.models,
-        out.models,
-        out.meta,
-        runtime=Runtime.from_job(job),
-    )
+    arch, params, out, runtime = job.wildcards.arch, job.params, job.output, Runtime.from_job(job)
+    write_shadows(*job.dataset, arch, job.seed, params.recipe, params.models, out.models, out.meta, runtime=runtime)

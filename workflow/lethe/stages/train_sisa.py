@@ -55,12 +55,5 @@ def train_sisa(
 
 def main(job) -> None:
     """The rule's job (lethe.engine.job.Job): its files and params onto the stage's call."""
-    train_sisa(
-        *job.dataset,
-        job.wildcards.arch,
-        job.seed,
-        job.params.hyper,
-        job.output.model,
-        job.output.stages,
-        runtime=Runtime.from_job(job),
-    )
+    arch, params, out, runtime = job.wildcards.arch, job.params, job.output, Runtime.from_job(job)
+    train_sisa(*job.dataset, arch, job.seed, params.hyper, out.model, out.stages, runtime=runtime)
