@@ -1,7 +1,13 @@
-"""Shared fixtures: the embedded digits dataset, two forget sets and one trained MLP.
+"""Shared fixtures: the embedded digits dataset, two forget sets and one trained MLP; and the tiers.
 
 Everything heavy is session-scoped: the dataset is prepared once and the original MLP
 is trained once (about a second on one CPU thread).
+
+Each test is marked with its tier, the folder it lives in: ``unit`` (tests/unit: pure functions,
+config, plan, catalogues, data, metrics, report, engine pieces; no Snakemake run), ``methods``
+(tests/methods: the unlearning methods and methodkit) and ``workflow`` (tests/workflow: Snakemake,
+the worker end to end, SLURM), so ``pytest -m "unit or methods"`` is the fast tier (make test-fast).
+Shared code that is not a fixture lives in tests/helpers (``from helpers.X import ...``).
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from helpers.methods import unlearn_each
+from helpers.settings import CLASS3_SPEC, METHOD_OVERRIDES, RANDOM10_SPEC, TRAIN_RECIPE
 
 from lethe.data.datasets import prepare_dataset
 from lethe.data.forget_sets import make_forget_set, retain_indices
@@ -22,32 +29,19 @@ from lethe.train import fit
 # One thread: bit-reproducible CPU results and no oversubscription on small machines.
 torch.set_num_threads(1)
 
-# The recipe of config/config.yaml (after schema defaults).
-TRAIN_RECIPE = {"epochs": 30, "batch_size": 32, "lr": 1e-3, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0}
-# The hyperparameters the method tests are calibrated with: picked by hand for digits (seed 0's
-# original and class 3; each method's test module gives the measurements behind its values), e.g.
-# the registry's neggrad (lr 1e-4, batch 256) forgets nothing on digits. The default run takes its
-# values from the shipped search results instead (config/tuned/digits/mlp/, tests/test_tuned.py);
-# config/config.yaml's method_params are merged in below, so that the tests run what it sets by hand.
-METHOD_OVERRIDES = {
-    "neggrad": {"lr": 0.003, "batch_size": 32, "epochs": 10},
-    "pbu": {"lr": 0.003, "epochs": 10},
-    "bad_teaching": {"lr": 0.003, "epochs": 10},
-    "neggrad_plus": {"alpha": 0.99, "lr": 0.15},
-    "scrub": {"msteps": 5},
-    "salun": {"lr": 0.02},
-    "l1_sparse": {"gamma": 0.01},
-    "random_label": {"lr": 0.003},
-    "influence": {"alpha": 20.0},
-    "boundary_shrink": {"lr": 0.001, "bound": 0.2},
-    "boundary_expand": {"lr": 0.001},
-}
-for _method, _params in yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())[
-    "method_params"
-].items():
-    METHOD_OVERRIDES[_method] = {**METHOD_OVERRIDES.get(_method, {}), **_params}
-CLASS3_SPEC = {"kind": "classes", "classes": [3]}
-RANDOM10_SPEC = {"kind": "random_samples", "fraction": 0.1, "seed": 0}
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "methods", "workflow")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its tier: the first folder of its path below tests/."""
+    for item in items:
+        try:
+            folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test file outside tests/
+            continue
+        if folder in TIERS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 @pytest.fixture(scope="session")
@@ -133,25 +127,6 @@ def unlearned_class3(original_mlp, digits, forget_class3, cpu, request):
     return unlearn_each(METHODS, original_mlp, digits, forget_class3, cpu, request)
 
 
-def unlearn_each(methods, original_mlp, digits, forget: dict, cpu, request) -> dict:
-    """Each of ``methods`` applied once to ``forget`` with the tests' settings (METHOD_OVERRIDES), seed 0,
-    from the model its catalogue entry names: the original MLP or its own (SISA's, by fixture
-    ``{original}_mlp``). {method: (model, record)}."""
-    from lethe.methods.catalog import METHODS, merge_params
-    from lethe.unlearning import run_unlearning
-
-    results = {}
-    for method in methods:
-        params = merge_params(method, METHOD_OVERRIDES.get(method), TRAIN_RECIPE)
-        start = (
-            original_mlp
-            if METHODS[method].original == "original"
-            else request.getfixturevalue(METHODS[method].original + "_mlp")
-        )
-        results[method] = run_unlearning(method, start, digits, forget, params, arch="mlp", seed=0, device=cpu)
-    return results
-
-
 @pytest.fixture(scope="session")
 def sisa_original_mlp(digits):
     """SISA's original: 5 MLPs on 5 shards of digits, 4 slices each, with the default run's sisa parameters, seed 0."""
@@ -174,31 +149,6 @@ def erm_original_mlp(digits):
     mask, _, _ = train_erm(model, digits.train, TRAIN_RECIPE, params, seed=0)
     model.stages = {MASK_KEY: mask}
     return model.eval()
-
-
-def method_code(method: str) -> set[str]:
-    """The unlearn rule's code inputs for ``method``, relative to workflow/ (``lethe/...``)."""
-    from lethe.engine.stamps import code_inputs
-
-    workflow = Path(__file__).resolve().parents[1] / "workflow"
-    return set(code_inputs(workflow, "unlearn", (f"lethe.methods.{method}",), start=workflow))
-
-
-def forgetting_failures(metrics: dict, original: dict, forgotten: float, kept: float) -> list[str]:
-    """Why ``metrics`` does not show class forgetting that keeps the rest (empty list: it does).
-
-    Forgetting: acc_forget and acc_test_forgotten at most ``forgotten``; keeping:
-    acc_test_retained and acc_retain at most ``kept`` below the original's.
-    """
-    out = [
-        f"{k} {metrics[k]:.3f} > {forgotten}" for k in ("acc_forget", "acc_test_forgotten") if metrics[k] > forgotten
-    ]
-    out += [
-        f"{k} {metrics[k]:.3f} < {original[k]:.3f} - {kept}"
-        for k in ("acc_test_retained", "acc_retain")
-        if metrics[k] < original[k] - kept
-    ]
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Shared checks of the relabelling and distillation tests (SCRUB, SalUn, ℓ1-sparse, random labels).
 
-Class forgetting uses conftest's ``forgetting_failures``. Random-sample forgetting on
+Class forgetting uses helpers.forgetting's ``forgetting_failures``. Random-sample forgetting on
 digits cannot be read from accuracies: the original scores 1.000 on the forget set and
 0.978 on the test set, so the retrained model's forget accuracy (0.975) differs from the
 original's by three samples of 121. What unlearning changes is the loss: measured on
@@ -22,7 +22,7 @@ from lethe.models.registry import build_model
 from lethe.unlearning import run_unlearning
 
 MIN_LOSS_RATIO = 0.4
-# Class forgetting (conftest's forgetting_failures): the forget-class accuracies must fall
+# Class forgetting (helpers.forgetting's forgetting_failures): the forget-class accuracies must fall
 # below FORGOTTEN, the test and retain accuracies stay within KEPT of the original's.
 FORGOTTEN = 0.25
 KEPT = 0.03

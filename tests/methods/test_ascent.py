@@ -12,7 +12,7 @@ import copy
 
 import pytest
 import torch
-from conftest import TRAIN_RECIPE
+from helpers.settings import TRAIN_RECIPE
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set

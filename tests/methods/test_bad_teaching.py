@@ -1,7 +1,7 @@
 """Bad Teaching on digits / MLP / class 3.
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; Bad Teaching with the
-tests' hand-set digits values (conftest) Adam lr 3e-3, 10 epochs, and the paper's batch 256, T = 1,
+tests' hand-set digits values (helpers.settings) Adam lr 3e-3, 10 epochs, and the paper's batch 256, T = 1,
 retain fraction 0.3, i.e. 137 forget + 363 retain images, 20 steps):
 
 ========================= ========== ================== ================= ==========
@@ -27,8 +27,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
 
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
@@ -124,7 +124,7 @@ def test_bad_teaching_is_deterministic(taught, original_mlp, digits, forget_clas
 
 
 def test_paper_settings_forget_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) overrides lr and epochs: 1 epoch at 1e-4 is 2 Adam steps here."""
+    """Why the tests' hand pick (helpers.settings' METHOD_OVERRIDES) overrides lr and epochs: 1 epoch at 1e-4 is 2 Adam steps here."""
     model, record = run_bad_teaching(original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 2
     assert evaluate_model(model, digits, forget_class3)["metrics"]["acc_forget"] > 0.9  # measured 1.000

@@ -6,7 +6,7 @@ forget set moves them) or leave stale; the MLP and CNN of the other tests have n
 method runs on ``bnnet`` (two 3×3 convolutions, each followed by BatchNorm and ReLU, global
 average pooling, a linear head; registered for this module only), trained like the original
 (Adam 1e-3, batch 32, 30 epochs, seed 0), with the hyperparameters the method tests use
-(conftest's METHOD_OVERRIDES). Checked for each: the model comes back in eval mode with finite
+(helpers.settings' METHOD_OVERRIDES). Checked for each: the model comes back in eval mode with finite
 weights, finite BatchNorm statistics and finite outputs; and the class-forgetting methods forget
 class 3 and keep the rest (acc_forget and acc_test_forgotten at most FORGOTTEN, retained accuracy
 within KEPT of the original's), which a no-op and a destroyed model fail.
@@ -26,7 +26,8 @@ import copy
 
 import pytest
 import torch
-from conftest import METHOD_OVERRIDES, TRAIN_RECIPE, forgetting_failures
+from helpers.forgetting import forgetting_failures
+from helpers.settings import METHOD_OVERRIDES, TRAIN_RECIPE
 from torch import nn
 
 from lethe.methodkit.class_masks import MASK_KEY, train_erm

@@ -2,7 +2,7 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original: MLP, Adam 1e-3, batch 32,
 30 epochs, seed 0; SGD, momentum 0.9, batch 64, 10 epochs = 20 steps over 123 forget
-images; "override" is the tests' hand-picked digits setting (conftest), lr 1e-3, and bound 0.2 for
+images; "override" is the tests' hand-picked digits setting (helpers.settings), lr 1e-3, and bound 0.2 for
 shrink):
 
 ======================================= ========== ================== ================= ========== ======
@@ -44,7 +44,8 @@ import math
 
 import pytest
 import torch
-from conftest import forgetting_failures, method_code
+from helpers.forgetting import forgetting_failures
+from helpers.methods import method_code
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set, retain_indices
@@ -80,7 +81,7 @@ def unlearned(original_mlp, digits, forget_class3, cpu, method_overrides):
 
 
 def accuracies(model, dataset, forget: dict) -> dict:
-    """The four accuracies that :func:`conftest.forgetting_failures` reads, without evaluate_model's
+    """The four accuracies that :func:`helpers.forgetting.forgetting_failures` reads, without evaluate_model's
     attacks, probe and relearning (seconds per model); same definitions as lethe.metrics.evaluate."""
     train = dataset.train
     forgotten = torch.isin(dataset.test.y, torch.tensor(forget["classes"]))
@@ -154,7 +155,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_accuracies, digits
 
 @pytest.mark.parametrize("method", BOUNDARY)
 def test_paper_learning_rate_forgets_nothing_on_digits(method, original_mlp, digits, forget_class3, cpu):
-    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) overrides lr: 10 epochs of SGD at 1e-5 leave class 3 intact (measured 1.000)."""
+    """Why the tests' hand pick (helpers.settings' METHOD_OVERRIDES) overrides lr: 10 epochs of SGD at 1e-5 leave class 3 intact (measured 1.000)."""
     model, record = run(method, original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 10 * math.ceil(forget_class3["size"] / 64)
     assert accuracies(model, digits, forget_class3)["acc_forget"] > 0.9

@@ -1,7 +1,7 @@
 """Each method without the term that defines it: the tests must see the difference.
 
 A mutation check of the suite: every method below is run twice on digits' MLP at the tests'
-settings (conftest's METHOD_OVERRIDES), once as written and once with its defining term
+settings (helpers.settings' METHOD_OVERRIDES), once as written and once with its defining term
 removed, by a parameter where the method has one and otherwise by replacing the function
 that computes the term (pytest's monkeypatch, undone after each test):
 
@@ -73,8 +73,8 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import METHOD_OVERRIDES, TRAIN_RECIPE
-from test_random_samples import moved
+from helpers.moved import moved
+from helpers.settings import METHOD_OVERRIDES, TRAIN_RECIPE
 
 from lethe.methods.catalog import merge_params
 from lethe.metrics.evaluate import evaluate_model

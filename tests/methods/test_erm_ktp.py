@@ -1,6 +1,6 @@
 """ERM-KTP on digits / MLP: the ERM original with class masks, then knowledge transfer and prohibition.
 
-Measured (torch 2.14.1, CPU, one thread; the conftest recipe and seed; 10 of the 30 epochs
+Measured (torch 2.14.1, CPU, one thread; the conftest original's recipe and seed; 10 of the 30 epochs
 masked, 380 mask steps):
 
 ================================= ============ ============== ========== ================== ================= ==========
@@ -29,8 +29,9 @@ import copy
 
 import pytest
 import torch
-from conftest import METHOD_OVERRIDES, TRAIN_RECIPE, forgetting_failures
-from relabel_checks import accuracies, run_method
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import accuracies, run_method
+from helpers.settings import METHOD_OVERRIDES, TRAIN_RECIPE
 
 from lethe.methodkit.class_masks import (
     MASK_KEY,

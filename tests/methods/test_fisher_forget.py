@@ -41,8 +41,9 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures, method_code
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.methods import method_code
 from torch import nn
 
 from lethe.methodkit.base import Context, UnlearningData

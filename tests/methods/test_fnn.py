@@ -33,8 +33,9 @@ import math
 
 import pytest
 import torch
-from conftest import forgetting_failures, method_code
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.methods import method_code
 
 from lethe.data.tensors import Split
 from lethe.methodkit.base import Context

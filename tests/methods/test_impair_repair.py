@@ -1,6 +1,6 @@
 """The impair–repair family (UNSIR, USI(F)R, DNF) on digits / MLP, thresholds from measurement.
 
-Measured (torch 2.14.1, CPU, one thread; the conftest original MLP; conftest's METHOD_OVERRIDES,
+Measured (torch 2.14.1, CPU, one thread; the conftest original MLP; helpers.settings' METHOD_OVERRIDES,
 overrides, i.e. UNSIR with noise_copies 3 and batch 32, USI(F)R and DNF at their
 defaults; seed 0). Columns: acc_forget, acc_test_forgotten, acc_test_retained,
 acc_retain; steps include the noise steps.
@@ -38,8 +38,8 @@ import copy
 
 import pytest
 import torch
-from conftest import method_code
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.methods import method_code
 from torch import nn
 
 from lethe.data.forget_sets import make_forget_set
@@ -90,7 +90,7 @@ def forget_sets(forget_class3, forget_classes2) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(original_mlp, digits, forget_sets, cpu, train_recipe, method_overrides):
-    """{(method, forget set): (metrics, record)} with the tests' settings (conftest's METHOD_OVERRIDES), seed 0."""
+    """{(method, forget set): (metrics, record)} with the tests' settings (helpers.settings' METHOD_OVERRIDES), seed 0."""
     out = {}
     for name, forget in forget_sets.items():
         for method in FAMILY:

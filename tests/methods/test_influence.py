@@ -3,7 +3,7 @@
 Measured (torch 2.14.1, CPU, one thread; the conftest original; IU with the code's
 damping 1 (the recursion starts from the identity), 1000 retain samples for the
 WoodFisher; retained = acc_test_retained; ‖Δθ‖ the update's norm; α 20 is the tests'
-hand-set digits value, conftest):
+hand-set digits value, helpers.settings):
 
 ================================ ==== ========== ================== ======== =====
 setting                          seed acc_forget acc_test_forgotten retained ‖Δθ‖
@@ -38,8 +38,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures, method_code
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.methods import method_code
 from torch import nn
 
 from lethe.data.tensors import Split
@@ -170,7 +171,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, f
 
 
 def test_code_default_step_forgets_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) sets α = 20: the code's α = 0.2 moves the weights by 0.007 (acc_forget 1.000)."""
+    """Why the tests' hand pick (helpers.settings' METHOD_OVERRIDES) sets α = 20: the code's α = 0.2 moves the weights by 0.007 (acc_forget 1.000)."""
     model, record = run_iu(original_mlp, digits, forget_class3, None, cpu)
     assert record["notes"]["update_norm"] < 0.02
     assert evaluate_model(model, digits, forget_class3, full=False)["metrics"]["acc_forget"] > 0.9

@@ -2,7 +2,7 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; SGD momentum 0.9,
 weight decay 5e-4, lr 0.01, 10 epochs, with γ 0.01, the tests' hand-set digits value
-(conftest), and batch 64 (config/config.yaml's method_params), i.e. 170 steps on the
+(helpers.settings), and batch 64 (config/config.yaml's method_params), i.e. 170 steps on the
 1,088 retain images):
 
 =============================== ========== ================== ================= ========== ===== ====
@@ -34,8 +34,8 @@ import copy
 
 import pytest
 import torch
-from conftest import forgetting_failures
-from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 import lethe.methods.l1_sparse as l1_module
 from lethe.methods.catalog import METHODS
@@ -112,7 +112,7 @@ def test_gamma_zero_is_fine_tuning_on_the_retain_set(original_mlp, digits, forge
 
 
 def test_the_published_gamma_forgets_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) raises γ (measured acc_forget 0.992 with γ 1e-4, batch 256)."""
+    """Why the tests' hand pick (helpers.settings' METHOD_OVERRIDES) raises γ (measured acc_forget 0.992 with γ 1e-4, batch 256)."""
     model, record = run_method("l1_sparse", original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 50
     assert accuracies(model, digits, forget_class3)["acc_forget"] > 0.9

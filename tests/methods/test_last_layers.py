@@ -29,8 +29,8 @@ import copy
 
 import pytest
 import torch
-from conftest import forgetting_failures
-from relabel_checks import FORGOTTEN, KEPT, accuracies, loss_ratio, random_forgetting_failures, run_method
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import FORGOTTEN, KEPT, accuracies, loss_ratio, random_forgetting_failures, run_method
 from torch import nn
 
 from lethe.methodkit.last_layers import (

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
 
 from lethe.data.forget_sets import retain_indices
 from lethe.methodkit.base import Context, UnlearningData

@@ -14,7 +14,7 @@ neggrad_plus α 0.95, lr 0.03       0.000      0.000              0.973         
 neggrad_plus α 0.95, lr 0.04       0.000      0.000              0.923             0.953
 ================================== ========== ================== ================= ==========
 
-The tests' values (conftest: α 0.99, lr 0.15) on seeds 1 and 2 (their own
+The tests' values (helpers.settings: α 0.99, lr 0.15) on seeds 1 and 2 (their own
 originals): acc_forget 0.000 / 0.000, acc_test_retained 0.973 / 0.975, acc_retain 0.998 /
 0.997. At α 0.95 the method sits on a knife edge: lr 0.03 leaves seed 1's class 3 at
 0.759, lr 0.04 forgets on every seed but costs 3 to 6 points of retained accuracy.
@@ -30,8 +30,8 @@ import math
 
 import pytest
 import torch
-from conftest import forgetting_failures
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
 
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
@@ -114,7 +114,7 @@ def test_alpha_one_is_fine_tuning_on_the_retain_set(original_mlp, digits, forget
 
 
 def test_paper_settings_forget_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) sets α and lr (measured acc_forget 0.993)."""
+    """Why the tests' hand pick (helpers.settings' METHOD_OVERRIDES) sets α and lr (measured acc_forget 0.993)."""
     model, record = run_neggrad_plus(original_mlp, digits, forget_class3, None, cpu)
     params = record["params"]
     assert record["steps"] == params["epochs"] * math.ceil((N_TRAIN - forget_class3["size"]) / params["batch_size"])

@@ -1,7 +1,7 @@
 """PBU (Partially Blinded Unlearning) and its diagonal Fisher, on digits / MLP / class 3.
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original: MLP, Adam 1e-3, batch 32,
-30 epochs, seed 0; PBU with the tests' hand-set digits values (conftest) lr 3e-3, 10 epochs, the
+30 epochs, seed 0; PBU with the tests' hand-set digits values (helpers.settings) lr 3e-3, 10 epochs, the
 paper's batch 64, α 631, β 100, γ 4001, expected Fisher, target_forget_acc auto = 0.1):
 
 ============================= ========== ================== ================= ==========
@@ -29,7 +29,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import forgetting_failures
+from helpers.forgetting import forgetting_failures
 from torch import nn
 
 from lethe.data.tensors import Split
@@ -178,7 +178,7 @@ def test_checks_reject_a_no_op_and_a_destroyed_model(original_mlp, original_metr
 
 
 def test_paper_learning_rate_forgets_nothing_on_digits(original_mlp, digits, forget_class3, cpu):
-    """Why the tests' hand pick (conftest's METHOD_OVERRIDES) sets lr and epochs: 5 epochs of Adam at 1e-4 (batch 64) leave class 3 intact."""
+    """Why the tests' hand pick (helpers.settings' METHOD_OVERRIDES) sets lr and epochs: 5 epochs of Adam at 1e-4 (batch 64) leave class 3 intact."""
     model, record = run_pbu(original_mlp, digits, forget_class3, None, cpu)
     assert record["steps"] == 5 * math.ceil(forget_class3["size"] / 64) and record["notes"]["stopped_early"] is False
     assert evaluate_model(model, digits, forget_class3)["metrics"]["acc_forget"] > 0.9  # measured 1.000

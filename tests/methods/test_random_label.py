@@ -2,7 +2,7 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; the BadT/SSD setting,
 Adam, 3 epochs, batch 256 over the 123 relabelled forget + 1,088 retain images, i.e. 15
-steps, with lr 3e-3, the tests' hand-set digits value (conftest)):
+steps, with lr 3e-3, the tests' hand-set digits value (helpers.settings)):
 
 ============================= ========== ================== ================= ========== ===== ====
 model (seed 0)                acc_forget acc_test_forgotten acc_test_retained acc_retain steps s
@@ -29,9 +29,9 @@ import math
 
 import pytest
 import torch
-from conftest import forgetting_failures
-from digits_sizes import N_TRAIN
-from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 from lethe.methods.catalog import METHODS
 from lethe.methods.random_label import random_labels

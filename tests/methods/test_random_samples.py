@@ -14,7 +14,7 @@ least MOVED and its retained-class test accuracy stays within KEPT of the origin
 model fails the second, and so does a model whose weights are all shrunk towards zero (which
 raises every loss, L_f with it). Retrain reaches 0.27 here; MOVED is 0.2.
 
-At the tests' settings (conftest's METHOD_OVERRIDES, picked for class 3) six methods pass:
+At the tests' settings (helpers.settings' METHOD_OVERRIDES, picked for class 3) six methods pass:
 retrain, NegGrad (0.24), SISA (0.29), SalUn (0.51), random labels (0.27) and influence
 unlearning (0.29). The other fourteen are pinned as measured in WEAK: twelve move D_f less than a
 sixth of the way (fine-tuning, FNN, PBU, NegGrad+, SCRUB, l1-sparse, SSD, Fisher forgetting,
@@ -27,13 +27,12 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from conftest import TRAIN_RECIPE, unlearn_each
-from torch.nn import functional as F
+from helpers.methods import unlearn_each
+from helpers.moved import moved
+from helpers.settings import TRAIN_RECIPE
 
-from lethe.data.forget_sets import retain_indices
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import build_model
@@ -61,18 +60,6 @@ WEAK: dict[str, tuple[float, float]] = {
     "scrub_r": (-0.015, 0.978),  # the MIA notebook's SGD at lr 5e-4 never leaves θ* (tests/test_scrub_r.py)
 }
 TOLERANCE = 0.05
-
-
-def mean_loss(model, split) -> float:
-    with torch.no_grad():
-        return float(F.cross_entropy(model(split.x), split.y).item())
-
-
-def moved(model, digits, forget) -> float:
-    d_f = digits.train.subset(np.asarray(forget["indices"], dtype=np.int64))
-    d_r = digits.train.subset(retain_indices(forget, len(digits.train)))
-    l_f, l_r, l_v = (mean_loss(model, s) for s in (d_f, d_r, digits.val))
-    return (l_f - l_r) / (l_v - l_r)
 
 
 def failures(model, digits, forget, original_acc: float) -> list[str]:
@@ -145,7 +132,7 @@ def test_the_searched_values_forget_where_the_tests_settings_do_not(
 ):
     import yaml
 
-    shipped = Path(__file__).resolve().parents[1] / f"config/tuned/digits/mlp/{method}-random_samples.yaml"
+    shipped = Path(__file__).resolve().parents[2] / f"config/tuned/digits/mlp/{method}-random_samples.yaml"
     params = merge_params(method, yaml.safe_load(shipped.read_text())["best"], TRAIN_RECIPE)
     model, _ = run_unlearning(method, original_mlp, digits, forget_random, params, arch="mlp", seed=0, device=cpu)
     assert method in WEAK

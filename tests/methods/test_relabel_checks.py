@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import forgetting_failures
-from relabel_checks import FORGOTTEN, KEPT, accuracies, destroyed_model
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import FORGOTTEN, KEPT, accuracies, destroyed_model
 
 
 def test_checks_reject_a_no_op_and_a_destroyed_model(original_metrics, digits, forget_class3):

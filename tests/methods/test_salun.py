@@ -3,7 +3,7 @@
 Measured (torch 2.14.1, CPU, one thread; the conftest original; SalUn with mask ratio
 0.5 (4,805 of the MLP's 9,610 parameters), SGD momentum 0.9, weight decay 5e-4, batch
 256, 10 epochs, i.e. 1 random-label step on D_f and 5 steps on D_r per epoch, with lr
-0.02, the tests' hand-set digits value (conftest)):
+0.02, the tests' hand-set digits value (helpers.settings)):
 
 =========================== ========== ================== ================= ========== ===== =====
 model (seed 0)              acc_forget acc_test_forgotten acc_test_retained acc_retain steps s
@@ -31,9 +31,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures
-from digits_sizes import N_TRAIN
-from relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import FORGOTTEN, KEPT, accuracies, random_forgetting_failures, run_method
 
 from lethe.methods.catalog import METHODS
 from lethe.methods.salun import saliency_mask

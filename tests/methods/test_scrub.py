@@ -2,7 +2,7 @@
 
 Measured (torch 2.14.1, CPU, one thread; the conftest original; SCRUB's small-scale
 setting, Adam lr 5e-4, weight decay 0.1, τ 2, γ 1, α 0.5, retain batch 32, forget batch
-64, 10 epochs, with msteps 5, the tests' hand-set digits value (conftest)):
+64, 10 epochs, with msteps 5, the tests' hand-set digits value (helpers.settings)):
 
 =================================== ========== ================== ================= ========== ===== =====
 model (seed 0)                      acc_forget acc_test_forgotten acc_test_retained acc_retain steps s
@@ -30,9 +30,9 @@ import math
 
 import pytest
 import torch
-from conftest import forgetting_failures
-from digits_sizes import N_TRAIN
-from relabel_checks import (
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import (
     FORGOTTEN,
     KEPT,
     accuracies,

@@ -28,7 +28,7 @@ final SCRUB epoch on class 3 had reached 0.409; the rewind undoes it). The tests
 the SCRUB setting, under which D_f's error rises and the rule rewinds: random 10 % passes
 ``relabel_checks.random_forgetting_failures`` (ratio at least 0.4, test and retain
 accuracy within KEPT = 0.03 of the original's: measured 0.744, −0.005, −0.011) and class
-3 conftest's ``forgetting_failures`` (FORGOTTEN 0.25, KEPT 0.03: measured 0.000 and
+3 helpers.forgetting's ``forgetting_failures`` (FORGOTTEN 0.25, KEPT 0.03: measured 0.000 and
 retained test accuracy 0.975 against 0.975). Seeds 1 and 2 (their own originals, SCRUB
 setting): random 10 % k = 5 and 6, ratio 0.754 and 0.771; class 3 k = 5 and 4, acc_forget
 0.000. Every returned model equals, bit for bit, ``scrub`` run with the same parameters
@@ -43,8 +43,8 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import METHOD_OVERRIDES, forgetting_failures
-from relabel_checks import (
+from helpers.forgetting import forgetting_failures
+from helpers.relabel_checks import (
     FORGOTTEN,
     KEPT,
     accuracies,
@@ -53,13 +53,14 @@ from relabel_checks import (
     random_forgetting_failures,
     run_method,
 )
+from helpers.settings import METHOD_OVERRIDES
 
 from lethe.methodkit.base import Context
 from lethe.methods.catalog import METHODS, merge_params
 from lethe.methods.scrub_r import error, forget_validation, rewind_epoch, unlearn
 from lethe.unlearning import data_view
 
-# SCRUB's tests' settings (its small-scale defaults with conftest's override), under which SCRUB moves
+# SCRUB's tests' settings (its small-scale defaults with helpers.settings' override), under which SCRUB moves
 # D_f's error on digits and the rewind has epochs to choose from.
 SCRUB_SETTING = merge_params("scrub", METHOD_OVERRIDES["scrub"])
 

@@ -31,8 +31,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures, method_code
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
+from helpers.methods import method_code
 
 from lethe.data.forget_sets import make_forget_set
 from lethe.io import read_json, write_json

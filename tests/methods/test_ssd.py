@@ -33,8 +33,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import forgetting_failures
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
+from helpers.forgetting import forgetting_failures
 from torch import nn
 
 from lethe.data.tensors import Split

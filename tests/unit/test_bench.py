@@ -19,13 +19,13 @@ import torch
 import yaml
 from snakemake.utils import validate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = str(REPO / "config" / "schema.yaml")
 sys.path.insert(0, str(REPO))
 
 from bench import dag, loader, methods, population  # noqa: E402
 from bench.__main__ import BENCHMARKS, build_parser  # noqa: E402
-from digits_sizes import N_TRAIN  # noqa: E402
+from helpers.digits_sizes import N_TRAIN  # noqa: E402
 
 from lethe.io import write_json  # noqa: E402
 from lethe.methods.catalog import method_info  # noqa: E402

@@ -33,7 +33,7 @@ from lethe.stages.unlearn import unlearn
 from lethe.train import accuracy, cross_entropy, fit
 from lethe.unlearning import run_unlearning
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "config" / "schema.yaml"
 CUDA = torch.device("cuda")  # a device object only: nothing is allocated on it
 SHORT = {"batch_size": 32, "lr": 1e-3, "seed": 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
 
 from lethe.data.forget_sets import expand_forget_sets, make_forget_set, retain_indices, split_id
 

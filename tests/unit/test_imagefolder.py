@@ -1,8 +1,9 @@
 """Image-folder datasets (config key ``imagefolders``): preparation, the split, the errors, the plan,
-the source stamp that reruns rule prepare_dataset, and the rule's entry point.
+the source stamp that reruns rule prepare_dataset (the rule through Snakemake:
+tests/workflow/test_imagefolder_rule.py).
 
-The folders are written here with Pillow: every image is one uniform colour that encodes its
-class and index, so a label and a position can be checked from the pixels after resizing.
+The folders are written with Pillow (helpers.imagefolders): every image is one uniform colour that
+encodes its class and index, so a label and a position can be checked from the pixels after resizing.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import copy
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.imagefolders import CLASSES, N_TEST, N_TRAIN, SORTED, make_split_folder, value, write_image
 from PIL import Image
 
 from lethe.data.catalog import DATASETS, dataset_info
@@ -31,40 +31,6 @@ from lethe.data.imagefolder import (
 )
 from lethe.plan.config import load_plan
 from lethe.plan.experiment import Plan
-
-REPO = Path(__file__).resolve().parents[1]
-CLASSES = ("tulip", "daisy", "rose")  # sorted: daisy 0, rose 1, tulip 2
-SORTED = sorted(CLASSES)
-N_TRAIN, N_TEST = 12, 4
-
-
-def value(cls: str, index: int) -> int:
-    """The grey level of image ``index`` of class ``cls``: class in the tens, index in the ones."""
-    return 40 * SORTED.index(cls) + index + 10
-
-
-def write_image(path: Path, level: int, mode: str = "RGB", size=(12, 10)) -> None:
-    """A uniform image of grey ``level``, ``size`` (width, height), in ``mode`` (RGB, L, RGBA, P)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode == "P":
-        image = Image.new("RGB", size, (level,) * 3).convert("P", palette=Image.Palette.ADAPTIVE)
-    else:
-        image = Image.new(mode, size, {"L": level, "RGBA": (level, level, level, 128)}.get(mode, (level,) * 3))
-    image.save(path)
-
-
-def make_split_folder(root: Path, n_train: int = N_TRAIN, n_test: int = N_TEST) -> Path:
-    """ROOT/train/CLASS and ROOT/test/CLASS, RGB and greyscale PNGs, some extras to be skipped."""
-    for part, n in (("train", n_train), ("test", n_test)):
-        for cls in CLASSES:
-            for i in range(n):
-                mode = "L" if i % 2 else "RGB"
-                ext = ".PNG" if i == 1 else ".png"
-                write_image(root / part / cls / f"img{i:02d}{ext}", value(cls, i), mode)
-    (root / "train" / "daisy" / "notes.txt").write_text("not an image")
-    (root / "train" / "daisy" / ".hidden.png").write_bytes(b"not even a PNG")  # hidden: skipped
-    (root / "README").write_text("files beside the class folders are ignored")
-    return root
 
 
 def make_fraction_folder(root: Path, n: int = 12) -> Path:
@@ -367,55 +333,6 @@ def test_source_stamp_changes_exactly_with_the_images_and_the_spec(tmp_path):
     assert again({**spec, "size": [9, 9]}) == (True, True)  # the spec changed
     recorded = read_source_stamp(stamp)
     assert recorded["size"] == [9, 9] and recorded["classes"] == SORTED and recorded["images"] == 10
-
-
-# --------------------------------------------------------------------------- the rule
-
-
-def test_rule_prepares_the_folder_and_reruns_when_it_changes(tmp_path):
-    """Rule prepare_dataset through Snakemake (its entry point, workflow/job.py, in its own process):
-    the job's source input is the stamp; a rerun does nothing, a touch neither, an added image reruns it."""
-    work = tmp_path / "work"
-    root = make_split_folder(work / "flowers", n_train=3, n_test=2)
-    config = {
-        "name": "folders",
-        "datasets": ["flowers"],
-        "imagefolders": {"flowers": {"root": "flowers", "size": [8, 6]}},
-        "archs": ["mlp"],
-        "seeds": [0],
-        "forget_sets": {"class1": {"kind": "classes", "classes": [1]}},
-        "methods": ["retrain"],
-        "population": {"models": 0},
-        "evaluation": {"reference_models": 0},
-    }
-    (work / "config.json").write_text(json.dumps(config))
-    target = "results/data/flowers.npz"
-
-    def snakemake(*args):
-        # fmt: off
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", "1",
-             *args, target, "--configfile", str(work / "config.json")],
-            capture_output=True, text=True, env={**os.environ, "LETHE_WORKER": "off"},
-        )
-        # fmt: on
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc.stdout + proc.stderr
-
-    output = snakemake()
-    assert "input: results/code/prepare_dataset.json, results/sources/flowers.json" in output
-    manifest, arrays = load_prepared(work / target)
-    assert manifest["shape"] == [3, 8, 6] and manifest["classes"] == SORTED
-    stamp = read_source_stamp(work / "results" / "sources" / "flowers.json")
-    assert manifest["imagefolder"]["content_sha256"] == stamp["content_sha256"]
-    assert arrays["x_test"].shape == (6, 3, 8, 6) and manifest["n_train"] + manifest["n_val"] == 9
-    assert "Nothing to be done" in snakemake("--dry-run")
-    os.utime(root / "test" / "rose" / "img00.png")
-    assert "Nothing to be done" in snakemake("--dry-run")
-    write_image(root / "test" / "rose" / "new.png", 3)
-    output = snakemake("--dry-run")
-    assert "lethe: image folder flowers changed: results/sources/flowers.json" in output
-    assert "reason: Updated input files: results/sources/flowers.json" in output
 
 
 def test_digits_written_as_png_folders_prepare_to_the_same_arrays(tmp_path, digits_files):

@@ -18,7 +18,7 @@ from lethe.io import write_json
 from lethe.methods.catalog import merge_params
 from lethe.models.checkpoint import save_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 RUN_AND_LIST = """
 import json, sys

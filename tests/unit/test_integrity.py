@@ -13,7 +13,7 @@ import stat
 import numpy as np
 import pytest
 import torch
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
 
 from lethe.data.datasets import load_arrays, read_manifest
 from lethe.data.tensors import load_dataset

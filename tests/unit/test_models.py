@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 import torch
-from digits_sizes import N_TRAIN
+from helpers.digits_sizes import N_TRAIN
 from safetensors import safe_open
 
 from lethe.data.tensors import Split

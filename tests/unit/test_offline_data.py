@@ -11,7 +11,7 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 import torchvision
-from test_data import write_idx_folder
+from helpers.idx_files import write_idx_folder
 
 from lethe.data.datasets import IDX_FILES, DatasetUnavailable, load_raw, prepare_dataset
 

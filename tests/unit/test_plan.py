@@ -11,29 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.plan_config import CONFIG
 
 from lethe.methods.catalog import METHODS
 from lethe.plan.experiment import Plan, Run, canonical
 from lethe.plan.paths import ORIGINAL
 
-# A config like config/config.yaml, after the schema's defaults are filled in.
-CONFIG = {
-    "device": "auto",
-    "datasets": ["digits"],
-    "archs": ["mlp"],
-    "seeds": [0, 1, 2],
-    "data": {"root": "data", "fashion_mnist_idx": "/usr/share/datasets/fashion-mnist", "download": True},
-    "train": {"epochs": 30, "batch_size": 32, "lr": 0.001, "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0},
-    "forget_sets": {
-        "class3": {"kind": "classes", "classes": [3]},
-        "classes2": {"kind": "random_classes", "k": 2, "draws": 3, "seed": 0},
-        "random10": {"kind": "random_samples", "fraction": 0.1, "seed": 0},
-    },
-    "methods": ["retrain", "finetune", "neggrad", "zero_output"],
-    "method_params": {"neggrad": {"lr": 0.003, "batch_size": 32, "epochs": 10}},
-    "evaluation": {"batch_size": 1024},
-    "paper": {"title": "Lethe: what unlearning methods forget, and what they only hide"},
-}
 FORGET_IDS = ["class3", "classes2-0", "classes2-1", "classes2-2", "random10"]
 
 
@@ -416,7 +399,7 @@ def test_setup_section_prints_search_spaces_and_where_values_came_from():
 
 # --------------------------------------------------------------------------- config files
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def load_config(path: str) -> dict:

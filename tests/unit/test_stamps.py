@@ -11,7 +11,7 @@ from pathlib import Path
 from lethe.engine.run_lock import claim
 from lethe.engine.stamps import RUNNER, closure, code_inputs, code_stamp
 
-WORKFLOW = Path(__file__).resolve().parents[1] / "workflow"
+WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
 
 
 def write_package(root: Path, files: dict[str, str]) -> Path:

@@ -13,7 +13,7 @@ import pytest
 import timm
 import timm.models._builder
 import torch
-from test_plan import CONFIG
+from helpers.plan_config import CONFIG
 
 from lethe.data.tensors import Split
 from lethe.models import catalog
@@ -272,8 +272,8 @@ def test_plan_accepts_timm_archs():
 def test_plan_of_a_timm_config_stays_torch_free():
     """The Snakefile's parse checks timm names without importing timm (or torch)."""
     code = (
-        "import sys; from test_plan import CONFIG; from lethe.plan.experiment import Plan; "
+        "import sys; from helpers.plan_config import CONFIG; from lethe.plan.experiment import Plan; "
         f"Plan({{**CONFIG, 'archs': ['{VIT}', '{CNN}']}}); "
         "assert 'torch' not in sys.modules and 'timm' not in sys.modules, sorted(sys.modules)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).parent)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(__file__).parents[1])

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import TRAIN_RECIPE
+from helpers.settings import TRAIN_RECIPE
 
 from lethe.data.tensors import Split
 from lethe.methods.catalog import METHODS, merge_params

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_plan import CONFIG
+from helpers.plan_config import CONFIG
 
 from lethe.methods.catalog import METHODS
 from lethe.plan.config import load_plan
 from lethe.plan.experiment import Plan
 from lethe.tuning import values as tuned
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def config(tuning: dict, **changes) -> dict:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from repository_copy import copy_repository
+from helpers.repository_copy import copy_repository
 from snakemake.utils import validate
 
 from lethe.cli import main as lethe_main
 from lethe.plan.config import ConfigError, load_yaml, resolve
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name != "schema.yaml") + sorted(
     (REPO / "tests" / "configs").glob("*.yaml")

@@ -27,9 +27,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from repository_copy import copy_repository
+from helpers.repository_copy import copy_repository
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HERE = REPO / "tests" / "slurm"
 CONFIG = HERE / "cluster.yaml"
 PROFILE = REPO / "workflow" / "profiles" / "slurm" / "config.yaml"

@@ -15,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from repository_copy import copy_repository
+from helpers.repository_copy import copy_repository
 
 from lethe.engine.stamps import STAMPS, code_inputs
 from lethe.metrics.catalog import METRICS
 from lethe.report.catalog import FIGURES as FIGURE_REGISTRY
 from lethe.report.catalog import rule_name
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "2"]
 

@@ -21,7 +21,7 @@ import pytest
 from lethe.engine import job as lethe_job
 from lethe.engine import worker
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 STAGES = {
     # Writes what it saw: the job's fields, its process, its thread variable.

@@ -183,7 +183,7 @@ def method_reference() -> str:
                 f"- **Receives:** {sees}; starts from "
                 + ("the original model" if info.original == "original" else f"its own model `{info.original}`")
                 + ("" if info.needs_original else " (not used: it trains from scratch)"),
-                f"- **Code:** `workflow/lethe/methods/{info.name}.py`; tests: `tests/{info.test_module}.py`",
+                f"- **Code:** `workflow/lethe/methods/{info.name}.py`; tests: `tests/methods/{info.test_module}.py`",
                 "",
                 "```text",
                 _docstring(info.name),

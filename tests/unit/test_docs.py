@@ -19,7 +19,7 @@ import yaml
 
 from lethe.docs import config_files_table, config_table, schema_keys
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "config" / "schema.yaml"
 BIN = Path(sys.executable).parent
 
