@@ -1,6 +1,9 @@
 # The two commands of the README, and their helpers.
 #   make run    set up everything, then run the workflow on config/config.yaml
-#   make test   set up everything, then run the test suite
+#   make test   set up everything, then run the test suite (every tier: tests/unit, tests/methods,
+#               tests/workflow; what CI runs)
+# While editing: make test-fast, the fast tier (tests/unit and tests/methods without the tests
+# marked slow; pyproject.toml's markers, docs/developing.md#tests).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +13,7 @@ PROFILE := --workflow-profile workflow/profiles/default
 LATEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended \
 	texlive-fonts-recommended texlive-latex-extra texlive-science
 
-.PHONY: setup latex fashion-mnist run test lint report docs lock clean bench
+.PHONY: setup latex fashion-mnist run test test-fast lint report docs lock clean bench
 
 setup: $(STAMP) latex fashion-mnist
 
@@ -53,6 +56,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
+
+# Selected by marker, so ARGS may narrow it further: make test-fast ARGS="tests/unit/test_plan.py -x"
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "(unit or methods) and not slow" $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check workflow tests bench

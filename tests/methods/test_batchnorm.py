@@ -38,6 +38,10 @@ from lethe.models.registry import ARCHITECTURES, Classifier, build_model
 from lethe.train import fit
 from lethe.unlearning import run_unlearning
 
+# Slow (every method on a BatchNorm network: 67 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 ARCH = "bnnet"
 FORGOTTEN = 0.35  # at most this accuracy on class 3 (train and test)
 KEPT = 0.05  # at most this drop in retained accuracy (train and test)

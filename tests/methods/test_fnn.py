@@ -53,6 +53,10 @@ from lethe.models.forgetting import (
 from lethe.models.registry import Classifier, build_model
 from lethe.unlearning import data_view, run_unlearning
 
+# Slow (FNN runs: 25 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 FORGOTTEN = 0.2  # at most this accuracy on the forgotten class (measured 0.000)
 KEPT = 0.03  # at most this drop in retained-class accuracy (measured 0.025 test, 0.016 train)
 QUICK = {"turns": 2, "learn_epochs": 1, "unlearn_epochs": 2, "early_stop": False, "mia_samples": 300}

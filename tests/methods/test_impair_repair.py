@@ -59,6 +59,10 @@ from lethe.metrics.evaluate import evaluate_model
 from lethe.models.registry import Classifier
 from lethe.unlearning import data_view, run_unlearning
 
+# Slow (UNSIR, USI(F)R, DNF runs: 14 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 FAMILY = ["unsir", "usifr", "dnf"]
 FORGOTTEN = 0.35
 KEPT = {"unsir": 0.05, "usifr": 0.05, "dnf": 0.08}

@@ -31,6 +31,10 @@ from lethe.report.figures import (
 from lethe.report.saliency import GRAD_CAM, INPUT_GRADIENT, saliency_block, saliency_kind, saliency_maps
 from lethe.report.style import method_style, save
 
+# Slow (drawing every figure: 22 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 PDF, PNG = b"%PDF-", b"\x89PNG"
 
 # forget-set id -> (name, kind, classes)

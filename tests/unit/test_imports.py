@@ -18,6 +18,10 @@ from lethe.io import write_json
 from lethe.methods.catalog import merge_params
 from lethe.models.checkpoint import save_checkpoint
 
+# Slow (jobs in their own processes: 8 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 RUN_AND_LIST = """

@@ -62,6 +62,10 @@ from lethe.metrics.predict import logits
 from lethe.models.registry import build_model
 from lethe.train import accuracy, fit
 
+# Slow (attacks on trained models: 10 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 KEYS = {
     "mia_entropy",
     "mia_entropy_attack_acc",

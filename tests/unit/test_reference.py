@@ -25,6 +25,10 @@ from lethe.populations.reference import halves, model_seed, pool, train_one, tra
 from lethe.stages.train_reference import write_reference
 from lethe.train import fit
 
+# Slow (reference models trained: 8 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 SHORT = {"epochs": 3, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"}
 
 

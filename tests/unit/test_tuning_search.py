@@ -18,6 +18,10 @@ from lethe.tuning.search import INFEASIBLE_PENALTY, Scorer, gap, loss_shift, sco
 from lethe.tuning.space import Dimension, check_space, choice, integer, log_float
 from lethe.unlearning import run_unlearning
 
+# Slow (searches on digits: 16 s on 2 busy cores): make test-fast leaves it out.
+pytestmark = pytest.mark.slow
+
+
 SPACE = {"lr": log_float(1e-4, 1e-1), "epochs": integer(1, 4)}
 
 

@@ -246,7 +246,7 @@ def slurm_run(cluster, tmp_path_factory):
     """A copy of the repository in which cluster.yaml has run through SLURM: (workdir, output, run id).
 
     The run stops at the tables (rule aggregate, a localrule): the paper adds only more
-    localrules, which tests/test_workflow.py builds.
+    localrules, which tests/workflow/test_tiny_run.py builds.
     """
     workdir = copy_repository(tmp_path_factory.mktemp("slurm-repo"))
     cmd = [sys.executable, "-m", "snakemake", TABLES, *SLURM_ARGS, "--configfile", str(CONFIG)]
