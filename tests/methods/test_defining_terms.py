@@ -14,13 +14,13 @@ boundary_shrink    D_f relabelled with its own labels, not its nearest wrong cla
 random_label       D_f relabelled with its own labels, not random ones
 salun              the saliency mask removed (every weight updated)
 l1_sparse          γ = 0: no L1 penalty
-pbu                β = γ = 0: no Fisher penalty, no L2 anchor (tests/test_pbu.py)
+pbu                β = γ = 0: no Fisher penalty, no L2 anchor (tests/methods/test_pbu.py)
 =================  =============================================================
 
 The assertion is on what the term is for. For the methods whose result forgets, the method as
 written forgets measurably more than its mutant: on class 3 at least :data:`CLASS_MARGIN` lower
 accuracy on D_f (SCRUB: 0.1, see below), on a random 10 % at least :data:`RANDOM_MARGIN` more of
-the way from D_r's loss to unseen data's (tests/test_random_samples.py's ``moved``). SalUn's mask
+the way from D_r's loss to unseen data's (tests/methods/test_random_samples.py's ``moved``). SalUn's mask
 and l1-sparse's penalty do not decide whether D_f is forgotten; what they do is checked instead:
 the share of weights SalUn changed, the share of near-zero weights l1-sparse leaves.
 
@@ -34,28 +34,28 @@ digits' MLP some terms are not what forgets.
   epochs on the retained classes at these rates erase an absent class of this MLP. At rates low
   enough that the noise-free run keeps the class (impair 1e-3, repair 5e-4), UNSIR's noise makes it
   forget *less* (acc_forget 0.87 against 0.69) and USI(F)R's and DNF's change it by 0.016. The
-  noise itself is checked where it is computed: tests/test_impair_repair.py
+  noise itself is checked where it is computed: tests/methods/test_impair_repair.py
   (``test_error_maximising_noise_raises_the_frozen_models_error``,
   ``test_impair_set_labels_noise_with_its_own_classes``, ``test_dnf_noise_is_drawn_not_learned``).
 * Influence unlearning (``influence``) with the inverse Hessian replaced by the identity (a plain step α·v)
   forgets class 3 as fully (retained accuracy 0.965 against 0.968) and moves a random 10 % further
   (0.315 against 0.286). The inverse is checked against a dense solve:
-  tests/test_influence.py ``test_woodfisher_matches_the_dense_inverse``.
+  tests/methods/test_influence.py ``test_woodfisher_matches_the_dense_inverse``.
 
 Where a method has no separable term, its removal is a no-op, which the method's own tests
 already fail: finetune (its training is the method), zero_output, retrain, retrain_twin and
 SISA (exact methods; ``sisa``), SSD and Fisher forgetting (without the dampening or the noise they
-return θ*; tests/test_ascent.py flags a run that changed nothing). Boundary Expanding (its
+return θ*; tests/methods/test_ascent.py flags a run that changed nothing). Boundary Expanding (its
 shadow class is its only step) and FNN (its forgetting layers; the turns without them are
 fine-tuning on D_r, whose budget its tests bound; ``fnn``) are not covered here. UNSIR's noise
 *maximisation* is not separable by outcome: with drawn noise it is DNF, which forgets as well
-(DNF's own finding); tests/test_impair_repair.py checks that the optimised noise raises the loss.
+(DNF's own finding); tests/methods/test_impair_repair.py checks that the optimised noise raises the loss.
 
-EU-k's defining term, the reinitialisation, is checked in tests/test_last_layers.py against its
+EU-k's defining term, the reinitialisation, is checked in tests/methods/test_last_layers.py against its
 mutant, which is CF-k (``cf_k``: the same run without the reset, whose training is the method):
 class 3 at 0.000 against 0.496. SCRUB+R's rewind (``scrub_r``) is SCRUB's run plus a choice of
-epoch, checked against the rule in tests/test_scrub_r.py. ERM-KTP's (``erm_ktp``) masks decide
-which features are cut: tests/test_erm_ktp.py checks the cut and the frozen head, and that dense
+epoch, checked against the rule in tests/methods/test_scrub_r.py. ERM-KTP's (``erm_ktp``) masks decide
+which features are cut: tests/methods/test_erm_ktp.py checks the cut and the frozen head, and that dense
 masks (the code's settings on digits) cut every feature.
 
 Exempt, by name: ``finetune``, ``zero_output``, ``retrain``, ``retrain_twin``, ``sisa``, ``ssd``,
@@ -63,7 +63,7 @@ Exempt, by name: ``finetune``, ``zero_output``, ``retrain``, ``retrain_twin``, `
 
 Random-class forget sets go through the class path (a forget set is its class list), so the
 class-3 runs cover them; the random-sample runs are for the methods whose random-sample run
-passes its check (tests/test_random_samples.py: the others cannot be told from a no-op there).
+passes its check (tests/methods/test_random_samples.py: the others cannot be told from a no-op there).
 """
 
 from __future__ import annotations

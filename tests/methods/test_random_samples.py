@@ -55,9 +55,9 @@ WEAK: dict[str, tuple[float, float]] = {
     "fisher_forget": (0.024, 0.969),
     "boundary_shrink": (0.353, 0.924),  # moves it, and loses 5.3 points
     "boundary_expand": (0.039, 0.969),
-    "eu_k": (0.008, 0.969),  # k 1: a new head on the original's features (tests/test_last_layers.py)
+    "eu_k": (0.008, 0.969),  # k 1: a new head on the original's features (tests/methods/test_last_layers.py)
     "cf_k": (0.025, 0.976),
-    "scrub_r": (-0.015, 0.978),  # the MIA notebook's SGD at lr 5e-4 never leaves θ* (tests/test_scrub_r.py)
+    "scrub_r": (-0.015, 0.978),  # the MIA notebook's SGD at lr 5e-4 never leaves θ* (tests/methods/test_scrub_r.py)
 }
 TOLERANCE = 0.05
 
