@@ -3,8 +3,8 @@
 Each generated block of a Markdown file sits between ``<!-- generated: NAME -->`` and
 ``<!-- end generated: NAME -->`` and is the text of :data:`BLOCKS` ``[NAME]``; nothing
 else in the file is touched. :data:`FILES` are written whole (``docs/methods.md``).
-``lethe docs`` rewrites them, ``lethe docs --check`` (and ``tests/test_catalogues.py``,
-``tests/test_docs.py``) fails naming each block that differs from its source, so a
+``lethe docs`` rewrites them, ``lethe docs --check`` (and ``tests/unit/test_catalogues.py``,
+``tests/unit/test_docs.py``) fails naming each block that differs from its source, so a
 method, figure, metric or config key added to its catalogue or to ``config/schema.yaml``
 cannot be missing from the documentation site (``docs/``) or the config reference
 (``config/README.md``). Torch-free.
