@@ -177,15 +177,20 @@ def test_float16_gradient_scaler_skips_a_non_finite_step(digits):
 
 
 def test_methods_pass_amp_to_fit():
-    """Every fit() call in a method module passes ``amp`` (by keyword, or inside a ** mapping)."""
-    calls = 0
-    for path in sorted((REPO / "workflow/lethe/methods").glob("*.py")):
+    """Every fit() call of a method or of what methods share passes ``amp`` (by keyword, or inside a **
+    mapping); methodkit.passes.train_with, which most methods train through, passes the run's."""
+    fits = train_withs = 0
+    package = REPO / "workflow/lethe"
+    for path in sorted([*(package / "methods").glob("*.py"), *(package / "methodkit").glob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "fit":
-                calls += 1
+                fits += 1
                 keywords = [k.arg for k in node.keywords]
                 assert "amp" in keywords or None in keywords, f"{path.name}:{node.lineno}: fit() without amp"
-    assert calls >= 10
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "train_with":
+                train_withs += 1
+                assert "amp" not in [k.arg for k in node.keywords], f"{path.name}:{node.lineno}: amp is the run's"
+    assert fits >= 5 and train_withs >= 10
 
 
 @pytest.mark.parametrize("method", ["finetune", "neggrad", "retrain"])

@@ -173,7 +173,7 @@ def test_search_is_reproducible_and_resumes_where_it_stopped(
 def test_trials_over_the_time_bound_are_infeasible(
     tmp_path, digits, original_mlp, forget_class3, retrained, cpu, monkeypatch
 ):
-    monkeypatch.setattr("lethe.tuning.ABORT_FACTOR", 1e15)  # over the bound, under the cap: run to the end
+    monkeypatch.setattr("lethe.tuning.search.ABORT_FACTOR", 1e15)  # over the bound, under the cap: run to the end
     result = run_search(tmp_path, digits, original_mlp, forget_class3, retrained, cpu, trials=2, time_fraction=1e-9)
     assert not any(t["feasible"] for t in result["trials"])
     assert all(t["objective"] == t["gap"] + INFEASIBLE_PENALTY and not t["aborted"] for t in result["trials"])

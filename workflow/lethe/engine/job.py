@@ -17,7 +17,7 @@ with the job's log (:func:`lethe.engine.log.logged`):
   ``--sdm conda``, with ``LETHE_WORKER=off``, or when the worker cannot be reached.
 
 Both paths run the same function on the same description, so their outputs are
-identical (``tests/test_worker.py`` checks it bit for bit). Only the standard library is
+identical (``tests/workflow/test_worker.py`` checks it bit for bit). Only the standard library is
 imported here: the client side costs milliseconds.
 """
 

@@ -37,7 +37,7 @@ Choices the paper leaves open, and Lethe's:
 At the paper's lr 1e-5 the step is tiny: on digits (123 forget images, 2 steps per
 epoch) 20 SGD steps leave class 3 intact; the tests run lr 1e-3, which forgets it, and
 the default run takes lr and epochs from the shipped search
-(``config/tuned/digits/mlp/boundary_expand-*.yaml``; ``tests/test_boundary.py`` has the
+(``config/tuned/digits/mlp/boundary_expand-*.yaml``; ``tests/methods/test_boundary.py`` has the
 measurements).
 
 Cost counters: ``steps`` are SGD steps, ``samples`` the training samples. ``notes``:

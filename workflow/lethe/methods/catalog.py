@@ -6,7 +6,7 @@ hyperparameter reruns that method's jobs only). The implementation of method ``m
 lives in ``lethe/methods/{m}.py`` as a function ``unlearn(model, data, params, ctx)``.
 
 This catalogue is the one place that describes a method; the rest is derived from it
-and checked by ``tests/test_catalogues.py``: the method tables of docs/methods-overview.md and
+and checked by ``tests/unit/test_catalogues.py``: the method tables of docs/methods-overview.md and
 config/README.md and the reference docs/methods.md (``lethe docs``), the paper's methods
 section (a subsection per family of ``FAMILIES`` with the paragraph
 ``paper/methods/{m}.tex`` of each method run), its citations (``citation`` must be a key
@@ -49,7 +49,7 @@ class MethodInfo:
     # What the defaults follow (a paper, its code or notebook), in a few words: the defaults
     # table of config/README.md (lethe.docs).
     source: str = ""
-    # The test module (tests/NAME.py) that checks the method; "" for tests/test_{name}.py.
+    # The test module (tests/methods/NAME.py) that checks the method; "" for test_{name}.
     tests: str = ""
 
     @property

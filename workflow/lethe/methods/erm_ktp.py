@@ -36,7 +36,7 @@ Choices:
   30 epochs, where that schedule has ended, and the decay epochs are parameters.
 * Class forgetting only: the masks are per class.
 
-Measured (``tests/test_erm_ktp.py`` has the digits table): on digits (MLP, 30-epoch
+Measured (``tests/methods/test_erm_ktp.py`` has the digits table): on digits (MLP, 30-epoch
 original, 10 masked epochs, 380 mask steps) the code's mask settings leave every feature
 on for every class; KTP then removes them all and the student predicts one class
 (retained accuracy 0.111). The default config sets ``mask_lr`` 1.0 and ``mask_weight``

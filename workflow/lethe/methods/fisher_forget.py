@@ -43,7 +43,7 @@ Choices the paper and code leave open, and what Lethe does:
   label per sample from p_θ*(·|x) instead of summing over all C (one gradient per
   sample instead of C; also unbiased). ``None`` uses all of D_r, as the code does.
 
-On digits' MLP (measured table in tests/test_fisher_forget.py): the retain Fisher is
+On digits' MLP (measured table in tests/methods/test_fisher_forget.py): the retain Fisher is
 so small for 91–94 % of the entries that their variance sits at the clamp (α·1e3)
 whatever they encode, and the noise does not single out the forgotten data. Class
 forgetting then comes from the zeroed head rows, as for zero_output: acc_forget 0.43–0.48

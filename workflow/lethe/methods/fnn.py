@@ -69,7 +69,7 @@ band asks for 0.5 ± 0.1. On random samples digits shows little to forget (D_f a
 near test accuracy before and after) and the attack is near chance, so the three runs are
 accepted after 3-7 epochs. The forgetting layers, not the retain-set training, remove the
 class: one turn (six epochs) with φ held at 1 leaves 0.69 of D_f recognised
-(``tests/test_fnn.py``). Without early stopping, the lowest retained-class validation
+(``tests/methods/test_fnn.py``). Without early stopping, the lowest retained-class validation
 accuracy of the five turns on seed 0's class 3 is 0.951, 0.943, 0.959, 0.975, 0.975 (one
 validation image is 0.008): on digits the Ebbinghaus-like rise of each turn's low point
 is a matter of a few images.

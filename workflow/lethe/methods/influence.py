@@ -46,7 +46,7 @@ Step size. With the code's damping the WoodFisher is close to the identity on di
 MLP (cosine between v and F⁻¹v 0.993–0.998), and the code's α = 0.2 moves the weights
 by 0.007 and forgets nothing; α = 20, the value the tests run with, forgets class 3 on
 seeds 0 and 2 (acc_forget 0.00) and brings seed 1 to 0.13, within one point of retained
-accuracy (table in tests/test_influence.py). The default run takes α from the shipped
+accuracy (table in tests/methods/test_influence.py). The default run takes α from the shipped
 search (config/tuned/digits/mlp/influence-*.yaml). On Fashion-MNIST's CNN the curvature matters (cosine 0.44–0.52)
 and α = 20 costs 14 points of retained accuracy, while α = 5 forgets the class and keeps
 it. On random samples the step raises the forget loss well above the retain loss, but

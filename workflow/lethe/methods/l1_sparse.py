@@ -22,7 +22,7 @@ README commands for ResNet-18/CIFAR-10; the argparse default 0.2 is far too larg
 matters is how far lr·γ·steps moves a weight compared with its magnitude. ResNet-18
 takes about 1,800 steps per run on CIFAR-10; digits' MLP takes 50 at batch 256, so the
 published γ barely touches it. Measured on digits (MLP, seed 0, CPU, one thread;
-``tests/test_l1_sparse.py`` has the table): γ 1e-4 at batch 256 leaves class 3 at
+``tests/methods/test_l1_sparse.py`` has the table): γ 1e-4 at batch 256 leaves class 3 at
 acc_forget 0.99; γ 0.01 at batch 64 (170 steps, 0.1 s; the values the tests run with)
 brings it to 0.00 / 0.02 / 0.01 on seeds 0-2 with retained test accuracy 0.975 / 0.980 /
 0.975 (originals 0.975 / 0.983 / 0.975), while the same fine-tuning with γ 0 leaves 0.94

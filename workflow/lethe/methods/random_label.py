@@ -17,7 +17,7 @@ Bad Teaching (``vikram2000b/bad-teaching-unlearning``) and SSD
   trained with cross-entropy: Adam, lr 1e-4, 3 epochs, batch 256 (BadT/SSD; SSD's
   random-sample script uses batch 128).
 
-Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_random_label.py`` has the
+Measured on digits (MLP, seed 0, CPU, one thread; ``tests/methods/test_random_label.py`` has the
 table): Adam 1e-4 for 3 epochs is 15 steps and leaves class 3 at acc_forget 1.00; lr
 3e-3, the value the tests run with, brings it to 0.00 on seeds 0-2 with retained test
 accuracy 0.968 / 0.970 / 0.963 (originals 0.975 / 0.983 / 0.975), 0.01 s. Random 10 %:

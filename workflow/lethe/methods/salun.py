@@ -31,7 +31,7 @@ official code ``OPTML-Group/Unlearn-Saliency`` (``Classification/generate_mask.p
 ``mask_ratio: 1.0`` is plain RL (every weight trainable); the mask covers exactly
 ⌊N·ratio⌋ entries.
 
-Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_salun.py`` has the
+Measured on digits (MLP, seed 0, CPU, one thread; ``tests/methods/test_salun.py`` has the
 table): at lr 0.013 (one random-label step per epoch on the 123 forget images) class 3
 keeps acc_forget 0.37; lr 0.02, the value the tests run with, brings it to 0.00 on seeds
 0-2 with retained test accuracy 0.955 / 0.968 / 0.968 (originals 0.975 / 0.983 / 0.975),

@@ -39,7 +39,7 @@ Choices the code leaves open or that Lethe makes differently:
   the validation split, is the method ``scrub_r`` (:mod:`lethe.methods.scrub_r`): the
   same epochs, run by :func:`scrub_epochs` with a hook after each.
 
-Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_scrub.py`` has the
+Measured on digits (MLP, seed 0, CPU, one thread; ``tests/methods/test_scrub.py`` has the
 table): with the notebook's msteps 3, class 3 keeps acc_forget 0.60 (6 max-steps against
 340 min-steps); msteps 5, the value the tests run with, brings it to 0.00 on seeds 0-2
 with the retained test accuracy within 0.3 points of the originals' (0.975 / 0.980 /

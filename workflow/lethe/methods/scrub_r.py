@@ -59,7 +59,7 @@ Known limits:
   retained accuracy 0.000). The run record's ``weights.diverged`` and the tables' × mark
   say so.
 
-Measured on digits (MLP, seed 0, CPU, one thread; ``tests/test_scrub_r.py`` has the
+Measured on digits (MLP, seed 0, CPU, one thread; ``tests/methods/test_scrub_r.py`` has the
 table). At the MIA defaults SCRUB+R does nothing measurable: SGD at lr 5e-4 from θ*
 barely leaves the teacher (at θ* the student's output is the teacher's, so the
 max-step's gradient, of −KL, is zero; the last KL on D_f is 3·10⁻⁵ on random 10 %), D_f's
@@ -77,7 +77,7 @@ rewinds to epoch 6 of 10 (D_f error 0.017 from epoch 6 on, reference 0.037; rati
 reference 1.0; acc_forget 0.000, retained test accuracy 0.975). Seeds 1 and 2 (their
 own originals): random 10 % epochs 5 and 6, class 3 epochs 5 and 4. Cost: 199 steps
 (random 10 %) and 194 (class 3) at the defaults, 0.1 s; 360 and 350 with SCRUB's
-setting, 0.2 s. On a small BatchNorm CNN (``tests/test_batchnorm.py``'s bnnet, class 3)
+setting, 0.2 s. On a small BatchNorm CNN (``tests/methods/test_batchnorm.py``'s bnnet, class 3)
 the defaults do move the model: D_f's error runs 0.02, 0.04, 0.24, 0.63, 0.50, 0.54 over
 epochs 0..5, the reference is 0.50 and the rule returns epoch 4 (acc_forget 0.50,
 retained test accuracy 0.968 against 0.970).

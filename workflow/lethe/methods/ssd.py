@@ -43,7 +43,7 @@ Choices the paper and code leave open, and what Lethe does:
   own originals) agree: α = 10 dampens 7.8 % and 16.7 % and forgets, α = 100 dampens 0
   and 4 entries. The window is narrow and moves with the model: at α = 50 class 3 stays
   on seed 1 and half of it on seed 2. The default run uses the shipped search's values
-  (config/tuned/digits/mlp/ssd-*.yaml). Measured table: tests/test_ssd.py.
+  (config/tuned/digits/mlp/ssd-*.yaml). Measured table: tests/methods/test_ssd.py.
 * Random-sample forgetting is run exactly as class forgetting (the code has a
   separate script with the same steps). On digits a random 10 % has minibatch
   importances like D's: α = 10 selects 0.2 % of the entries (20) and α = 100 none, and

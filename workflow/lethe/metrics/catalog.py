@@ -11,7 +11,7 @@ its power (``power``): an attack whose held-out accuracy has a 95 % interval tha
 chance has no power, and its verdict is never bolded. ``lethe.report.latex``
 (tables, bolding, number macros), ``lethe.report.figures`` (the membership-inference
 panels), ``lethe.metrics.stats`` (the gap) and ``lethe.stages.aggregate`` (the paired
-tests) read it; nothing else lists metrics. ``tests/test_catalogues.py`` checks that
+tests) read it; nothing else lists metrics. ``tests/unit/test_catalogues.py`` checks that
 every metric here is one the evaluation writes (or the aggregate derives, or rule
 forgetting_quality writes).
 

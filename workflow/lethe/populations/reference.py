@@ -20,7 +20,7 @@ per-model gradients from ``torch.func.vmap(grad(loss))`` on each model's own min
 one optimiser over the stacked tensors (Adam and SGD are element-wise, so each slice
 follows its model's own update). That equals the models trained one at a time up to
 floating-point reassociation (batched matrix products sum in another order), which
-``tests/test_reference.py`` checks. Other architectures train one at a time.
+``tests/unit/test_reference.py`` checks. Other architectures train one at a time.
 
 What is kept (:func:`write_reference`): every model's weights (safetensors, stacked), and
 ``scores.npz`` with ``in_mask`` (K×N bool), ``phi`` (K×N float32, LiRA's logit-scaled
