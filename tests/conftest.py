@@ -13,19 +13,11 @@ Shared code that is not a fixture lives in tests/helpers (``from helpers.X impor
 
 from __future__ import annotations
 
-import os
+import dataclasses
+from pathlib import Path
 
-# MKL chooses its kernels by the CPU, and on AVX-512 machines its float results differ in the last
-# bits from the AVX2 kernels', enough to move a pinned count (ERM-KTP removes 11 features instead of
-# 12). The values the tests pin were measured with the AVX2 kernels, which every x86-64 CPU of the
-# last decade runs: they are chosen before torch loads MKL (a value set in the environment wins).
-os.environ.setdefault("MKL_ENABLE_INSTRUCTIONS", "AVX2")
-
-import dataclasses  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 from helpers.methods import unlearn_each
 from helpers.settings import CLASS3_SPEC, METHOD_OVERRIDES, RANDOM10_SPEC, TRAIN_RECIPE
 

@@ -127,7 +127,9 @@ def test_erm_ktp_forgets_class3_and_keeps_the_rest(ktp, erm_original_mlp, digits
     metrics = accuracies(model, digits, forget_class3)
     original = accuracies(erm_original_mlp, digits, forget_class3)
     assert forgetting_failures(metrics, original, 0.35, 0.03) == [], metrics  # measured 0.228 / 0.261; -0.9, -2.6
-    assert record["notes"]["removed_features"] == 12 and record["steps"] == 30 * 5
+    # 12 of 128 features with MKL's AVX2 kernels, 11 with its AVX-512 kernels (MKL picks them by the
+    # CPU; MKL_ENABLE_INSTRUCTIONS=AVX2 gives 12 on an AVX-512 machine): one gate sits at the threshold.
+    assert record["notes"]["removed_features"] in (11, 12) and record["steps"] == 30 * 5
 
 
 def test_prohibition_is_structural(ktp, erm_original_mlp):
