@@ -16,10 +16,6 @@ from lethe.plan.paths import ORIGINAL
 from lethe.tuning import values as tuned
 
 
-def _first_seen(items) -> list:
-    return list(dict.fromkeys(items))
-
-
 class Tuning:
     """The config's ``tuning`` key read against a plan (:class:`lethe.plan.experiment.Plan`): ``spec``
     is the key with its defaults."""
@@ -60,7 +56,7 @@ class Tuning:
         for run in plan.runs():
             if run.method in METHODS:
                 kinds = self._kinds.setdefault(run.method, [])
-                kind = self.plan.forget_spec(run.forget_set)["kind"]
+                kind = plan.forget_spec(run.forget_set)["kind"]
                 if kind not in kinds:
                     kinds.append(kind)
         self._spaces = {}
@@ -98,7 +94,7 @@ class Tuning:
                     )
         for kind in KINDS:
             name = next(
-                (plan.forget_sets[fs][0] for fs in plan.forget_set_ids if self.plan.forget_spec(fs)["kind"] == kind),
+                (plan.forget_sets[fs][0] for fs in plan.forget_set_ids if plan.forget_spec(fs)["kind"] == kind),
                 None,
             )
             if name is None:
@@ -115,7 +111,7 @@ class Tuning:
         for run in plan.runs():
             if run.method == ORIGINAL:
                 continue
-            kind = self.plan.forget_spec(run.forget_set)["kind"]
+            kind = plan.forget_spec(run.forget_set)["kind"]
             if self.source(run.method, kind) != "tuned":
                 continue
             key = (run.dataset, run.arch, run.method, kind)
@@ -162,7 +158,7 @@ class Tuning:
             kind = self.plan.forget_spec(run.forget_set)["kind"]
             if run.method in METHODS and self.source(run.method, kind) == "search":
                 jobs.append((run.dataset, run.arch, run.method, kind))
-        return _first_seen(jobs)
+        return list(dict.fromkeys(jobs))  # in first-seen order, once each
 
     def tuned_files(self) -> list[str]:
         """Every tuned file the runs read (rule tune's outputs and shipped files), for the paper."""
@@ -172,7 +168,7 @@ class Tuning:
                 path = self.tuned_file(run.dataset, run.arch, run.method, run.forget_set)
                 if path is not None:
                     files.append(path)
-        return _first_seen(files)
+        return list(dict.fromkeys(files))
 
     def tuned_file(self, dataset: str, arch: str, method: str, forget_set: str) -> str | None:
         """The tuned file a run of ``method`` reads: rule tune's output (search), the shipped one (tuned), or None."""
