@@ -114,6 +114,12 @@ GENERATED = {
     "numbers": "numbers.tex",
     "setup": "setup.tex",
     "methods": "methods.tex",
+    "setup_summary": "setup_summary.tex",
+    "findings": "findings.tex",
+    "findings_list": "findings.json",
+    "overview": "overview.tex",
+    "claims": "claims.tex",
+    "figures": "figures.tex",
 }
 
 

@@ -191,3 +191,84 @@ def search_spaces(methods: list[str], overrides: dict, tuning: dict | None = Non
             r"or picked by hand in this configuration, as said per method."
         )
     return "\n".join([intro, r"\begin{itemize}", *rows, r"\end{itemize}"])
+
+
+def setup_summary(config: dict, manifests: list[dict], forget_sets: list[dict], summary=None) -> str:
+    """The main text's setup in a page: data, models, scenarios, methods by family, runs, measures.
+
+    Every fact comes from the config that ran, the data manifests, the forget sets and the summary
+    (the population and reference-model sizes); the full setup is :func:`setup_section`'s appendix.
+    """
+    from lethe.methods.catalog import FAMILIES
+    from lethe.metrics.catalog import GAPS, METRICS
+
+    def size(metric: str) -> list[int]:
+        if summary is None or summary.empty:
+            return []
+        values = summary.loc[summary["metric"] == metric, "mean"].dropna()
+        return sorted({int(v) for v in values if v > 0})
+
+    data = "; ".join(
+        rf"\texttt{{{escape(m['name'])}}} ({m['n_train']} training, {m.get('n_val', 0)} validation and "
+        rf"{m['n_test']} test images, {m['num_classes']} classes)"
+        for m in manifests
+    )
+    archs = ", ".join(rf"\texttt{{{escape(a)}}}" for a in config["archs"])
+    seen, scenarios = set(), []
+    for f in forget_sets:
+        name = f.get("name", f["id"])
+        if (f["dataset"], name) in seen:
+            continue
+        seen.add((f["dataset"], name))
+        spec = f.get("spec", {})
+        if f["classes"] is None:
+            what = f"{f['size']} random training images" + (", drawn per seed" if spec.get("per_seed") else "")
+        elif spec.get("kind") == "random_classes":
+            what = f"{len(f['classes'])} classes drawn at random, {spec.get('draws', 1)} draws (about {f['size']} images)"
+        else:
+            n = len(f["classes"])
+            what = f"class{'es' if n > 1 else ''} {', '.join(map(str, f['classes']))} ({f['size']} training images)"
+        scenarios.append(rf"\texttt{{{escape(name)}}}: {what}")
+    families = []
+    for family, heading in FAMILIES.items():
+        members = [m for m in config["methods"] if METHODS[m].family == family]
+        if members:
+            families.append(rf"{escape(heading.lower())} ({_names(members)})")
+    sources = config.get("tuning", {}).get("sources", {})
+    searched = sorted(m for m, by_kind in sources.items() if any(s != "defaults" for s in by_kind.values()))
+    population, references = size("population_models"), size("lira_models")
+    gap = ", ".join(METRICS[k].latex for k in GAPS["avg_gap"])
+    out = [
+        rf"\paragraph{{Data and models.}} {data}; architecture{'s' if len(config['archs']) > 1 else ''} {archs}, "
+        rf"trained with {_params(config['train'])}. Each of the {len(config['seeds'])} seeds "
+        rf"({', '.join(map(str, config['seeds']))}) trains its own original and, per forget set, its own retrained model.",
+        rf"\paragraph{{Scenarios.}} " + "; ".join(scenarios) + ".",
+        rf"\paragraph{{Methods.}} {len(config['methods'])} runs per seed and scenario: " + "; ".join(families) + ". "
+        + (
+            rf"{len(searched)} of them ran at values a seeded search found on a seed and draw no reported run "
+            r"uses, the others at their papers' defaults or values picked by hand (Appendix~\ref{sec:setup-full})."
+            if searched
+            else r"All ran at their papers' defaults or values picked by hand (Appendix~\ref{sec:setup-full})."
+        ),
+        rf"\paragraph{{Measures.}} Forgetting and retention: {METRICS['acc_forget'].latex}, {METRICS['acc_retain'].latex}, "
+        rf"{METRICS['acc_test_retained'].latex} (test accuracy on the retained classes, the whole test set for a random "
+        rf"sample). Closeness to retraining: SalUn's average gap (over {gap}), against the floor that two "
+        r"independent retrainings (retrain\_twin) differ by. Hiding: a few-shot linear probe of the penultimate "
+        rf"features on the forgotten classes ({METRICS['probe_fewshot_acc_forgotten'].latex}). "
+        + (
+            rf"Populations: each method run $N = {'/'.join(map(str, population))}$ times against as many retrained "
+            rf"models, scored by the NeurIPS 2023 challenge's forgetting quality {METRICS['fq_F'].latex} and the "
+            r"per-example attack U-LiRA; two independent retrained populations give the null. "
+            if population
+            else r"No populations of unlearning runs in this configuration. "
+        )
+        + (
+            rf"LiRA calibrates membership per sample on {'/'.join(map(str, references))} reference models. "
+            if references
+            else ""
+        )
+        + r"Every interval is a 95\,\% interval: Student $t$ over the $n$ runs (seeds $\times$ draws) where "
+        r"$n \geq 2$, the run's own (Wilson's for an accuracy, a bootstrap over the models for a population metric) "
+        r"where $n = 1$.",
+    ]
+    return "\n\n".join(out) + "\n"
