@@ -107,7 +107,7 @@ def test_sisa_and_erm_ktp_print_no_verdict_against_retrain_and_the_caption_names
     assert "finetune" in rows and "retrain" in rows  # the others carry no ∗
     for caption in (MAIN_CAPTION, HIDING_CAPTION, LIRA_CAPTION, POPULATION_CAPTION):
         assert "SISA trained from scratch on $D_r$ with the same seed, shards and slices" in caption
-        assert "ERM-KTP's masked original trained on $D_r$" in caption and "n/b" in caption
+        assert "ERM-KTP's masked original retrained from scratch on $D_r$" in caption and "n/b" in caption
         assert "the network retrained from scratch on $D_r$" in caption
     # Their population rows too: F, Score and U-LiRA are all verdicts against retrain.
     pops = summary_rows(

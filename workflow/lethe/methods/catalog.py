@@ -114,7 +114,7 @@ def outside_paper_scope(method: str, forget_kind: str, n_forget_classes: int) ->
 GOLD_STANDARDS = {
     "retrain": "the network retrained from scratch on D_r with the original's recipe",
     "sisa_retrain": "SISA trained from scratch on D_r with the same seed, shards and slices",
-    "erm_ktp_retrain": "ERM-KTP's masked original trained on D_r, then its knowledge transfer",
+    "erm_ktp_retrain": "ERM-KTP's masked original retrained from scratch on D_r with the same recipe and seed",
 }
 # The gold standards the pipeline builds (the retrain rule and its population); the others are described only.
 BUILT_GOLD_STANDARDS = ("retrain",)

@@ -1,11 +1,26 @@
-r"""LaTeX output: the main results table (booktabs) and the number macros.
+r"""LaTeX output: the results tables (booktabs) and the number macros.
 
-Values are mean ± the half-width of the Student-t 95 % interval of the mean over seeds
-and forget-set draws (the summary's ``ci95``; the mean alone for one run); accuracies in
-percent. A censored metric (relearn time, whose runs may hit the epoch cap) is printed as
-"> cap" when no run finished and "≥ mean (x % reached)" when some did (the capped runs
-count at the cap, so the mean is a lower bound), and is never bold then. A membership verdict whose attack has no power (the summary's ``has_power``,
-:func:`lethe.metrics.stats.attack_power`) carries a dagger and is never bold.
+Values are mean ± the half-width of the 95 % interval of the mean (the summary's ``ci95``):
+Student's t over the seeds and forget-set draws where a cell has two runs or more; where it
+has one, that run's own interval for the metrics that write one (Wilson's for an accuracy, a
+bootstrap over the models for the population metrics, over the forget examples for LiRA's
+verdict on D_f) and the mean alone for the others (times, distances, attacks). The captions
+say both (``INTERVAL_NOTE``, ``POPULATION_INTERVAL_NOTE``); accuracies in percent. A censored
+metric (relearn time, whose runs may hit the epoch cap) is printed as "> cap" when no run
+finished and "≥ mean (x % reached)" when some did (the capped runs count at the cap, so the
+mean is a lower bound), and is never bold then. A membership verdict whose attack has no power
+(the summary's ``has_power``, :func:`lethe.metrics.stats.attack_power`) carries a dagger and is
+never bold.
+
+Marks after a method's name, in every table: ``=`` it changed no weight, ``×`` its weights (a
+population's outputs) were not finite, each with ``k/n`` for a share of the runs (models);
+``§`` outside the setting its paper evaluates; ``∘`` it starts from an original of its own;
+``∗`` its own gold standard (``MethodInfo.gold_standard``) is not the plain retrain and is not
+built. A row marked ``=``, ``×`` or ``§`` is never bold. The population rows read their
+populations' own counts (:func:`population_marks`), and a population whose every model is
+non-finite prints ``×`` in place of its numbers. A ``∗`` row (SISA, ERM-KTP) prints "n/b" for
+its verdicts against retrain (``vs_retrain`` in :mod:`lethe.metrics.catalog`: the gaps, JS to
+retrain, F, Score, U-LiRA), which stay in the CSVs, and is never bold as closest to retrain.
 
 Best in bold: in each scenario block and column, the unlearning method(s) whose mean,
 as printed, is best by the column's goal (``goal`` in :mod:`lethe.metrics.catalog`): the highest for retention
