@@ -158,8 +158,16 @@ def test_a_deterministic_method_runs_twice_and_is_said_to_be(original_mlp, digit
     pop = run_population(
         "zero_output", original_mlp, digits, forget_class3, params, arch="mlp", seed=0, n=6, device=cpu
     )
-    assert pop["deterministic"] and len(pop["seconds"]) == 2
+    assert pop["deterministic"] and len(pop["seconds"]) == 2 and pop["unchanged"] == [False] * 6
     assert (pop["phi"] == pop["phi"][0]).all() and (pop["acc_forget"] == pop["acc_forget"][0]).all()
+
+
+def test_a_population_that_changed_no_weight_says_so(original_mlp, digits, forget_class3, cpu):
+    """SSD at an α no parameter reaches is a no-op: every model of its population is the original (the tables
+    mark it, lethe.report.latex.population_marks); the one run made and its copies all count."""
+    params = merge_params("ssd", {"alpha": 1e12})
+    pop = run_population("ssd", original_mlp, digits, forget_class3, params, arch="mlp", seed=0, n=4, device=cpu)
+    assert pop["deterministic"] and pop["unchanged"] == [True] * 4
 
 
 def test_population_files_round_trip_and_are_checked(tmp_path, digits_files, forget_class3, original_mlp, train_recipe):

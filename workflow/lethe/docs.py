@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from lethe.methods.catalog import FAMILIES, METHODS, MethodInfo
+from lethe.methods.catalog import BUILT_GOLD_STANDARDS, FAMILIES, GOLD_STANDARDS, METHODS, MethodInfo
 from lethe.metrics.catalog import GAPS, METRICS
 from lethe.report.catalog import FIGURES
 
@@ -147,6 +147,12 @@ def _reference(key: str, entries: dict[str, dict[str, str]]) -> str:
     return f"{authors}, *{e.get('title', key)}*, {venue}{', ' + e['year'] if 'year' in e else ''} (`{key}`)"
 
 
+_NOT_BUILT = (
+    " (not built: the tables print no verdict against retrain for it, `n/b`, and never bold it as closest to"
+    " retrain; `lethe.methods.catalog.judged_against_retrain`)"
+)
+
+
 def method_reference() -> str:
     """docs/methods.md: every method, by family, with its source, defaults and its module's own account.
 
@@ -183,6 +189,8 @@ def method_reference() -> str:
                 f"- **Receives:** {sees}; starts from "
                 + ("the original model" if info.original == "original" else f"its own model `{info.original}`")
                 + ("" if info.needs_original else " (not used: it trains from scratch)"),
+                f"- **Gold standard:** {GOLD_STANDARDS[info.gold_standard]}"
+                + ("" if info.gold_standard in BUILT_GOLD_STANDARDS else _NOT_BUILT),
                 f"- **Code:** `workflow/lethe/methods/{info.name}.py`; tests: `tests/methods/{info.test_module}.py`",
                 "",
                 "```text",

@@ -54,6 +54,10 @@ class Metric:
     # (Wilson's over the samples for an accuracy, a bootstrap over the models for F and U-LiRA, over the
     # forget examples for LiRA's verdict)
     population: bool = False  # written by rule forgetting_quality (lethe.metrics.quality), not by the evaluation
+    # A verdict against the retrained model (a distance or attack between the method and retrain): for a method
+    # whose own gold standard the pipeline does not build (lethe.methods.catalog.judged_against_retrain) the
+    # tables print no value but "n/b"; kept in the CSVs.
+    vs_retrain: bool = False
 
 
 # fmt: off
@@ -88,14 +92,14 @@ METRICS: dict[str, Metric] = {
         Metric("lira_offline_tpr1_forget", r"TPR$_{1\%,f,off}$", "offline LiRA TPR at 1% FPR on D_f", "pct", "retrain", "lira", power="lira_offline_auc_audit"),
         Metric("probe_fewshot_acc_forgotten", r"Probe$_f$", "few-shot probe accuracy", "pct", "retrain", "hiding"),
         Metric("relearn_epochs", r"$R_t$ (ep.)", "relearn epochs", "num", "retrain", "hiding", censor="relearn_reached"),
-        Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding"),
+        Metric("js_to_retrain", r"JS$_{rt}$", "JS divergence to retrain", "frac", "min", "hiding", vs_retrain=True),
         Metric("zrf", "ZRF", "ZRF", "frac", "retrain", "hiding"),
-        Metric("fq_F", r"$F$", "forgetting quality F", "pct", "max", "population", interval=True, population=True),
-        Metric("fq_score", "Score", "challenge score F·RA·TA", "pct", "max", "population", interval=True, population=True),
-        Metric("ulira_acc", r"U-LiRA", "U-LiRA accuracy (shadow originals)", "pct", "min", "population", interval=True, population=True),
-        Metric("ulira_known_acc", r"U-LiRA$_{orig}$", "U-LiRA accuracy (original known)", "pct", "min", "population", interval=True, population=True),
-        Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True),
-        Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True),
+        Metric("fq_F", r"$F$", "forgetting quality F", "pct", "max", "population", interval=True, population=True, vs_retrain=True),
+        Metric("fq_score", "Score", "challenge score F·RA·TA", "pct", "max", "population", interval=True, population=True, vs_retrain=True),
+        Metric("ulira_acc", r"U-LiRA", "U-LiRA accuracy (shadow originals)", "pct", "min", "population", interval=True, population=True, vs_retrain=True),
+        Metric("ulira_known_acc", r"U-LiRA$_{orig}$", "U-LiRA accuracy (original known)", "pct", "min", "population", interval=True, population=True, vs_retrain=True),
+        Metric("avg_gap", "Gap", "avg gap to retrain (SalUn)", "pct", "min", "hiding", paired=True, derived=True, vs_retrain=True),
+        Metric("avg_gap_entropy", r"Gap$_{ent}$", "avg gap to retrain (entropy MIA)", "pct", "min", derived=True, vs_retrain=True),
     )
 }
 # fmt: on
@@ -127,4 +131,5 @@ PAIRED_METRICS = tuple(m.key for m in METRICS.values() if m.paired)
 MIA_METRICS = tuple(m.key for m in METRICS.values() if m.mia)
 INTERVAL_METRICS = tuple(m.key for m in METRICS.values() if m.interval)
 POPULATION_METRICS = tuple(m.key for m in METRICS.values() if m.population)
+VS_RETRAIN_METRICS = frozenset(m.key for m in METRICS.values() if m.vs_retrain)
 PERCENT_METRICS = frozenset(m.key for m in METRICS.values() if m.kind == "pct")

@@ -225,7 +225,8 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict
     ``acc_test_retained`` (N each), as :func:`lethe.populations.runs.run_population` returns.
     A model whose outputs are not finite (a diverged ascent) is told from every retrained one by
     that alone: its non-finite φ are scored as :data:`NONFINITE` (−, or + for +∞), far outside
-    any finite φ, and ``population_nonfinite_models`` counts such models.
+    any finite φ, and ``population_nonfinite_models`` counts such models (``population_shadow_nonfinite_models``
+    in the shadow population); the tables mark such a population and print no measurement where all are.
     """
     unlearned, retrained = _finite(unlearned), _finite(retrained)
     shadow = None if shadow is None else _finite(shadow)
@@ -244,6 +245,8 @@ def population_metrics(unlearned: dict, retrained: dict, seed: int, shadow: dict
     if shadow is not None:
         out.update(ulira_accuracy(shadow["phi"], retrained["phi"], seed + 2))
     out["population_nonfinite_models"] = int(unlearned["nonfinite_models"])
+    if shadow is not None:
+        out["population_shadow_nonfinite_models"] = int(shadow["nonfinite_models"])
     out["population_models"] = int(len(unlearned["phi"]))
     out["population_retrains"] = int(len(retrained["phi"]))
     out["population_examples"] = int(np.asarray(unlearned["phi"]).shape[1])

@@ -16,8 +16,9 @@ process starts.
 What is kept per run: φ on every forget example (LiRA's logit-scaled confidence of the
 true label, :func:`lethe.metrics.predict.logit_confidence`), the accuracies on D_f, D_r
 and the test samples of the retained classes (all test samples for random-sample
-forgetting), and the run's seconds and gradient steps; the models themselves are not
-kept. When the first two runs return bit-identical weights the method is deterministic
+forgetting), the run's seconds and gradient steps, and whether it changed no weight of the
+model it started from (``unchanged``, :func:`lethe.unlearning.weight_change`; None for a method
+that starts from no model); the models themselves are not kept. When the first two runs return bit-identical weights the method is deterministic
 (its unlearning draws nothing at random): the remaining runs would repeat them, so they are
 not run, their rows copy the first run's, and the population says ``deterministic``.
 """
@@ -74,7 +75,8 @@ def run_population(
 ) -> dict:
     """N runs of ``method`` from ``original`` (from ``originals(i)`` for run i where given); returns ``phi`` (N × |D_f| float32),
     ``acc_forget``, ``acc_retain``, ``acc_test_retained`` (N each), ``seeds``, ``seconds``
-    and ``steps`` (per run actually run), ``deterministic`` and ``wall_seconds``."""
+    and ``steps`` (per run actually run), ``unchanged`` (N: the run changed no weight of its start, None where
+    nothing compares), ``deterministic`` and ``wall_seconds``."""
     if n < 1:
         raise ValueError(f"population: n must be at least 1, got {n}")
     forget_idx = np.asarray(forget["indices"], dtype=np.int64)
@@ -84,7 +86,7 @@ def run_population(
     phi = np.empty((n, len(d_f)), dtype=np.float32)
     acc = {key: np.empty(n) for key in ("acc_forget", "acc_retain", "acc_test_retained")}
     seeds = [run_seed(seed, i) for i in range(n)]
-    seconds, steps = [], []
+    seconds, steps, unchanged = [], [], []
     deterministic, first = False, None
     started = time.perf_counter()
     for i, run in enumerate(seeds):
@@ -92,6 +94,7 @@ def run_population(
             phi[i] = phi[0]
             for values in acc.values():
                 values[i] = values[0]
+            unchanged.append(unchanged[0])
             continue
         start = original if originals is None else originals(i)
         model, record = run_unlearning(
@@ -108,6 +111,7 @@ def run_population(
         )
         seconds.append(record["seconds"])
         steps.append(record["steps"])
+        unchanged.append(record["weights"]["unchanged"])
         z_f = model_logits(model, d_f, batch_size, amp)
         phi[i] = logit_confidence(z_f, d_f.y.cpu()).astype(np.float32)
         acc["acc_forget"][i] = logits_accuracy(z_f, d_f.y)
@@ -133,6 +137,7 @@ def run_population(
         "seeds": seeds,
         "seconds": seconds,
         "steps": steps,
+        "unchanged": unchanged,
         "deterministic": deterministic,
         "wall_seconds": time.perf_counter() - started,
     }

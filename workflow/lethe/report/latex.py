@@ -1,11 +1,26 @@
-r"""LaTeX output: the main results table (booktabs) and the number macros.
+r"""LaTeX output: the results tables (booktabs) and the number macros.
 
-Values are mean ± the half-width of the Student-t 95 % interval of the mean over seeds
-and forget-set draws (the summary's ``ci95``; the mean alone for one run); accuracies in
-percent. A censored metric (relearn time, whose runs may hit the epoch cap) is printed as
-"> cap" when no run finished and "≥ mean (x % reached)" when some did (the capped runs
-count at the cap, so the mean is a lower bound), and is never bold then. A membership verdict whose attack has no power (the summary's ``has_power``,
-:func:`lethe.metrics.stats.attack_power`) carries a dagger and is never bold.
+Values are mean ± the half-width of the 95 % interval of the mean (the summary's ``ci95``):
+Student's t over the seeds and forget-set draws where a cell has two runs or more; where it
+has one, that run's own interval for the metrics that write one (Wilson's for an accuracy, a
+bootstrap over the models for the population metrics, over the forget examples for LiRA's
+verdict on D_f) and the mean alone for the others (times, distances, attacks). The captions
+say both (``INTERVAL_NOTE``, ``POPULATION_INTERVAL_NOTE``); accuracies in percent. A censored
+metric (relearn time, whose runs may hit the epoch cap) is printed as "> cap" when no run
+finished and "≥ mean (x % reached)" when some did (the capped runs count at the cap, so the
+mean is a lower bound), and is never bold then. A membership verdict whose attack has no power
+(the summary's ``has_power``, :func:`lethe.metrics.stats.attack_power`) carries a dagger and is
+never bold.
+
+Marks after a method's name, in every table: ``=`` it changed no weight, ``×`` its weights (a
+population's outputs) were not finite, each with ``k/n`` for a share of the runs (models);
+``§`` outside the setting its paper evaluates; ``∘`` it starts from an original of its own;
+``∗`` its own gold standard (``MethodInfo.gold_standard``) is not the plain retrain and is not
+built. A row marked ``=``, ``×`` or ``§`` is never bold. The population rows read their
+populations' own counts (:func:`population_marks`), and a population whose every model is
+non-finite prints ``×`` in place of its numbers. A ``∗`` row (SISA, ERM-KTP) prints "n/b" for
+its verdicts against retrain (``vs_retrain`` in :mod:`lethe.metrics.catalog`: the gaps, JS to
+retrain, F, Score, U-LiRA), which stay in the CSVs, and is never bold as closest to retrain.
 
 Best in bold: in each scenario block and column, the unlearning method(s) whose mean,
 as printed, is best by the column's goal (``goal`` in :mod:`lethe.metrics.catalog`): the highest for retention
@@ -30,8 +45,15 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from lethe.methods.catalog import FAMILIES, METHODS, SCOPES, outside_paper_scope
-from lethe.metrics.catalog import METRICS, PERCENT_METRICS, table_columns
+from lethe.methods.catalog import (
+    FAMILIES,
+    GOLD_STANDARDS,
+    METHODS,
+    SCOPES,
+    judged_against_retrain,
+    outside_paper_scope,
+)
+from lethe.metrics.catalog import METRICS, PERCENT_METRICS, VS_RETRAIN_METRICS, table_columns
 from lethe.plan.paths import ORIGINAL
 
 # (metric, column header, kind) in table order, and what "best" means per metric: from the catalogue.
@@ -77,6 +99,20 @@ OUTSIDE_SCOPE = r"$^{\S}$"  # after a method run on a kind of forget set its pap
 UNCHANGED = r"$^{=}$"  # after a method that changed no weight of its start model (the metric ``unchanged``)
 DIVERGED = r"$^{\times}$"  # after a method whose returned weights were not finite (the metric ``diverged``)
 OWN_ORIGINAL = r"$^{\circ}$"  # after a method that starts from an original of its own (MethodInfo.original)
+OWN_GOLD = r"$^{\ast}$"  # after a method whose own gold standard is not the plain retrain and is not built
+NOT_BUILT = "n/b"  # in place of a verdict against retrain for such a method (judged_against_retrain)
+BROKEN = r"$\times$"  # in place of a population metric whose every model was non-finite
+
+
+def judged(method: str) -> bool:
+    """Whether ``method``'s verdicts against retrain are verdicts on its unlearning (names outside the
+    registry, the original included, are)."""
+    return method not in METHODS or judged_against_retrain(method)
+
+
+def share(value) -> float:
+    """A mark metric's fraction of runs (0 where not measured)."""
+    return 0.0 if _missing(value) else float(value)
 
 
 def share_mark(sign: str, fraction, runs) -> str:
@@ -168,6 +204,17 @@ LIRA_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("lira")]
 POPULATION_COLUMNS = [(m.key, m.latex, m.kind) for m in table_columns("population")]
 
 
+def row_marks(row: pd.Series, method: str, kind: str, k) -> str:
+    """The marks after a method's name: ``=`` unchanged, ``×`` diverged (``k/n`` for a share), ``§`` outside its
+    paper's setting, ``∘`` its own original, ``∗`` its own gold standard (not built). ``row``: a wide row with
+    ("mean", metric) and ("n", metric) entries."""
+    mark = unchanged_mark(row.get(("mean", "unchanged"), None), row.get(("n", "unchanged"), None))
+    mark += diverged_mark(row.get(("mean", "diverged"), None), row.get(("n", "diverged"), None))
+    mark += OUTSIDE_SCOPE if outside_paper_scope(method, kind, k) else ""
+    mark += OWN_ORIGINAL if method in METHODS and METHODS[method].original != "original" else ""
+    return mark + ("" if judged(method) else OWN_GOLD)
+
+
 def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns: list | None = None) -> str:
     """One booktabs table: a block per dataset/architecture/forget scenario, a row per method.
 
@@ -218,17 +265,28 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             value = rows.loc[method].get(("mean", censor), float("nan")) if censor else float("nan")
             return 1.0 if _missing(value) else float(value)
 
-        def diverged(method, rows=rows):
-            value = rows.loc[method].get(("mean", "diverged"), float("nan"))
-            return not _missing(value) and float(value) > 0
+        def marked(method, rows=rows, kind=kind, k=k):
+            """A run marked ×, = or § (any share of its runs): never bold."""
+            row = rows.loc[method]
+            return (
+                share(row.get(("mean", "diverged"), None)) > 0
+                or share(row.get(("mean", "unchanged"), None)) > 0
+                or outside_paper_scope(method, kind, k)
+            )
+
+        def no_verdict(method, metric):
+            """A verdict against retrain of a method judged against a gold standard of its own, not built."""
+            return not judged(method) and (metric in VS_RETRAIN_METRICS or GOALS.get(metric) == "retrain")
 
         # A verdict of an attack without power is no candidate for bold (the references still anchor the goal),
-        # nor is a method any of whose runs returned non-finite weights.
+        # nor is a marked run (diverged, unchanged, outside its paper's setting), nor a method's closeness to a
+        # retrain that is not its gold standard.
         best = {
             metric: best_methods(
                 {
                     m: float("nan")
-                    if (no_power(m, metric) or reached(m, metric) < 1 or diverged(m)) and m not in REFERENCES
+                    if (no_power(m, metric) or reached(m, metric) < 1 or marked(m) or no_verdict(m, metric))
+                    and m not in REFERENCES
                     else rows.loc[m].get(("mean", metric), float("nan"))
                     for m in rows.index
                 },
@@ -242,21 +300,24 @@ def main_table(summary: pd.DataFrame, methods: list[str] | None = None, columns:
             row = rows.loc[method]
             counts = [row.get(("n", key), float("nan")) for key in ("acc_forget", *(m for m, _, _ in columns))]
             n = int(max((c for c in counts if not _missing(c)), default=0))
+            broken = share(row.get(("mean", "diverged"), None)) >= 1
             cells = []
             for metric, _, fmt in columns:
                 mean = row.get(("mean", metric), float("nan"))
                 ci = row.get(("ci95", metric), float("nan"))
+                if not judged(method) and metric in VS_RETRAIN_METRICS:
+                    cells.append(NOT_BUILT)  # the numbers stay in the CSVs; against retrain they are no verdict
+                    continue
+                if broken and metric in METRICS and METRICS[metric].population and not _missing(mean):
+                    cells.append(BROKEN)  # every model non-finite: the attack sees NaNs, not forgetting
+                    continue
                 cell = format_value(mean, ci, fmt) + (NO_POWER if no_power(method, metric) else "")
                 done = reached(method, metric)
                 if done < 1 and not _missing(mean):
                     # Runs that hit the cap count at the cap: the mean is a lower bound.
                     cell = f"$>${mean:.0f}" if done == 0 else f"$\\geq${mean:.1f} ({100 * done:.0f}\\,\\% reached)"
                 cells.append(bold(cell) if method in best.get(metric, ()) else cell)
-            mark = unchanged_mark(row.get(("mean", "unchanged"), None), row.get(("n", "unchanged"), None))
-            mark += diverged_mark(row.get(("mean", "diverged"), None), row.get(("n", "diverged"), None))
-            mark += OUTSIDE_SCOPE if outside_paper_scope(method, kind, k) else ""
-            mark += OWN_ORIGINAL if method in METHODS and METHODS[method].original != "original" else ""
-            lines.append(" & ".join([escape(method) + mark, str(n), *cells]) + r" \\")
+            lines.append(" & ".join([escape(method) + row_marks(row, method, kind, k), str(n), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -271,36 +332,71 @@ UNCHANGED_NOTE = (
         if info.paper_scope
     )
     + r"). $^{\times}$: the method returned non-finite (NaN or infinite) weights (in $k$ of $n$ runs where "
-    r"marked $^{\times k/n}$); those runs' metrics describe a broken model, not forgetting. $^{\circ}$: the method "
+    r"marked $^{\times k/n}$); those runs' metrics describe a broken model, not forgetting. A method marked "
+    r"$^{=}$, $^{\times}$ or $^{\S}$ is never bold. $^{\circ}$: the method "
     r"starts from an original of its own, trained by its own rule ("
     + "; ".join(
         rf"{escape(name)}: {escape(info.original)}" for name, info in METHODS.items() if info.original != "original"
     )
     + r"); the original row is the pipeline's."
 )
+# Which reference each row is compared with: retrain, but for the methods whose own gold standard is not built.
+
+
+def gold_standard_text(key: str) -> str:
+    """A gold standard's description (GOLD_STANDARDS) in LaTeX."""
+    return escape(GOLD_STANDARDS[key]).replace(r"D\_r", "$D_r$")
+
+
+GOLD_NOTE = (
+    r" Every row is compared with "
+    + gold_standard_text("retrain")
+    + r" (the retrain row), except those marked $^{\ast}$, whose exact unlearning is another model, which the "
+    r"pipeline does not build ("
+    + "; ".join(
+        f"{escape(name)}: {gold_standard_text(info.gold_standard)}"
+        for name, info in METHODS.items()
+        if info.gold_standard != "retrain"
+    )
+    + r"): against the plain retrain a distance or attack sees the method's own training, not its unlearning, so "
+    r"their verdicts against retrain are not printed (n/b: its gold standard is not built) and they are never "
+    r"bold as closest to retrain; their accuracies and times are measurements and stand."
+)
+# What the ± of a cell is: Student's t over its runs where it has two or more, else the run's own interval.
+INTERVAL_NOTE = (
+    r"Mean $\pm$ the half-width of the 95\,\% interval of the mean: Student's $t$ over the cell's $n$ runs (seeds "
+    r"$\times$ forget-set draws) where $n \geq 2$; where a cell has one run, that run's own 95\,\% interval "
+    r"(Wilson's over the samples for an accuracy, a bootstrap over the forget examples for LiRA on $D_f$) and the "
+    r"mean alone for the other metrics (times, distances, attacks)."
+)
+POPULATION_INTERVAL_NOTE = (
+    r"Mean $\pm$ the half-width of the 95\,\% interval: Student's $t$ over the $n$ seeds' populations where "
+    r"$n \geq 2$; where $n = 1$, a bootstrap over the one population's models. All in percent."
+)
 MAIN_CAPTION = (
-    r"Every method, mean $\pm$ the half-width of its 95\,\% interval (Student $t$) over $n$ runs; accuracies in percent, time in milliseconds. Bold: the best "
+    r"Every method. " + INTERVAL_NOTE + r" Accuracies in percent, time in milliseconds. Bold: the best "
     r"unlearning method of the column, that is the closest to the retrained model on Acc$_f$ and Acc$_{te,f}$, the "
-    r"highest retention, the lowest time; the original and retrain rows are references." + UNCHANGED_NOTE
+    r"highest retention, the lowest time; the original and retrain rows are references." + UNCHANGED_NOTE + GOLD_NOTE
 )
 HIDING_CAPTION = (
     r"Forgetting or hiding: membership inference, probe, relearn time and distance to the retrained model on the "
-    r"forget set, mean $\pm$ the half-width of its 95\,\% interval over $n$ runs. Bold: the unlearning method closest "
+    r"forget set. " + INTERVAL_NOTE + r" Bold: the unlearning method closest "
     r"to the retrained model's value (lowest for JS$_{rt}$ and the gap) in each column. $^\dagger$: the attack has no "
     r"power on this model (the 95\,\% interval of its held-out accuracy, pooled over the runs, contains 0.5), so its "
     r"verdict is not evidence either way and is never bold. Gap: SalUn's average gap (Acc$_f$, Acc$_r$, "
-    r"Acc$_{te,r}$, MIA-efficacy)." + UNCHANGED_NOTE
+    r"Acc$_{te,r}$, MIA-efficacy)." + UNCHANGED_NOTE + GOLD_NOTE
 )
 
 LIRA_CAPTION = (
     r"LiRA, the likelihood-ratio attack calibrated per sample on reference models (online unless marked "
-    r"``off''), mean $\pm$ the half-width of its 95\,\% interval over $n$ runs. Audit (AUC$_{aud}$, TPR at "
+    r"``off''). " + INTERVAL_NOTE + r" Audit (AUC$_{aud}$, TPR at "
     r"0.1\,\%, 1\,\% and 5\,\% FPR): the retained training samples against held-out test samples, how much an "
     r"attacker can learn about this model's members at all; ``--'' where there are too few held-out samples to "
     r"resolve that FPR. $D_f$ (AUC$_f$, TPR$_{1\%,f}$): the forget samples against held-out test samples of "
     r"their classes; the original's $D_f$ looks like members, a model that forgot like the retrained model's. "
     r"$^\dagger$: the audit's interval contains 0.5, so the verdict on $D_f$ has no power. Bold: closest to retrain."
     + UNCHANGED_NOTE
+    + GOLD_NOTE
 )
 
 
@@ -314,15 +410,56 @@ POPULATION_CAPTION = (
     r"retrained ones (0.5: indistinguishable), each run starting from its own shadow original (trained like the "
     r"original from its own seed), and U-LiRA$_{orig}$ on the runs from the one original (the attacker knows it). "
     r"All are estimated from finitely many models: the retrain\_twin row, two independent retrain populations "
-    r"compared, is what exact unlearning scores at this $N$. Mean $\pm$ the half-width of the 95\,\% interval "
-    r"over $n$ seeds, or for one seed of a bootstrap over the populations' models, all in percent; ``--'' for $F$: the method is "
+    r"compared, is what exact unlearning scores at this $N$. "
+    + POPULATION_INTERVAL_NOTE
+    + r" ``--'' for $F$: the method is "
     r"deterministic (every run from the one original the same model), where $F$ is undefined; for U-LiRA: no "
-    r"shadow population (SISA starts from its own original). Bold: best unlearning method of the column."
+    r"shadow population. Bold: best unlearning method of the column. The marks are the populations' own: "
+    r"$^{\times}$ (or $^{\times k/n}$): all ($k$ of the $n$) models had non-finite outputs, which alone tell them "
+    r"from retrained ones; where all did, $\times$ stands in place of the numbers, which measure a broken model, "
+    r"not forgetting. $^{=}$ (or $^{=k/n}$): the models changed no weight of the original they started from (where "
+    r"a population records no count, the evaluation runs' share), a no-op that looks like retraining on a model "
+    r"that barely memorises. A row marked $^{\times}$, $^{=}$ or $^{\S}$ is never bold." + GOLD_NOTE
 )
 
 
+def population_marks(summary: pd.DataFrame) -> pd.DataFrame:
+    """The population rows' own ``diverged`` and ``unchanged`` shares, as summary rows (mean: the share of the
+    populations' models, n: their number), from rule forgetting_quality's counts: ``population_nonfinite_models``
+    (models with non-finite outputs) and ``population_unchanged_models`` (models that changed no weight of their
+    start), each with its shadow population's (``population_shadow_*``) where there is one. Where the populations
+    hold no unchanged count (results written before it was counted), the evaluation's ``unchanged`` share of the
+    same method and scenario stands in for it."""
+    keys = ["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes", "method"]
+    wide = summary.pivot_table(index=keys, columns="metric", values="mean", aggfunc="first", sort=False)
+
+    def total(names: tuple[str, ...]) -> pd.Series:
+        present = [name for name in names if name in wide.columns]
+        if not present:
+            return pd.Series(float("nan"), index=wide.index)
+        return wide[present].sum(axis=1, min_count=1)
+
+    models = total(("population_models",)) + total(("population_shadow_models",)).fillna(0)
+    frames = []
+    for mark, counts in (
+        ("diverged", ("population_nonfinite_models", "population_shadow_nonfinite_models")),
+        ("unchanged", ("population_unchanged_models", "population_shadow_unchanged_models")),
+    ):
+        count = total(counts)
+        frame = pd.DataFrame({"mean": count / models, "n": models}).dropna()
+        if mark == "unchanged" and "unchanged" in wide.columns:  # older populations: the evaluation's share
+            runs = summary[summary["metric"] == "unchanged"].set_index(keys)
+            fallback = runs.loc[runs.index.difference(frame.index), ["mean", "n"]]
+            frame = pd.concat([frame, fallback[fallback.index.isin(models.dropna().index)]])
+        frames.append(frame.reset_index().assign(metric=mark, std=0.0, ci95=float("nan")))
+    return pd.concat(frames, ignore_index=True)[[*keys, "metric", "mean", "std", "n", "ci95"]]
+
+
 def population_tables(summary: pd.DataFrame) -> str:
-    """The population metrics per scenario (:func:`scenario_tables`), or a sentence when no population was drawn."""
+    """The population metrics per scenario (:func:`scenario_tables`), or a sentence when no population was drawn.
+
+    The rows carry the populations' own marks (:func:`population_marks`): × where models were non-finite (every
+    model: no value, :data:`BROKEN`), = where models changed no weight; neither is ever bold."""
     from lethe.metrics.catalog import POPULATION_METRICS
 
     rows = summary[summary["metric"].isin(POPULATION_METRICS)]
@@ -330,7 +467,10 @@ def population_tables(summary: pd.DataFrame) -> str:
         return r"\emph{No populations of unlearning runs in this configuration (population.models is 0).}\par" + "\n"
     sizes = sorted({int(n) for n in summary.loc[summary["metric"] == "population_models", "mean"].dropna()})
     caption = POPULATION_CAPTION.replace(r"run $N$ times", rf"run $N = {'/'.join(map(str, sizes))}$ times", 1)
-    return scenario_tables(rows, POPULATION_COLUMNS, caption, "tab:population")
+    marks = population_marks(summary)
+    shown = rows.set_index(["dataset", "arch", "forget_set_name", "forget_kind", "n_forget_classes", "method"]).index
+    marks = marks[marks.set_index(list(shown.names)).index.isin(shown)]
+    return scenario_tables(pd.concat([rows, marks], ignore_index=True), POPULATION_COLUMNS, caption, "tab:population")
 
 
 def scenario_tables(
@@ -375,16 +515,24 @@ def family_sections(summary: pd.DataFrame) -> str:
         names = ", ".join(rf"\texttt{{{escape(m)}}}" for m in members) or "none"
         out += [
             rf"\subsection{{{escape(heading)}}}\label{{sec:family-{family.replace('_', '-')}}}",
-            rf"Table~\ref{{{label}}} compares {names} with the original model and the retrained gold standard.",
+            rf"Table~\ref{{{label}}} compares {names} with the original model and the retrained model, "
+            + (
+                "the gold standard."
+                if all(judged(m) for m in members)
+                else "the gold standard of all but "
+                + ", ".join(rf"\texttt{{{escape(m)}}}" for m in members if not judged(m))
+                + r", whose own gold standard is not built ($^{\ast}$)."
+            ),
             r"\begin{table}[htbp]",
             r"\centering\small",
             r"\resizebox{\linewidth}{!}{%",
             main_table(summary, members).rstrip(),
             r"}",
-            rf"\caption{{{escape(heading)}: forgetting and retention, mean $\pm$ 95\,\% interval over $n$ runs (seeds $\times$ "
-            rf"forget-set draws); accuracies in percent, time in milliseconds. Bold: the best method of each block "
-            rf"and column (closest to retrain for Acc$_f$ and Acc$_{{te,f}}$, highest retention, lowest time)."
+            rf"\caption{{{escape(heading)}: forgetting and retention. " + INTERVAL_NOTE + r" Accuracies in percent, "
+            r"time in milliseconds. Bold: the best method of each block "
+            r"and column (closest to retrain for Acc$_f$ and Acc$_{te,f}$, highest retention, lowest time)."
             + UNCHANGED_NOTE
+            + GOLD_NOTE
             + "}",
             rf"\label{{{label}}}",
             r"\end{table}",
@@ -411,13 +559,20 @@ def methods_section(methods: Iterable[str]) -> str:
 
 
 def cost_table(tidy: pd.DataFrame) -> str:
-    """Unlearning time (ms, mean ± std over every run) per method against the number of forgotten classes."""
-    costs = tidy[(tidy["metric"] == "unlearn_seconds") & (tidy["forget_kind"] != "random_samples")]
+    """Unlearning time (ms, mean ± std over every run) per method against the number of forgotten classes.
+
+    Each cell carries its runs' marks (``=``, ``×`` with their share, ``§``) and a marked cell is never the bold
+    fastest: a run that changed nothing or broke the model is fast for no forgetting."""
+    runs = tidy[tidy["forget_kind"] != "random_samples"]
+    costs = runs[runs["metric"] == "unlearn_seconds"]
     if costs.empty:
         # A note one line wide, not nothing: the paper scales this into \linewidth (nothing divides by 0).
         return "\\begin{tabular}{@{}p{\\linewidth}@{}}\\centering No class-forgetting runs in this configuration.\n\\end{tabular}\n"
-    costs = costs.groupby(["dataset", "arch", "method", "n_forget_classes"], sort=False)["value"].agg(["mean", "std"])
+    keys = ["dataset", "arch", "method", "n_forget_classes"]
+    costs = costs.groupby(keys, sort=False)["value"].agg(["mean", "std"])
     costs["std"] = costs["std"].fillna(0.0)
+    flags = runs[runs["metric"].isin(("unchanged", "diverged"))]
+    flags = flags.groupby([*keys, "metric"], sort=False)["value"].agg(["mean", "count"]).unstack("metric")
     ks = sorted(costs.index.get_level_values("n_forget_classes").unique())
     lines = [
         r"\begin{tabular}{l l " + " ".join("r" for _ in ks) + "}",
@@ -425,11 +580,24 @@ def cost_table(tidy: pd.DataFrame) -> str:
         " & ".join(["Data / arch", "Method", *[f"{int(k)} class{'es' if k > 1 else ''}" for k in ks]]) + r" \\",
         r"\midrule",
     ]
+
+    def marks(key) -> str:
+        def flag(stat, metric):
+            return flags.loc[key, (stat, metric)] if key in flags.index and (stat, metric) in flags.columns else None
+
+        mark = unchanged_mark(flag("mean", "unchanged"), flag("count", "unchanged"))
+        mark += diverged_mark(flag("mean", "diverged"), flag("count", "diverged"))
+        return mark + (OUTSIDE_SCOPE if outside_paper_scope(key[2], "classes", key[3]) else "")
+
     for (dataset, arch), block in costs.groupby(level=["dataset", "arch"], sort=False):
         methods = method_order(list(block.index.get_level_values("method").unique()))
         fastest = {
             k: best_methods(
-                {m: costs.loc[(dataset, arch, m, k), "mean"] for m in methods if (dataset, arch, m, k) in costs.index},
+                {
+                    m: costs.loc[(dataset, arch, m, k), "mean"]
+                    for m in methods
+                    if (dataset, arch, m, k) in costs.index and not marks((dataset, arch, m, k))
+                },
                 "min",
                 "ms",
             )
@@ -439,8 +607,11 @@ def cost_table(tidy: pd.DataFrame) -> str:
             cells = []
             for k in ks:
                 key = (dataset, arch, method, k)
-                cell = format_value(costs.loc[key, "mean"], costs.loc[key, "std"], "ms") if key in costs.index else "--"
-                cells.append(bold(cell) if method in fastest[k] else cell)
+                if key not in costs.index:
+                    cells.append("--")
+                    continue
+                cell = format_value(costs.loc[key, "mean"], costs.loc[key, "std"], "ms")
+                cells.append((bold(cell) if method in fastest[k] else cell) + marks(key))
             lines.append(" & ".join([f"{escape(dataset)}/{escape(arch)}", escape(method), *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

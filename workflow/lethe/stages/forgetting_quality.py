@@ -33,6 +33,14 @@ def forgetting_quality(
     ):  # fmt: skip
         raise ValueError(f"forgetting_quality: {method_paths[1]} and {retrain_paths[1]} are not the same scenario")
     metrics = population_metrics(unlearned, retrained, seed=int(rec["seed"]), shadow=shadow)
+    # The models that changed no weight of their start (a no-op looks like retraining on a model that barely
+    # memorises): the tables mark such a population. Absent from records written before it was counted.
+    for key, population in (("population_unchanged_models", unlearned), ("population_shadow_unchanged_models", shadow)):
+        count = None if population is None else population["record"].get("unchanged_models")
+        if count is not None:
+            metrics[key] = int(count)
+    if shadow is not None:
+        metrics["population_shadow_models"] = int(shadow["record"]["models"])
     result = {
         **{key: rec[key] for key in ("method", "dataset", "arch", "seed", "forget_set", "forget_set_name",
                                      "forget_kind", "forget_classes", "forget_size")},

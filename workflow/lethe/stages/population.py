@@ -67,6 +67,7 @@ def write_population(
         "forget_classes": forget["classes"], "forget_size": forget["size"], "models": n, "params": params,
         "deterministic": pop["deterministic"], "runs_made": len(pop["seconds"]),
         "seconds": pop["seconds"], "steps": pop["steps"], "wall_seconds": pop["wall_seconds"],
+        "unchanged_models": None if None in pop["unchanged"] else sum(map(bool, pop["unchanged"])),
         "device": str(dev), "original": str(original_path) if shadow_paths is None else str(shadow_paths[0]),
         "originals": "fixed" if shadow_paths is None else "shadow", "npz_sha256": sha256_file(out_npz),
     }  # fmt: skip
