@@ -37,15 +37,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from lethe.methods.catalog import FAMILIES, METHODS, outside_paper_scope
-
-try:  # TEMP until the gold-standard field lands
-    from lethe.methods.catalog import judged_against_retrain
-except ImportError:  # pragma: no cover
-
-    def judged_against_retrain(method: str) -> bool:
-        return method not in ("sisa", "erm_ktp")
-
+from lethe.methods.catalog import METHODS, judged_against_retrain, outside_paper_scope
 from lethe.metrics.catalog import GAPS, METRICS
 from lethe.plan.paths import ORIGINAL
 
@@ -177,6 +169,8 @@ class Results:
             return "diverged"
         if (self.value(scenario, method, "population_nonfinite_models") or 0) > 0:
             return "diverged population"
+        if (self.value(scenario, method, "population_unchanged_models") or 0) > 0:
+            return "unchanged"
         if (self.value(scenario, method, "unchanged") or 0) > 0:
             return "unchanged"
         return None
@@ -574,7 +568,8 @@ def consistent(results: Results) -> list[Finding]:
         per = {f.scenario: set(f.methods) for f in test(results)}
         if len(per) < 2:
             continue
-        ran = {m: [s.name for s in results.scenarios if m in results.methods(s) and s.name in per] for m in METHODS}
+        present = dict.fromkeys(m for s in results.scenarios for m in results.methods(s))
+        ran = {m: [s.name for s in results.scenarios if m in results.methods(s) and s.name in per] for m in present}
         always = [m for m, where in ran.items() if len(where) >= 2 and all(m in per[w] for w in where)]
         if not always:
             continue
