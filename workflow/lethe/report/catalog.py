@@ -161,7 +161,7 @@ FIGURES: dict[str, Figure] = {
             "relearn_time", "tidy", "figure", "Forgetting or hiding",
             "relearn epochs per method (a row each), the scenarios as series, retrain's as a band per scenario",
             width=1.0, height=0.55, label="fig:relearn",
-            metrics=("relearn_epochs", "relearn_reached", "diverged", "unchanged"),
+            metrics=("relearn_epochs", "diverged", "unchanged"),
             caption=(
                 f"Relearn time {_m('relearn_epochs')}: epochs of fine-tuning on part of the forget set until the "
                 f"original's forget accuracy returns. {_DOTS} The band in a scenario's colour is retrain's mean "

@@ -716,7 +716,9 @@ def confusion_matrices(records: Sequence[dict], methods: Sequence[str], paths: P
                 image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=100)
                 for c in forgotten:
                     ax.add_patch(Rectangle((-0.5, c - 0.5), k, 1, fill=False, edgecolor="#d62728", linewidth=0.8))
-                ticks = range(0, k, 1 if k <= 10 else 2 if k <= 20 else max(1, k // 5)) if k else []
+                # Every class where a cell is 11 pt or more, else every second or fifth.
+                cell_pt = 72 * 0.75 * fig.get_figwidth() / ncols / max(k, 1)
+                ticks = range(0, k, 1 if cell_pt >= 11 else 2 if 2 * cell_pt >= 11 else max(1, k // 5))
                 ax.set_xticks(ticks, labels=[str(t) for t in ticks])
                 ax.set_yticks(ticks, labels=[str(t) for t in ticks])
                 for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
@@ -783,8 +785,9 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
     Hollow markers: at least one run hit the epoch cap without relearning (the mean is then
     a lower bound).
     """
-    (metric,) = _metrics("relearn_time")[:1]
-    stats = _stats(tidy, [metric, "relearn_reached"])
+    (metric,) = _metrics("relearn_time")
+    reached = METRICS[metric].censor  # 0/1 per run: relearnt within the cap
+    stats = _stats(tidy, [metric, reached])
     scenarios = [s for s in _scenarios(stats) if any(key[0] == s and key[2] == metric for key in stats)]
     if not scenarios:
         placeholder("Relearn time", "No relearn-time results (evaluation ran without an original model).", paths)
@@ -792,8 +795,7 @@ def relearn_time(tidy: pd.DataFrame, paths: Paths) -> bool:
     found = marks(tidy)
     methods = family_order(m for s in scenarios for m in _methods(stats, s))
     hollow = {
-        s: {m for m in methods if (r := stats.get((s, m, "relearn_reached"))) is not None and r.mean < 1}
-        for s in scenarios
+        s: {m for m in methods if (r := stats.get((s, m, reached))) is not None and r.mean < 1} for s in scenarios
     }
     with style():
         fig = sized_figure("relearn_time", _dot_height(len(methods)) + 0.9)
