@@ -103,7 +103,7 @@ FIGURES: dict[str, Figure] = {
             metrics=("avg_gap", "time_ratio_to_retrain", "diverged", "unchanged"),
             caption=(
                 f"Gap to retrain against speed-up: {_GAP} (y) against the speed-up over retraining (x, log scale: "
-                f"1/{_m('time_ratio_to_retrain')}), mean $\\pm$ std over seeds and draws, a panel per forget scenario. "
+                f"the inverse of {_m('time_ratio_to_retrain')}), mean $\\pm$ std over seeds and draws, a panel per forget scenario. "
                 "Retraining is the reference at speed-up 1 and gap 0 (dotted lines); the dashed grey line is the "
                 "original model's gap, what doing nothing scores. The methods on the Pareto front (no other method "
                 "both faster and closer; runs that diverged excluded) are coloured, named and joined by the grey "
