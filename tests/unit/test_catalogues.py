@@ -126,18 +126,23 @@ def test_every_figure_is_complete():
 
 
 def test_paper_includes_exactly_the_declared_figures_and_generated_files():
-    included, inputs = [], []
+    from lethe.report.catalog import figure_latex
+
+    placed, inputs = [], []
     for text in _paper_text().values():
-        included += re.findall(r"\\includegraphics(?:\[[^\]]*\])?\{([^}]*)\}", text)
+        placed += re.findall(r"\\lethefigure\{([^}]*)\}", text)
         inputs += re.findall(r"\\input\{([^}]*)\}", text)
-    assert sorted(included) == sorted(f"figures/{name}.pdf" for name in FIGURES)
+        assert "\\includegraphics" not in text, "a figure environment typed by hand: use \\lethefigure{NAME}"
+    assert sorted(placed) == sorted(FIGURES)
+    for name in FIGURES:
+        assert f"{{figures/{name}.pdf}}" in figure_latex(name)
     for target in inputs:
         folder, _, stem = target.partition("/")
         if folder == "generated":
             assert Path(stem).name in GENERATED.values() or f"{stem}.tex" in GENERATED.values(), target
         else:
             assert (PAPER / (target if target.endswith(".tex") else f"{target}.tex")).exists(), target
-    assert {f"generated/{name}" for name in GENERATED.values()} <= set(inputs), (
+    assert {f"generated/{name}" for name in GENERATED.values() if name.endswith(".tex")} <= set(inputs), (
         "a generated file the paper never inputs"
     )
 

@@ -71,7 +71,9 @@ def _scenarios(results: Results, method: str, classes: bool | None) -> list[Scen
     return [
         s
         for s in results.scenarios
-        if method in results.methods(s) and (classes is None or s.classes == classes) and results.mark(s, method) is None
+        if method in results.methods(s)
+        and (classes is None or s.classes == classes)
+        and results.mark(s, method) is None
     ]
 
 
@@ -84,7 +86,9 @@ def _tally(outcomes: list[tuple[Scenario, bool, str]]) -> Verdict:
 
 
 def _not_ran(method: str, what: str = "scenario") -> Verdict:
-    return Verdict("not testable", rf"\texttt{{{method.replace('_', chr(92) + '_')}}} has no unmarked run on a {what} here")
+    return Verdict(
+        "not testable", rf"\texttt{{{method.replace('_', chr(92) + '_')}}} has no unmarked run on a {what} here"
+    )
 
 
 def forgets_and_keeps(kind: bool | None, need_speedup: bool = False) -> Callable[[Results, str], Verdict]:
@@ -277,9 +281,7 @@ def claims_table(results: Results) -> str:
     """The claims-checked table: claim, source, measured, verdict (a ``table`` float labelled tab:claims)."""
     rows = []
     for claim, verdict in check(results):
-        rows.append(
-            rf"{claim.claim} & {_source(claim.source)} & {verdict.measured} & \emph{{{verdict.status}}} \\"
-        )
+        rows.append(rf"{claim.claim} & {_source(claim.source)} & {verdict.measured} & \emph{{{verdict.status}}} \\")
     caption = (
         r"Claims checked: each source's claim in our words, what this run measured on each scenario the claim is "
         rf"about, and the verdict (reproduced on every such scenario, partly, not reproduced, or not testable and why). "
@@ -289,19 +291,22 @@ def claims_table(results: Results) -> str:
         rf"{SPEEDUP_AT_LEAST:g}$\times$ faster than retraining. Runs marked diverged or unchanged, and methods with a "
         r"gold standard of their own, are not counted."
     )
-    return "\n".join(
-        [
-            r"\begin{table}[htbp]",
-            r"\centering\footnotesize",
-            r"\begin{tabular}{@{}p{0.30\linewidth}p{0.13\linewidth}p{0.40\linewidth}p{0.10\linewidth}@{}}",
-            r"\toprule",
-            r"Claim & Source & Measured & Verdict \\",
-            r"\midrule",
-            *rows,
-            r"\bottomrule",
-            r"\end{tabular}",
-            rf"\caption{{{caption}}}",
-            r"\label{tab:claims}",
-            r"\end{table}",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                r"\begin{table}[htbp]",
+                r"\centering\footnotesize",
+                r"\begin{tabular}{@{}p{0.30\linewidth}p{0.13\linewidth}p{0.40\linewidth}p{0.10\linewidth}@{}}",
+                r"\toprule",
+                r"Claim & Source & Measured & Verdict \\",
+                r"\midrule",
+                *rows,
+                r"\bottomrule",
+                r"\end{tabular}",
+                rf"\caption{{{caption}}}",
+                r"\label{tab:claims}",
+                r"\end{table}",
+            ]
+        )
+        + "\n"
+    )

@@ -432,7 +432,9 @@ def _pareto(points: dict[str, tuple[float, float]]) -> list[str]:
     """Methods no other beats in both speed-up (higher) and gap (lower)."""
     front = []
     for m, (speed, gap) in points.items():
-        beaten = any(s2 >= speed and g2 <= gap and (s2, g2) != (speed, gap) for n2, (s2, g2) in points.items() if n2 != m)
+        beaten = any(
+            s2 >= speed and g2 <= gap and (s2, g2) != (speed, gap) for n2, (s2, g2) in points.items() if n2 != m
+        )
         if not beaten:
             front.append(m)
     return sorted(front, key=lambda m: -points[m][0])
@@ -503,7 +505,9 @@ def no_effect(results: Results) -> list[Finding]:
     for s in results.scenarios:
         for m in results.methods(s):
             unchanged = results.value(s, m, "unchanged") or 0
-            diverged = max(results.value(s, m, "diverged") or 0, results.value(s, m, "population_nonfinite_models") or 0)
+            diverged = max(
+                results.value(s, m, "diverged") or 0, results.value(s, m, "population_nonfinite_models") or 0
+            )
             if unchanged > 0:
                 text = (
                     rf"On {s.label}, \texttt{{{_tt(m)}}} changed no weight in {pct(unchanged)}\,\% of its runs; those "
@@ -609,7 +613,6 @@ def derive(results: Results) -> list[Finding]:
     return marked
 
 
-
 # --------------------------------------------------------------------------- LaTeX
 
 # The paper's places for findings (\lethefindings{PLACE}): place -> the tests whose findings it carries.
@@ -647,8 +650,11 @@ def findings_latex(findings: Sequence[Finding]) -> str:
         if place == "conclusions":
             texts = [f.text for f in findings if f.test in tests and f.scenario is None] or texts
         body = " ".join(dict.fromkeys(texts)) or (
-            "No scenario passed " + ("this test" if len(tests) == 1 else "these tests") + ": "
-            + "; ".join(first_line(t)[0].lower() + first_line(t)[1:].rstrip(".") for t in tests) + "."
+            "No scenario passed "
+            + ("this test" if len(tests) == 1 else "these tests")
+            + ": "
+            + "; ".join(first_line(t)[0].lower() + first_line(t)[1:].rstrip(".") for t in tests)
+            + "."
         )
         lines.append(rf"\expandafter\def\csname lethe@findings@{place}\endcsname{{{body}}}")
     lines.append(

@@ -171,15 +171,18 @@ def overview_table(results: Results) -> str:
         r"$\times$ in place of a verdict: non-finite weights; =: the runs changed no weight. Full numbers are in "
         r"Appendix~\ref{sec:all}."
     )
-    return "\n".join(
-        [
-            r"\begin{table}[htbp]",
-            r"\centering\footnotesize",
-            r"\resizebox{\linewidth}{!}{%",
-            *lines,
-            r"}",
-            rf"\caption{{{caption}}}",
-            r"\label{tab:overview}",
-            r"\end{table}",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                r"\begin{table}[htbp]",
+                r"\centering\footnotesize",
+                r"\resizebox{\linewidth}{!}{%",
+                *lines,
+                r"}",
+                rf"\caption{{{caption}}}",
+                r"\label{tab:overview}",
+                r"\end{table}",
+            ]
+        )
+        + "\n"
+    )

@@ -224,7 +224,9 @@ def setup_summary(config: dict, manifests: list[dict], forget_sets: list[dict], 
         if f["classes"] is None:
             what = f"{f['size']} random training images" + (", drawn per seed" if spec.get("per_seed") else "")
         elif spec.get("kind") == "random_classes":
-            what = f"{len(f['classes'])} classes drawn at random, {spec.get('draws', 1)} draws (about {f['size']} images)"
+            what = (
+                f"{len(f['classes'])} classes drawn at random, {spec.get('draws', 1)} draws (about {f['size']} images)"
+            )
         else:
             n = len(f["classes"])
             what = f"class{'es' if n > 1 else ''} {', '.join(map(str, f['classes']))} ({f['size']} training images)"
@@ -243,7 +245,9 @@ def setup_summary(config: dict, manifests: list[dict], forget_sets: list[dict], 
         rf"trained with {_params(config['train'])}. Each of the {len(config['seeds'])} seeds "
         rf"({', '.join(map(str, config['seeds']))}) trains its own original and, per forget set, its own retrained model.",
         rf"\paragraph{{Scenarios.}} " + "; ".join(scenarios) + ".",
-        rf"\paragraph{{Methods.}} {len(config['methods'])} runs per seed and scenario: " + "; ".join(families) + ". "
+        rf"\paragraph{{Methods.}} {len(config['methods'])} runs per seed and scenario: "
+        + "; ".join(families)
+        + ". "
         + (
             rf"{len(searched)} of them ran at values a seeded search found on a seed and draw no reported run "
             r"uses, the others at their papers' defaults or values picked by hand (Appendix~\ref{sec:setup-full})."
