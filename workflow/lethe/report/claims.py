@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lethe.plan.paths import ORIGINAL
 from lethe.report.findings import (
     GAP,
     GOLD,
@@ -33,7 +34,6 @@ from lethe.report.findings import (
     pct,
     speedup,
 )
-from lethe.plan.paths import ORIGINAL
 
 KEEP_TOLERANCE_PP = 2.0
 FLAT_GROWTH = 1.25

@@ -244,7 +244,7 @@ def setup_summary(config: dict, manifests: list[dict], forget_sets: list[dict], 
         rf"\paragraph{{Data and models.}} {data}; architecture{'s' if len(config['archs']) > 1 else ''} {archs}, "
         rf"trained with {_params(config['train'])}. Each of the {len(config['seeds'])} seeds "
         rf"({', '.join(map(str, config['seeds']))}) trains its own original and, per forget set, its own retrained model.",
-        rf"\paragraph{{Scenarios.}} " + "; ".join(scenarios) + ".",
+        r"\paragraph{Scenarios.} " + "; ".join(scenarios) + ".",
         rf"\paragraph{{Methods.}} {len(config['methods'])} runs per seed and scenario: "
         + "; ".join(families)
         + ". "

@@ -11,7 +11,6 @@ import yaml
 from lethe.io import atomic_path, read_json
 from lethe.report.claims import claims_table
 from lethe.report.findings import Results, derive, findings_latex
-from lethe.report.overview import overview_table
 from lethe.report.latex import (
     HIDING_CAPTION,
     HIDING_COLUMNS,
@@ -24,6 +23,7 @@ from lethe.report.latex import (
     population_tables,
     scenario_tables,
 )
+from lethe.report.overview import overview_table
 from lethe.report.setup import setup_section, setup_summary
 
 
