@@ -78,6 +78,13 @@ _DOTS = (
     "mean $\\pm$ std over seeds and draws."
 )
 
+def _own_gold() -> str:
+    """The methods judged against a gold standard of their own, for captions (lethe.methods.catalog)."""
+    from lethe.methods.catalog import METHODS, judged_against_retrain
+
+    return ", ".join(rf"\\texttt{{{m.replace('_', chr(92) + '_')}}}" for m in METHODS if not judged_against_retrain(m))
+
+
 # fmt: off
 FIGURES: dict[str, Figure] = {
     f.name: f
@@ -106,8 +113,9 @@ FIGURES: dict[str, Figure] = {
                 f"the inverse of {_m('time_ratio_to_retrain')}), mean $\\pm$ std over seeds and draws, a panel per forget scenario. "
                 "Retraining is the reference at speed-up 1 and gap 0 (dotted lines); the dashed grey line is the "
                 "original model's gap, what doing nothing scores. The methods on the Pareto front (no other method "
-                "both faster and closer; runs that diverged excluded) are coloured, named and joined by the grey "
-                f"line. {_HIGHLIGHT} {_MARKS}"
+                "both faster and closer; runs that diverged or changed nothing, the retrain\\_twin (the floor) and "
+                f"{_own_gold()} (judged against gold standards of their own) excluded) are coloured, named and "
+                f"joined by the grey line. {_HIGHLIGHT} {_MARKS}"
             ),
         ),
         Figure(
@@ -213,7 +221,7 @@ FIGURES: dict[str, Figure] = {
                 "per forget scenario, mean $\\pm$ the 95\\,\\% interval. The band in a scenario's colour is the "
                 "retrain\\_twin population's (the null: what exact unlearning scores); U-LiRA's chance, 0.5, dashed. "
                 f"A $\\times$ after a method's name: its weights {_m('diverged')} in some run; $=$: they stayed "
-                f"{_m('unchanged')}."
+                f"{_m('unchanged')}. Left out: {_own_gold()}, whose gold standard is not the single retrained model."
             ),
         ),
         Figure(

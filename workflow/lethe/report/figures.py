@@ -21,6 +21,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from lethe.methods.catalog import METHODS, judged_against_retrain
 from lethe.metrics.catalog import METRICS, MIA_METRICS
 from lethe.metrics.stats import attack_power
 from lethe.plan.paths import ORIGINAL
@@ -841,7 +842,7 @@ def forgetting_quality(tidy: pd.DataFrame, paths: Paths) -> bool:
         placeholder("Forgetting quality", "No populations of unlearning runs (population.models is 0).", paths)
         return False
     found = marks(tidy)
-    methods = family_order(m for s in scenarios for m in _methods(stats, s) if m != "retrain")
+    methods = family_order(m for s in scenarios for m in _methods(stats, s) if m != "retrain" and _judged(m))
     with style():
         fig = sized_figure("forgetting_quality", _dot_height(len(methods)) + 1.0)
         axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True).ravel()
@@ -1103,6 +1104,11 @@ def _pareto(xs: Sequence[float], ys: Sequence[float]) -> list[bool]:
     ]
 
 
+def _judged(method: str) -> bool:
+    """Whether ``method`` is judged against the single retrained model (unknown names are)."""
+    return method not in METHODS or judged_against_retrain(method)
+
+
 def frontier_points(tidy: pd.DataFrame) -> pd.DataFrame:
     """Per scenario and method (retrain and the original left out): speed-up over retrain and
     average gap to retrain, mean and sample std over seeds and draws, and Pareto membership.
@@ -1129,7 +1135,8 @@ def frontier_points(tidy: pd.DataFrame) -> pd.DataFrame:
             if s is not None and g is not None:
                 block.append([*scenario, method, s.mean, s.std, g.mean, g.std, min(s.n, g.n)])
         found = marks(tidy)
-        clean = [p for p in block if not found.get((scenario, p[5]))]
+        # The twin is the floor, not a method; a method judged against a gold standard of its own has no gap verdict.
+        clean = [p for p in block if not found.get((scenario, p[5])) and p[5] != "retrain_twin" and _judged(p[5])]
         front = dict(zip((p[5] for p in clean), _pareto([p[6] for p in clean], [p[8] for p in clean]), strict=True))
         points += [[*p, front.get(p[5], False)] for p in block]
     return pd.DataFrame(points, columns=FRONTIER_COLUMNS)
