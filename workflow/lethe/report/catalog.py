@@ -78,6 +78,7 @@ _DOTS = (
     "mean $\\pm$ std over seeds and draws."
 )
 
+
 def _own_gold() -> str:
     """The methods judged against a gold standard of their own, for captions (lethe.methods.catalog)."""
     from lethe.methods.catalog import METHODS, judged_against_retrain
