@@ -234,3 +234,13 @@ def test_overview_marks_own_gold_standard_and_no_ops():
     assert sisa.count("n/b") >= 2
     finetune = next(line for line in text.splitlines() if line.startswith(r"\texttt{finetune}"))
     assert "= &" in finetune and r"\approx" not in finetune
+
+
+def test_limitations_from_the_searches_and_the_population_seeds():
+    cells = base(a=GOOD)
+    ok = {"method": "a", "kind": "classes", "best": {"lr": 0.1}, "feasible": True}
+    assert findings.searches_without_answer(Results(frame(cells), tuned=[ok])) == []
+    slow = {"method": "a", "kind": "classes", "best": {}, "feasible": False}
+    assert findings.searches_without_answer(Results(frame(cells), tuned=[ok, slow]))[0].methods == ("a",)
+    assert findings.population_one_seed(Results(frame(cells, n=3))) == []
+    assert "one seed" in findings.population_one_seed(Results(frame(cells, n=1)))[0].text

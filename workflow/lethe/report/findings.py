@@ -122,8 +122,9 @@ class Results:
     headline scenario); scenarios not named come after, in the summary's order.
     """
 
-    def __init__(self, summary: pd.DataFrame, order: Sequence[str] = ()):
+    def __init__(self, summary: pd.DataFrame, order: Sequence[str] = (), tuned: Sequence[dict] = ()):
         self.summary = summary
+        self.tuned = list(tuned)  # the tuning records the runs read (lethe.tuning.values), for the limitations
         self._cells: dict[tuple, pd.Series] = {}
         for row in summary.itertuples(index=False):
             key = (row.dataset, row.arch, row.forget_set_name, row.method, row.metric)
@@ -582,6 +583,41 @@ def consistent(results: Results) -> list[Finding]:
     return out
 
 
+def searches_without_answer(results: Results) -> list[Finding]:
+    """The hyperparameter searches the runs read whose trials were all over the time bound (or all stopped)."""
+    failed: dict[str, list[str]] = {}
+    for record in results.tuned:
+        if not record.get("best") or not record.get("feasible", True):
+            kind = str(record.get("kind", "")).replace("_", " ")
+            failed.setdefault(record["method"], []).append(kind)
+    if not failed:
+        return []
+    total = len({r["method"] for r in results.tuned})
+    parts = [rf"\texttt{{{_tt(m)}}} ({', '.join(kinds)})" for m, kinds in sorted(failed.items())]
+    text = (
+        rf"For {len(failed)} of the {total} methods whose values come from a search, no trial of some searches "
+        rf"finished within the time bound: {', '.join(parts)}. Those ran at the search's best slower values or at "
+        r"their papers' defaults (Appendix~\ref{sec:setup-full}), so their cost and closeness are not what a "
+        r"search inside the bound would give."
+    )
+    return [Finding("searches_without_answer", text, None, tuple(sorted(failed)), {"failed": len(failed)}, "limitation")]
+
+
+def population_one_seed(results: Results) -> list[Finding]:
+    """The populations are drawn on one seed: their intervals are bootstraps over the models, not over seeds."""
+    rows = results.summary[results.summary["metric"] == "fq_F"]
+    sizes = results.summary.loc[results.summary["metric"] == "population_models", "mean"].dropna()
+    if rows.empty or (rows["n"] > 1).any():
+        return []
+    n = "/".join(str(int(v)) for v in sorted(set(sizes))) or "?"
+    text = (
+        rf"The populations are drawn on one seed with $N = {n}$ models per side: {metric_name('fq_F')} and "
+        rf"{metric_name('ulira_acc')} intervals are bootstraps over those models (approximate for "
+        rf"{metric_name('fq_F')}, whose best threshold moves when a resample repeats models), not over seeds."
+    )
+    return [Finding("population_one_seed", text, None, (), {"models": n}, role="limitation")]
+
+
 TESTS: dict[str, Callable[[Results], list[Finding]]] = {
     "population_none_anywhere": population_none_anywhere,
     "population_separates": population_separates,
@@ -595,6 +631,8 @@ TESTS: dict[str, Callable[[Results], list[Finding]]] = {
     "no_power": no_power,
     "own_gold_standard": own_gold_standard,
     "consistent": consistent,
+    "searches_without_answer": searches_without_answer,
+    "population_one_seed": population_one_seed,
 }
 
 

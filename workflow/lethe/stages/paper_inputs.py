@@ -67,7 +67,8 @@ def paper_inputs(
     summary = pd.read_csv(summary_csv)
     forget_sets = [read_json(p) for p in forget_paths]
     # The config's order of forget sets: the first is the headline scenario.
-    results = Results(summary, list(dict.fromkeys(f.get("name", f["id"]) for f in forget_sets)))
+    tuned = [yaml.safe_load(Path(p).read_text()) for p in tuned_paths]
+    results = Results(summary, list(dict.fromkeys(f.get("name", f["id"]) for f in forget_sets)), tuned)
     findings = derive(results)
     texts = {
         "table": lambda: scenario_tables(summary),
@@ -87,7 +88,7 @@ def paper_inputs(
         "setup": lambda: setup_section(
             config, method_params, [read_json(p) for p in manifest_paths],
             forget_sets, [read_json(p) for p in original_meta_paths],
-            [yaml.safe_load(Path(p).read_text()) for p in tuned_paths],
+            tuned,
         ),
     }  # fmt: skip
     unknown = set(outputs) - set(texts)
