@@ -600,7 +600,9 @@ def searches_without_answer(results: Results) -> list[Finding]:
         r"their papers' defaults (Appendix~\ref{sec:setup-full}), so their cost and closeness are not what a "
         r"search inside the bound would give."
     )
-    return [Finding("searches_without_answer", text, None, tuple(sorted(failed)), {"failed": len(failed)}, "limitation")]
+    return [
+        Finding("searches_without_answer", text, None, tuple(sorted(failed)), {"failed": len(failed)}, "limitation")
+    ]
 
 
 def population_one_seed(results: Results) -> list[Finding]:
