@@ -244,3 +244,20 @@ def test_limitations_from_the_searches_and_the_population_seeds():
     assert findings.searches_without_answer(Results(frame(cells), tuned=[ok, slow]))[0].methods == ("a",)
     assert findings.population_one_seed(Results(frame(cells, n=3))) == []
     assert "one seed" in findings.population_one_seed(Results(frame(cells, n=1)))[0].text
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        {(CLASS, "original"): {"acc_forget": 1.0}, (CLASS, "retrain"): {"acc_forget": 0.0}},  # references only
+        base(RANDOM, a=GOOD),  # random samples only
+        {k: v for k, v in base(a=GOOD).items() if k[1] != "retrain_twin"},  # no twin, no populations
+        base(a=GOOD) | base(("fashion_mnist", "cnn", "class3", "classes", 1), a=GOOD),  # two datasets
+    ],
+)
+def test_every_part_renders_for_any_run(cells):
+    results = Results(frame(cells).drop(columns=["has_power", "ci95"]))
+    text = findings_latex(derive(results)) + overview_table(results) + claims.claims_table(results)
+    assert text.count("{") == text.count("}")
+    if len({(s.dataset, s.arch) for s in results.scenarios}) > 1:
+        assert "fashion\\_mnist/cnn/class3" in text

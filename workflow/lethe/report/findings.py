@@ -91,6 +91,7 @@ class Scenario:
     name: str
     kind: str
     k: int
+    qualified: bool = False  # the run has several datasets or architectures: the label names them
 
     @property
     def classes(self) -> bool:
@@ -98,7 +99,9 @@ class Scenario:
 
     @property
     def label(self) -> str:
-        """``class3`` on ``digits``/``mlp``: how the text names it."""
+        """How the text names it: ``class3``, or ``digits/mlp/class3`` when the run has several datasets or archs."""
+        if self.qualified:
+            return rf"\texttt{{{_tt(self.dataset)}/{_tt(self.arch)}/{_tt(self.name)}}}"
         return rf"\texttt{{{_tt(self.name)}}}"
 
     @property
@@ -129,11 +132,11 @@ class Results:
         for row in summary.itertuples(index=False):
             key = (row.dataset, row.arch, row.forget_set_name, row.method, row.metric)
             self._cells[key] = row
-        seen: list[Scenario] = []
-        for block in summary[list(SCENARIO_KEYS)].drop_duplicates().itertuples(index=False):
-            seen.append(Scenario(block[0], block[1], block[2], block[3], int(block[4])))
+        blocks = list(summary[list(SCENARIO_KEYS)].drop_duplicates().itertuples(index=False))
+        qualified = len({(b[0], b[1]) for b in blocks}) > 1
+        seen = [Scenario(b[0], b[1], b[2], b[3], int(b[4]), qualified) for b in blocks]
         rank = {name: i for i, name in enumerate(order)}
-        self.scenarios = sorted(seen, key=lambda s: rank.get(s.name, len(rank)))
+        self.scenarios = sorted(seen, key=lambda s: (rank.get(s.name, len(rank)), s.dataset, s.arch))
 
     def methods(self, scenario: Scenario) -> list[str]:
         """Unlearning methods with rows in ``scenario`` (references excluded), in catalogue order."""

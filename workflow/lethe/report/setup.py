@@ -242,10 +242,15 @@ def setup_summary(config: dict, manifests: list[dict], forget_sets: list[dict], 
     gap = ", ".join(METRICS[k].latex for k in GAPS["avg_gap"])
     out = [
         rf"\paragraph{{Data and models.}} {data}; architecture{'s' if len(config['archs']) > 1 else ''} {archs}, "
-        rf"trained with {_params(config['train'])}. Each of the {len(config['seeds'])} seeds "
-        rf"({', '.join(map(str, config['seeds']))}) trains its own original and, per forget set, its own retrained model.",
+        rf"trained with {_params(config['train'])}. "
+        + (
+            rf"Each of the {len(config['seeds'])} seeds ({', '.join(map(str, config['seeds']))}) trains"
+            if len(config["seeds"]) > 1
+            else rf"The one seed ({config['seeds'][0]}) trains"
+        )
+        + r" its own original and, per forget set, its own retrained model.",
         r"\paragraph{Scenarios.} " + "; ".join(scenarios) + ".",
-        rf"\paragraph{{Methods.}} {len(config['methods'])} runs per seed and scenario: "
+        rf"\paragraph{{Methods.}} {len(config['methods'])} methods, each run on every seed and scenario it applies to: "
         + "; ".join(families)
         + ". "
         + (
