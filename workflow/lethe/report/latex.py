@@ -53,7 +53,7 @@ from lethe.methods.catalog import (
     judged_against_retrain,
     outside_paper_scope,
 )
-from lethe.metrics.catalog import METRICS, PERCENT_METRICS, VS_RETRAIN_METRICS, table_columns
+from lethe.metrics.catalog import GAPS, METRICS, PERCENT_METRICS, VS_RETRAIN_METRICS, table_columns
 from lethe.plan.paths import ORIGINAL
 
 # (metric, column header, kind) in table order, and what "best" means per metric: from the catalogue.
@@ -375,7 +375,9 @@ POPULATION_INTERVAL_NOTE = (
 )
 MAIN_CAPTION = (
     r"Every method. " + INTERVAL_NOTE + r" Accuracies in percent, time in milliseconds. Bold: the best "
-    r"unlearning method of the column, that is the closest to the retrained model on Acc$_f$ and Acc$_{te,f}$, the "
+    r"unlearning method of the column, that is the closest to the retrained model on "
+    + " and ".join(METRICS[k].latex for k, _, _ in COLUMNS if GOALS[k] == "retrain")
+    + r", the "
     r"highest retention, the lowest time; the original and retrain rows are references." + UNCHANGED_NOTE + GOLD_NOTE
 )
 HIDING_CAPTION = (
@@ -383,8 +385,11 @@ HIDING_CAPTION = (
     r"forget set. " + INTERVAL_NOTE + r" Bold: the unlearning method closest "
     r"to the retrained model's value (lowest for JS$_{rt}$ and the gap) in each column. $^\dagger$: the attack has no "
     r"power on this model (the 95\,\% interval of its held-out accuracy, pooled over the runs, contains 0.5), so its "
-    r"verdict is not evidence either way and is never bold. Gap: SalUn's average gap (Acc$_f$, Acc$_r$, "
-    r"Acc$_{te,r}$, MIA-efficacy)." + UNCHANGED_NOTE + GOLD_NOTE
+    r"verdict is not evidence either way and is never bold. Gap: SalUn's average gap ("
+    + ", ".join(METRICS[key].latex for key in GAPS["avg_gap"])
+    + ")."
+    + UNCHANGED_NOTE
+    + GOLD_NOTE
 )
 
 LIRA_CAPTION = (
