@@ -79,6 +79,13 @@ _DOTS = (
 )
 
 
+def _tolerance() -> str:
+    """The output tolerance of the hiding test (lethe.report.findings), for captions."""
+    from lethe.report.findings import OUTPUT_TOLERANCE_PP
+
+    return f"{OUTPUT_TOLERANCE_PP:g}"
+
+
 def _own_gold() -> str:
     """The methods judged against a gold standard of their own, for captions (lethe.methods.catalog)."""
     from lethe.methods.catalog import METHODS, judged_against_retrain
@@ -154,16 +161,19 @@ FIGURES: dict[str, Figure] = {
         Figure(
             "hidden_vs_visible", "tidy", "figure", "Forgetting or hiding",
             "few-shot probe accuracy against output accuracy on the forgotten classes (hiding vs forgetting), the "
-            "methods furthest above the diagonal coloured and named",
+            "methods that forget at the output but keep the probe above retrain's coloured and named",
             width=1.0, height=0.35, label="fig:hidden",
-            metrics=("acc_test_forgotten", "probe_fewshot_acc_forgotten", "diverged", "unchanged"),
+            metrics=("acc_test_forgotten", "probe_fewshot_acc_forgotten", "acc_forget", "diverged", "unchanged"),
             caption=(
                 f"Hidden or visible forgetting on the test images of the forgotten classes: {_m('probe_fewshot_acc_forgotten')}, "
                 "a few-shot probe of the penultimate features (y), against the model's own accuracy "
                 f"{_m('acc_test_forgotten')} (x), mean $\\pm$ std over seeds and draws, a panel per class-forgetting "
-                "scenario. Above the diagonal the features still separate the classes the output no longer names "
-                "(hiding); the retrained model (black star, dotted lines) is what a model that never saw them "
-                f"scores. Coloured and named: the methods furthest above the diagonal. {_HIGHLIGHT} {_MARKS}"
+                "scenario (the y axis spans the probe's range). Above the diagonal the features still separate the "
+                "classes the output no longer names; the retrained model (black star, dotted lines) is what a model "
+                "that never saw them scores. Coloured and named: the methods that hide by the test of "
+                f"Section~\\ref{{sec:hiding}}: {_m('acc_forget')} within {_tolerance()}\\,pp of retraining's, while "
+                "the probe's 95\\,\\% interval overlaps the original's and lies above retrain's. "
+                f"{_HIGHLIGHT} {_MARKS}"
             ),
         ),
         Figure(

@@ -12,6 +12,7 @@ markers come from :mod:`lethe.report.style`: one per method, the same in every f
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -27,6 +28,7 @@ from lethe.metrics.stats import attack_power
 from lethe.plan.paths import ORIGINAL
 from lethe.report.aggregate import summarise
 from lethe.report.catalog import FIGURES
+from lethe.report.findings import Results, hides
 from lethe.report.latex import method_order, scenario_label
 from lethe.report.style import (
     BACKGROUND,
@@ -745,10 +747,10 @@ def hidden_vs_visible(tidy: pd.DataFrame, paths: Paths) -> bool:
 
     Above the diagonal the features still separate the class the output no longer names
     (hiding: zero_output); the retrained model (star, dotted lines) marks what a model
-    that never saw the class scores. Coloured and named: the methods furthest above the
-    diagonal (by 10 points or more, at most :data:`MAX_HIGHLIGHT`). Class forgetting only.
+    that never saw the class scores. Coloured and named: the methods that hide by the paper's
+    test (:func:`lethe.report.findings.hides`, at most :data:`MAX_HIGHLIGHT`). Class forgetting only.
     """
-    x_metric, y_metric = _metrics("hidden_vs_visible")
+    x_metric, y_metric, output_metric = _metrics("hidden_vs_visible")
     stats = _stats(tidy[tidy["forget_kind"] != "random_samples"], [x_metric, y_metric])
     scenarios = [s for s in _scenarios(stats) if any((s, m, y_metric) in stats for m in _methods(stats, s))]
     if not scenarios:
@@ -756,19 +758,26 @@ def hidden_vs_visible(tidy: pd.DataFrame, paths: Paths) -> bool:
         return False
     found = marks(tidy)
 
-    def pick(methods, values):
-        hiding = {m: values[m][1].mean - values[m][0].mean for m in methods}
-        return _cap([m for m in methods if hiding[m] >= 0.1], lambda m: -hiding[m])
+    # Hiding as the paper's finding tests it (lethe.report.findings.hides), on the same summary.
+    results = Results(summarise(tidy[tidy["metric"].isin([output_metric, y_metric])]))
+    by_key = {(s.dataset, s.arch, s.name): s for s in results.scenarios}
+
+    def pick(methods, values, scenario=None):
+        s = by_key.get(tuple(scenario[:3])) if scenario else None
+        return _cap([m for m in methods if s is not None and hides(results, s, m)], lambda m: -values[m][1].mean)
 
     with style():
         fig, axes = _panels("hidden_vs_visible", len(scenarios), 2.45, 0.45)
         points, names = {}, {}
         for ax, scenario in zip(axes, scenarios, strict=True):
             ax.plot([0, 100], [0, 100], color="0.6", linewidth=0.6, linestyle="--")
-            points[ax], names[ax] = _highlight_scatter(ax, stats, scenario, x_metric, y_metric, found, pick)
+            chooser = functools.partial(pick, scenario=scenario)
+            points[ax], names[ax] = _highlight_scatter(ax, stats, scenario, x_metric, y_metric, found, chooser)
             ax.set_xlim(-5, 105)
-            ax.set_ylim(-5, 105)
-            ax.set_aspect("equal")
+            # The probe's range, not 0-100: the question is how far above retrain's level a method stays.
+            low = min((stats[(scenario, m, y_metric)].mean - stats[(scenario, m, y_metric)].std) for m in
+                      _methods(stats, scenario) if (scenario, m, y_metric) in stats)  # fmt: skip
+            ax.set_ylim(max(0.0, 100 * low - 5), 102)
             ax.set_title(_title(scenario))
             ax.set_xlabel("output accuracy, forgotten (%)")
             ax.set_ylabel("few-shot probe accuracy (%)")

@@ -390,45 +390,73 @@ def _output_forgets(results: Results, s: Scenario, method: str) -> bool | None:
     return abs(a - r) * 100 <= OUTPUT_TOLERANCE_PP
 
 
+PROBE = "probe_fewshot_acc_forgotten"
+
+
+def probe_separates(results: Results, s: Scenario) -> bool:
+    """Whether the few-shot probe tells the original from the retrained model on ``s`` (the original's mean
+    above retrain's interval): without that, the probe cannot tell hiding from forgetting."""
+    orig, gold = results.cell(s, ORIGINAL, PROBE), results.cell(s, GOLD, PROBE)
+    return s.classes and orig is not None and gold is not None and orig.mean > gold.high
+
+
+def hides(results: Results, s: Scenario, method: str) -> bool:
+    """``method`` forgets at the output like retraining while the probe of its features reads the class as in
+    the original (its interval overlaps the original's) and above retrain's interval."""
+    if not probe_separates(results, s) or not _output_forgets(results, s, method):
+        return False
+    cell = results.cell(s, method, PROBE)
+    return (
+        cell is not None
+        and cell.overlaps(results.cell(s, ORIGINAL, PROBE))
+        and cell.above(results.cell(s, GOLD, PROBE))
+    )
+
+
+def forgets_features(results: Results, s: Scenario, method: str) -> bool:
+    """``method`` forgets at the output and its probe's interval overlaps the retrained model's."""
+    if not probe_separates(results, s) or not _output_forgets(results, s, method):
+        return False
+    cell = results.cell(s, method, PROBE)
+    return cell is not None and cell.overlaps(results.cell(s, GOLD, PROBE))
+
+
 def hiding(results: Results) -> list[Finding]:
     """Per class scenario: methods whose output forgets like retraining while the few-shot probe of their
     features still reads the class as well as in the original (hides), and those whose probe falls to
     retrain's (forgets in the features)."""
     out = []
-    probe = "probe_fewshot_acc_forgotten"
+    probe = PROBE
     for s in results.scenarios:
-        if not s.classes:
-            continue
-        orig, gold = results.cell(s, ORIGINAL, probe), results.cell(s, GOLD, probe)
-        if orig is None or gold is None or orig.mean <= gold.high:
+        if not probe_separates(results, s):
             continue  # the probe does not separate the references: it cannot tell hiding from forgetting
+        orig, gold = results.cell(s, ORIGINAL, probe), results.cell(s, GOLD, probe)
         forgot = [m for m in results.judged(s) if _output_forgets(results, s, m)]
-        cells = {m: results.cell(s, m, probe) for m in forgot}
-        hides = [m for m in forgot if cells[m] is not None and cells[m].overlaps(orig) and cells[m].above(gold)]
-        deep = [m for m in forgot if cells[m] is not None and cells[m].overlaps(gold)]
-        if not hides and not deep:
+        hidden = [m for m in forgot if hides(results, s, m)]
+        deep = [m for m in forgot if forgets_features(results, s, m)]
+        if not hidden and not deep:
             continue
         text = (
             rf"On {s.label}, {_count(len(forgot), len(results.judged(s)))} judged forget at the output "
             rf"({metric_name('acc_forget')} within {OUTPUT_TOLERANCE_PP:g}\,pp of retraining's)"
         )
-        if hides:
+        if hidden:
             text += (
-                rf", yet for {len(hides)} of them ({names(hides, s)}) a few-shot probe of the features still reads "
+                rf", yet for {len(hidden)} of them ({names(hidden, s)}) a few-shot probe of the features still reads "
                 rf"the class as in the original ({metric_name(probe)} {pp(orig)} for the original, {pp(gold)} for "
                 r"the retrained model): they hide the class rather than forget it"
             )
         if deep:
             text += rf"; only {names(deep, s)} bring{'s' if len(deep) == 1 else ''} the probe to retraining's level"
         short = (
-            rf"On {s.label}, {len(hides)} of the {len(forgot)} methods that forget at the output hide the class from a "
-            rf"few-shot probe ({pp(orig)} original, {pp(gold)} retrained): {names(hides, s)}."
-            if hides
+            rf"On {s.label}, {len(hidden)} of the {len(forgot)} methods that forget at the output hide the class from a "
+            rf"few-shot probe ({pp(orig)} original, {pp(gold)} retrained): {names(hidden, s)}."
+            if hidden
             else rf"On {s.label}, {len(deep)} of the {len(forgot)} methods that forget at the output also bring a "
             rf"few-shot probe to retraining's level ({pp(gold)})."
         )
-        numbers = {"hide": len(hides), "forget_features": len(deep)}
-        out.append(Finding("hiding", text + ".", s.name, tuple(hides), numbers, short=short))
+        numbers = {"hide": len(hidden), "forget_features": len(deep)}
+        out.append(Finding("hiding", text + ".", s.name, tuple(hidden), numbers, short=short))
     return out
 
 

@@ -30,15 +30,16 @@ from lethe.report.findings import (
     GOLD,
     OUTPUT_TOLERANCE_PP,
     POPULATION_TESTS,
+    PROBE,
     TWIN,
     Cell,
     Results,
     Scenario,
     _output_forgets,
     _tt,
+    forgets_features,
+    hides,
 )
-
-PROBE = "probe_fewshot_acc_forgotten"
 
 
 def verdict(results: Results, s: Scenario, method: str) -> str:
@@ -50,12 +51,9 @@ def verdict(results: Results, s: Scenario, method: str) -> str:
         return "--"
     if not forgets:
         return "N"
-    m, o, g = (results.cell(s, x, PROBE) for x in (method, ORIGINAL, GOLD))
-    if m is None or o is None or g is None:
-        return "O"
-    if m.overlaps(g):
+    if forgets_features(results, s, method):
         return "F"
-    if m.overlaps(o) and m.above(g):
+    if hides(results, s, method):
         return "H"
     return "O"
 
