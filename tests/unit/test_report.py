@@ -364,6 +364,7 @@ def test_latex_errors_without_errors_gives_the_tail():
 MINIMAL_DOCUMENT = r"""\documentclass{article}
 \usepackage{booktabs}
 \usepackage{graphicx}
+\usepackage{adjustbox}
 \input{generated/numbers.tex}
 \begin{document}
 Original \HeadNum{original}{acc_forget}\,\%, retrained \lethenum{digits/mlp/class3/retrain/acc_forget}\,\%

@@ -90,7 +90,7 @@ def _own_gold() -> str:
     """The methods judged against a gold standard of their own, for captions (lethe.methods.catalog)."""
     from lethe.methods.catalog import METHODS, judged_against_retrain
 
-    return ", ".join(rf"\\texttt{{{m.replace('_', chr(92) + '_')}}}" for m in METHODS if not judged_against_retrain(m))
+    return ", ".join(rf"\texttt{{{m.replace('_', chr(92) + '_')}}}" for m in METHODS if not judged_against_retrain(m))
 
 
 # fmt: off

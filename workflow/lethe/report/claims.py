@@ -43,6 +43,7 @@ SOURCES = {
     "zeroing_notebook": "output-zeroing notebook",
 }
 VERDICTS = ("reproduced", "partly", "not reproduced", "not testable")
+NOT_RUN = "the method is not in this run"
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,7 @@ def check(results: Results) -> list[tuple[Claim, Verdict]]:
     out = []
     for claim in CLAIMS:
         if claim.method not in present:
-            out.append((claim, Verdict("not testable", "the method is not in this run")))
+            out.append((claim, Verdict("not testable", NOT_RUN)))
         else:
             out.append((claim, claim.test(results, claim.method)))
     return out
@@ -279,8 +280,11 @@ def _source(key: str) -> str:
 
 def claims_table(results: Results) -> str:
     """The claims-checked table: claim, source, measured, verdict (a ``table`` float labelled tab:claims)."""
-    rows = []
+    rows, absent = [], []
     for claim, verdict in check(results):
+        if verdict.measured == NOT_RUN:
+            absent.append(claim)
+            continue
         rows.append(rf"{claim.claim} & {_source(claim.source)} & {verdict.measured} & \emph{{{verdict.status}}} \\")
     caption = (
         r"Claims checked: each source's claim in our words, what this run measured on each scenario the claim is "
@@ -291,6 +295,15 @@ def claims_table(results: Results) -> str:
         rf"{SPEEDUP_AT_LEAST:g}$\times$ faster than retraining. Runs marked diverged or unchanged, and methods with a "
         r"gold standard of their own, are not counted."
     )
+    if absent:
+        methods = sorted({c.method for c in absent})
+        caption += (
+            rf" Left out, their method not being in this run: {len(absent)} claims ("
+            + ", ".join(rf"\texttt{{{m.replace('_', chr(92) + '_')}}}" for m in methods)
+            + ")."
+        )
+    if not rows:
+        rows = [r"\multicolumn{4}{@{}l}{\emph{No claim's method is in this run.}} \\"]
     return (
         "\n".join(
             [

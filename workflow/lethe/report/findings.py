@@ -701,7 +701,19 @@ def first_line(test: str) -> str:
     return " ".join(doc.split())
 
 
-def findings_latex(findings: Sequence[Finding]) -> str:
+def conditions(results: Results | None) -> dict[str, bool]:
+    """What the run has, for the paper's ``\\IfLethe{NAME}{then}{else}``: populations, class scenarios, a probe."""
+    if results is None:
+        return {}
+    metrics = set(results.summary["metric"]) if "metric" in results.summary else set()
+    return {
+        "populations": bool(metrics & set(POPULATION_TESTS)),
+        "classes": any(s.classes for s in results.scenarios),
+        "probe": PROBE in metrics,
+    }
+
+
+def findings_latex(findings: Sequence[Finding], results: Results | None = None) -> str:
     """``findings.tex``: ``\\FindingsAbstract``, ``\\FindingsSummary`` (an itemize of the headlines),
     ``\\lethefindings{PLACE}`` for each of :data:`PLACES` and ``\\FindingsLimitations``.
 
@@ -728,6 +740,10 @@ def findings_latex(findings: Sequence[Finding]) -> str:
             + "."
         )
         lines.append(rf"\expandafter\def\csname lethe@findings@{place}\endcsname{{{body}}}")
+    for name, present in conditions(results).items():
+        if present:
+            lines.append(rf"\expandafter\def\csname lethe@if@{name}\endcsname{{}}")
+    lines.append(r"\newcommand{\IfLethe}[3]{\ifcsname lethe@if@#1\endcsname#2\else#3\fi}")
     lines.append(
         r"\newcommand{\lethefindings}[1]{\ifcsname lethe@findings@#1\endcsname\csname lethe@findings@#1\endcsname"
         r"\else\PackageError{lethe}{no findings place #1}{See lethe.report.findings.PLACES}\fi}"

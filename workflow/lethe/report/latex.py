@@ -496,9 +496,9 @@ def scenario_tables(
         out += [
             r"\begin{table}[htbp]",
             r"\centering\small",
-            r"\resizebox{\linewidth}{!}{%",
+            r"\begin{adjustbox}{max width=\linewidth}",
             main_table(rows, columns=columns).rstrip(),
-            r"}",
+            r"\end{adjustbox}",
             rf"\caption{{{escape(dataset)} / {escape(arch)} / {escape(scenario)}. {caption}}}",
             rf"\label{{{label if i == 0 else f'{label}-{i + 1}'}}}",
             r"\end{table}",
@@ -530,12 +530,14 @@ def family_sections(summary: pd.DataFrame) -> str:
             ),
             r"\begin{table}[htbp]",
             r"\centering\small",
-            r"\resizebox{\linewidth}{!}{%",
+            r"\begin{adjustbox}{max width=\linewidth}",
             main_table(summary, members).rstrip(),
-            r"}",
+            r"\end{adjustbox}",
             rf"\caption{{{escape(heading)}: forgetting and retention. " + INTERVAL_NOTE + r" Accuracies in percent, "
             r"time in milliseconds. Bold: the best method of each block "
-            r"and column (closest to retrain for Acc$_f$ and Acc$_{te,f}$, highest retention, lowest time)."
+            r"and column (closest to retrain for "
+            + " and ".join(METRICS[k].latex for k, _, _ in COLUMNS if GOALS[k] == "retrain")
+            + r", highest retention, lowest time)."
             + UNCHANGED_NOTE
             + GOLD_NOTE
             + "}",

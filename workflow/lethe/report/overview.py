@@ -174,9 +174,9 @@ def overview_table(results: Results) -> str:
             [
                 r"\begin{table}[htbp]",
                 r"\centering\footnotesize",
-                r"\resizebox{\linewidth}{!}{%",
+                r"\begin{adjustbox}{max width=\linewidth}",  # shrink a wide table, never enlarge a narrow one
                 *lines,
-                r"}",
+                r"\end{adjustbox}",
                 rf"\caption{{{caption}}}",
                 r"\label{tab:overview}",
                 r"\end{table}",

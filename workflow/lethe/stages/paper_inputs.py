@@ -79,7 +79,7 @@ def paper_inputs(
         "costs": lambda: cost_table(tidy),
         "numbers": lambda: number_macros(summary, config),
         "methods": lambda: methods_section(method_params),
-        "findings": lambda: findings_latex(findings),
+        "findings": lambda: findings_latex(findings, results),
         "findings_list": lambda: json.dumps([f.as_dict() for f in findings], indent=1, default=str) + "\n",
         "overview": lambda: overview_table(results),
         "claims": lambda: claims_table(results),
