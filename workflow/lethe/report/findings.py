@@ -312,16 +312,28 @@ def population_none_anywhere(results: Results) -> list[Finding]:
     twins = [results.cell(s, TWIN, "ulira_acc") for s in results.scenarios]
     twins = [c for c in twins if c is not None]
     span = f"{pct(min(c.mean for c in twins))}--{pct(max(c.mean for c in twins))}\\,\\%"
+    # The method closest to its scenario's null, by U-LiRA's margin over the twin's interval.
+    margins = []
+    for s in results.scenarios:
+        twin = results.cell(s, TWIN, "ulira_acc")
+        for m in results.judged(s) if twin is not None else ():
+            u = results.cell(s, m, "ulira_acc")
+            if u is not None:
+                margins.append((u.low - twin.high, s, m, u))
+    closest = ""
+    if margins:
+        _, s, m, u = min(margins, key=lambda t: t[0])
+        closest = rf"; the closest, \texttt{{{_tt(m)}}} on {s.label}, scores {metric_name('ulira_acc')} {pp(u)}"
     text = (
         rf"No unlearning method is statistically indistinguishable from retraining by {metric_name('fq_F')} or "
         rf"{metric_name('ulira_acc')} on any of the {len(per)} scenarios with populations: two independent "
         rf"retrained populations score {metric_name('ulira_acc')} {span}, near chance, and every method's interval "
-        r"lies outside the retrain twin's."
+        rf"lies outside the retrain twin's{closest}."
     )
     short = (
         rf"No method is indistinguishable from retraining by {metric_name('fq_F')} or {metric_name('ulira_acc')} on "
         rf"any of the {len(per)} scenarios with populations (two retrained populations: {metric_name('ulira_acc')} "
-        rf"{span})."
+        rf"{span}{closest})."
     )
     return [Finding("population_none_anywhere", text, None, (), {"scenarios": len(per)}, headline=True, short=short)]
 
