@@ -653,19 +653,9 @@ def number_macros(summary: pd.DataFrame, config: dict) -> str:
         define(key + "/n", str(int(row.n)))
     lines.append(r"\makeatother")
 
-    # Headline: the first dataset/arch and the first class-forgetting scenario (else the first one).
-    head = summary[summary["forget_kind"] != "random_samples"]
-    head = head if len(head) else summary
-    first = head.iloc[0]
-    scope = (first["dataset"], first["arch"], first["forget_set_name"])
+    # No headline macros: the findings (lethe.report.findings) choose the headline scenario, the first the
+    # config lists, and state results; hand-written prose quotes none.
     lines += [
-        rf"\newcommand{{\HeadDataset}}{{{escape(first['dataset'])}}}",
-        rf"\newcommand{{\HeadArch}}{{{escape(first['arch'])}}}",
-        rf"\newcommand{{\HeadScenario}}{{{escape(first['forget_set_name'])}}}",
-        rf"\newcommand{{\HeadNum}}[2]{{\lethenum{{{macro_key(*scope)}/#1/#2}}}}",
-        # Class-only metrics (acc_test_forgotten, the probes) exist only for class forgetting:
-        # prose that quotes them goes in the first branch, an alternative in the second.
-        rf"\newcommand{{\IfHeadClasses}}[2]{{{'#1' if first['forget_kind'] != 'random_samples' else '#2'}}}",
         rf"\newcommand{{\NumSeeds}}{{{len(config['seeds'])}}}",
         rf"\newcommand{{\PaperTitle}}{{{escape(config.get('paper', {}).get('title', 'Lethe'))}}}",
         rf"\newcommand{{\NumRuns}}{{{int(summary[summary['method'] == ORIGINAL]['n'].max() if len(summary) else 0)}}}",
