@@ -261,3 +261,11 @@ def test_every_part_renders_for_any_run(cells):
     assert text.count("{") == text.count("}")
     if len({(s.dataset, s.arch) for s in results.scenarios}) > 1:
         assert "fashion\\_mnist/cnn/class3" in text
+
+
+def test_overview_splits_many_scenarios():
+    cells = {}
+    for i in range(5):
+        cells |= base(("digits", "mlp", f"class{i}", "classes", 1), a=GOOD)
+    text = overview_table(Results(frame(cells)))
+    assert text.count(r"\begin{table}") == 2 and r"\label{tab:overview-2}" in text

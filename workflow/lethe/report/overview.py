@@ -101,11 +101,22 @@ def _mark(results: Results, s: Scenario, method: str) -> str | None:
     }.get(reason)
 
 
+# At most this many scenarios side by side: more would shrink the type below legibility.
+SCENARIOS_PER_TABLE = 3
+
+
 def overview_table(results: Results) -> str:
-    """The overview table (a ``table*``-free float labelled tab:overview), or a note when nothing ran."""
-    scenarios = results.scenarios
-    if not scenarios:
+    """The overview table (labelled tab:overview; with more than :data:`SCENARIOS_PER_TABLE` scenarios, one
+    table per group of them, tab:overview-2, ...), or a note when nothing ran."""
+    if not results.scenarios:
         return r"\emph{No results.}" + "\n"
+    groups = [
+        results.scenarios[i : i + SCENARIOS_PER_TABLE] for i in range(0, len(results.scenarios), SCENARIOS_PER_TABLE)
+    ]
+    return "\n".join(_table(results, group, i, len(groups)) for i, group in enumerate(groups))
+
+
+def _table(results: Results, scenarios: list[Scenario], index: int, count: int) -> str:
     cols, heads, rules = [], [], []
     col = 2
     for s in scenarios:
@@ -177,8 +188,8 @@ def overview_table(results: Results) -> str:
                 r"\begin{adjustbox}{max width=\linewidth}",  # shrink a wide table, never enlarge a narrow one
                 *lines,
                 r"\end{adjustbox}",
-                rf"\caption{{{caption}}}",
-                r"\label{tab:overview}",
+                rf"\caption{{{caption if index == 0 else rf'Overview, continued ({index + 1} of {count}).'}}}",
+                rf"\label{{tab:overview{'' if index == 0 else f'-{index + 1}'}}}",
                 r"\end{table}",
             ]
         )
