@@ -244,8 +244,11 @@ def test_random_only_config_builds_its_paper(tiny_run: Path, tmp_path: Path):
     ), counts
     snakemake(tiny_run, "--configfile", str(random))
     assert (tiny_run / "results/paper/tiny_random/paper.pdf").read_bytes()[:5] == b"%PDF-"
-    numbers = (tiny_run / "results/paper/tiny_random/generated/numbers.tex").read_text()
-    assert r"\newcommand{\HeadScenario}{random10}" in numbers and r"\newcommand{\IfHeadClasses}[2]{#2}" in numbers
+    generated = tiny_run / "results/paper/tiny_random/generated"
+    findings = json.loads((generated / "findings.json").read_text())
+    assert findings and {f["scenario"] for f in findings} <= {None, "random10"}, findings
+    # The paper's class-only parts (the hiding section, its figure) are left out, not printed empty.
+    assert "lethe@if@classes" not in (generated / "findings.tex").read_text()
 
 
 def test_lint_passes(tiny_run: Path):
