@@ -269,3 +269,9 @@ def test_overview_splits_many_scenarios():
         cells |= base(("digits", "mlp", f"class{i}", "classes", 1), a=GOOD)
     text = overview_table(Results(frame(cells)))
     assert text.count(r"\begin{table}") == 2 and r"\label{tab:overview-2}" in text
+
+
+def test_conclusions_of_a_single_scenario_are_its_headlines():
+    text = findings_latex(derive(Results(frame(base(a=GOOD)), ["class3"])))
+    conclusions = next(line for line in text.splitlines() if "lethe@findings@conclusions" in line)
+    assert "No scenario passed" not in conclusions and "class3" in conclusions

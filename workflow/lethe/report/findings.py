@@ -744,7 +744,10 @@ def findings_latex(findings: Sequence[Finding], results: Results | None = None) 
     for place, tests in PLACES.items():
         texts = [f.text for f in findings if f.test in tests and f.role == "result"]
         if place == "conclusions":
-            texts = [f.text for f in findings if f.test in tests and f.scenario is None] or texts
+            # What holds across scenarios; with none (a run of one scenario), the headline findings.
+            texts = [f.text for f in findings if f.test in tests and f.scenario is None] or [
+                f.short or f.text for f in findings if f.headline
+            ]
         body = " ".join(dict.fromkeys(texts)) or (
             "No scenario passed "
             + ("this test" if len(tests) == 1 else "these tests")
