@@ -275,3 +275,9 @@ def test_conclusions_of_a_single_scenario_are_its_headlines():
     text = findings_latex(derive(Results(frame(base(a=GOOD)), ["class3"])))
     conclusions = next(line for line in text.splitlines() if "lethe@findings@conclusions" in line)
     assert "No scenario passed" not in conclusions and "class3" in conclusions
+
+
+def test_overview_marks_runs_outside_the_papers_setting():
+    text = overview_table(Results(frame(base(RANDOM, pbu=GOOD))))  # PBU's paper forgets classes only
+    pbu = next(line for line in text.splitlines() if line.startswith(r"\texttt{pbu}"))
+    assert r"$^{\S}$" in pbu

@@ -22,7 +22,7 @@ prints ``n/b`` (not built) in place of every verdict against retraining.
 
 from __future__ import annotations
 
-from lethe.methods.catalog import FAMILIES, METHODS
+from lethe.methods.catalog import FAMILIES, METHODS, outside_paper_scope
 from lethe.metrics.catalog import GAPS, METRICS
 from lethe.plan.paths import ORIGINAL
 from lethe.report.findings import (
@@ -149,6 +149,8 @@ def _table(results: Results, scenarios: list[Scenario], index: int, count: int) 
             values.append(_pp(gap) if mark != "n/b" else "n/b")
             values.append(_population(results, s, method) if mark is None else (mark if mark != "=" else "="))
             values.append(_speed(results, s, method) if method != ORIGINAL else "--")
+            if method in METHODS and outside_paper_scope(method, s.kind, s.k):
+                values[0] += r"$^{\S}$"  # outside the setting its paper evaluates
             cells += values
         return " & ".join(cells) + r" \\"
 
@@ -177,7 +179,8 @@ def _table(results: Results, scenarios: list[Scenario], index: int, count: int) 
         rf"chance); $\approx$ where the method's {METRICS['fq_F'].latex} or U-LiRA interval overlaps the retrain "
         r"twin's, that is, where the populations cannot tell it from retraining. $\times$: speed-up over retraining. "
         r"n/b: the method's own gold standard (not the single retrained model) is not built, so no verdict; "
-        r"$\times$ in place of a verdict: non-finite weights; =: the runs changed no weight. Full numbers are in "
+        r"$\times$ in place of a verdict: non-finite weights; =: the runs changed no weight; $^{\S}$: outside the "
+        r"setting the method's paper evaluates. Full numbers are in "
         r"Appendix~\ref{sec:all}."
     )
     return (
