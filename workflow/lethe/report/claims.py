@@ -44,6 +44,7 @@ SOURCES = {
 }
 VERDICTS = ("reproduced", "partly", "not reproduced", "not testable")
 NOT_RUN = "the method is not in this run"
+WIDTHS = (0.28, 0.12, 0.43, 0.11)  # claim, source, measured, verdict: fractions of the text width
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,9 @@ def claims_table(results: Results) -> str:
             [
                 r"\begin{table}[htbp]",
                 r"\centering\footnotesize",
-                r"\begin{tabular}{@{}p{0.30\linewidth}p{0.13\linewidth}p{0.40\linewidth}p{0.10\linewidth}@{}}",
+                r"\begin{tabular}{@{}"
+                + "".join(rf">{{\raggedright\arraybackslash}}p{{{w}\linewidth}}" for w in WIDTHS)
+                + "@{}}",
                 r"\toprule",
                 r"Claim & Source & Measured & Verdict \\",
                 r"\midrule",
