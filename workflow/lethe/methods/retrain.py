@@ -7,6 +7,7 @@ reported as a ratio to this one's.
 
 from __future__ import annotations
 
+from lethe.data.augment import black
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
 from lethe.methodkit.passes import train_with
@@ -17,5 +18,5 @@ def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context)
     fresh = prepare_model(
         build_model(ctx.arch, data.shape, data.num_classes, seed=ctx.seed), ctx.device, ctx.memory_format
     )
-    train_with(fresh, data.retain, params, ctx, "retrain")
+    train_with(fresh, data.retain, params, ctx, "retrain", augment_fill=black(data.mean, data.std))
     return fresh

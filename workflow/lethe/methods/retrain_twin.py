@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
+from lethe.data.augment import black
 from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier, build_model
 from lethe.seeds import derived_seed
@@ -22,6 +23,6 @@ TWIN_STREAM = 1  # lethe.seeds stream of the twin's seed
 def unlearn(model: Classifier, data: UnlearningData, params: dict, ctx: Context) -> Classifier:
     seed = derived_seed(ctx.seed, TWIN_STREAM)
     fresh = prepare_model(build_model(ctx.arch, data.shape, data.num_classes, seed=seed), ctx.device, ctx.memory_format)
-    train_with(fresh, data.retain, params, ctx, "retrain twin", seed=seed)
+    train_with(fresh, data.retain, params, ctx, "retrain twin", seed=seed, augment_fill=black(data.mean, data.std))
     ctx.notes["seed"] = seed
     return fresh

@@ -44,7 +44,7 @@ from lethe.metrics.predict import logit_confidence
 from lethe.metrics.predict import logits as model_logits
 from lethe.models.registry import build_model
 from lethe.seeds import derived_seed
-from lethe.train import fit, make_optimizer
+from lethe.train import EXTENDED_KEYS, extended, fit, make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,15 @@ def _fit_args(recipe: dict) -> dict:
         "optimizer": recipe.get("optimizer", "adam"),
         "momentum": float(recipe.get("momentum", 0.9)),
         "weight_decay": float(recipe.get("weight_decay", 0.0)),
+        # A schedule, Nesterov, label smoothing, clipping or augmentation (lethe.train.EXTENDED_KEYS):
+        **{arg: recipe[key] for key, arg in EXTENDED_KEYS.items() if key in extended(recipe)},
     }
+
+
+def batchable(arch: str, recipe: dict) -> bool:
+    """Whether K models of ``arch`` train together under ``recipe``: no batch normalisation, and the
+    plain recipe :func:`train_batched` implements (no schedule, augmentation, ...: one at a time then)."""
+    return arch in BATCHED_ARCHS and not extended(recipe)
 
 
 def train_batched(
@@ -176,7 +184,7 @@ def train_reference(
     mask = halves(len(data), k, seed)
     seeds = [model_seed(seed, i) for i in range(k)]
     started = time.perf_counter()
-    batched = arch in BATCHED_ARCHS
+    batched = batchable(arch, recipe)
     if batched:
         # An odd pool gives halves of two sizes: one vmapped group per size.
         sizes = mask.sum(1)

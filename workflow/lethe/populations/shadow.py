@@ -23,7 +23,7 @@ from torch import nn
 
 from lethe.data.tensors import Split
 from lethe.models.registry import build_model
-from lethe.populations.reference import BATCHED_ARCHS, train_batched, train_one
+from lethe.populations.reference import batchable, train_batched, train_one
 from lethe.seeds import derived_seed
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def train_shadows(arch: str, train: Split, shape, num_classes: int, recipe: dict
         raise ValueError(f"train_shadows: k must be at least 1, got {k}")
     seeds = [shadow_seed(seed, i) for i in range(k)]
     started = time.perf_counter()
-    batched = arch in BATCHED_ARCHS
+    batched = batchable(arch, recipe)
     if batched:
         everything = np.ones((k, len(train)), dtype=bool)
         _, params = train_batched(arch, train, everything, shape, num_classes, recipe, seeds)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from lethe.data.augment import black
 from lethe.device import DEFAULT_RUNTIME, Runtime, memory_format_name, prepare_model, synchronize, warm_up
 from lethe.models.checkpoint import model_meta, save_checkpoint
 from lethe.models.registry import build_model
-from lethe.train import fit
+from lethe.train import fit, recipe_args
 
 
 def train_original(
@@ -27,11 +28,9 @@ def train_original(
     warm_up(dev)
     started = time.perf_counter()
     result = fit(
-        model, dataset.train,
-        epochs=recipe["epochs"], batch_size=recipe["batch_size"], lr=recipe["lr"],
-        optimizer=recipe["optimizer"], momentum=recipe["momentum"],
-        weight_decay=recipe["weight_decay"], seed=seed, name=f"original {arch} seed {seed}",
+        model, dataset.train, **recipe_args(recipe), seed=seed, name=f"original {arch} seed {seed}",
         monitor=dataset.test, amp=runtime.amp,
+        augment_fill=black(dataset.manifest["mean"], dataset.manifest["std"]),
     )  # fmt: skip
     synchronize(dev)
     meta = {
