@@ -10,9 +10,9 @@ floor of retrain cannot be told from retraining by that metric.
 
 from __future__ import annotations
 
+from lethe.data.augment import black
 from lethe.device import prepare_model
 from lethe.methodkit.base import Context, UnlearningData
-from lethe.data.augment import black
 from lethe.methodkit.passes import train_with
 from lethe.models.registry import Classifier, build_model
 from lethe.seeds import derived_seed
