@@ -1,4 +1,4 @@
-"""``python -m bench {loader,methods,population,tuning,dag,overhead,outputs,all}``: run from the repository root (see BENCHMARKS.md)."""
+"""``python -m bench {loader,methods,population,tuning,dag,overhead,outputs,recipes,all}``: run from the repository root (see BENCHMARKS.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bench import dag, loader, methods, outputs, overhead, population, tuning
+from bench import dag, loader, methods, outputs, overhead, population, recipes, tuning
 
 BENCHMARKS = {
     "loader": loader,
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "dag": dag,
     "overhead": overhead,
     "outputs": outputs,
+    "recipes": recipes,
 }
 ALL = ("loader", "methods", "population", "dag")  # overhead runs the whole workflow: on its own
 

@@ -424,3 +424,26 @@ def test_outputs_digest_ignores_time_and_nothing_else(tmp_path: Path):
     assert listing(timed, b"w") == first
     assert listing({**base, "metrics": {**base["metrics"], "acc": 0.6}}, b"w") != first
     assert listing(base, b"x") != first
+
+
+def test_recipes_reads_each_recipe_and_the_configs():
+    from bench import recipes
+
+    parser = __import__("argparse").ArgumentParser()
+    recipes.add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--recipe",
+            "base=config",
+            "--recipe",
+            "aug={epochs: 1, batch_size: 8, lr: 0.1, optimizer: sgd, augment: [{flip: 0.5}]}",
+        ]
+    )
+    config = {"train": {"epochs": 3, "batch_size": 128, "lr": 0.001, "optimizer": "adam"}}
+    parsed = recipes.recipes(args, config)
+    assert parsed["base"]["epochs"] == 3 and parsed["base"]["momentum"] == 0.9
+    assert parsed["aug"]["augment"] == [{"flip": 0.5}] and parsed["aug"]["optimizer"] == "sgd"
+    from lethe.plan.config import load_plan
+
+    for recipe in parsed.values():  # every one is a valid train block
+        assert load_plan({"train": recipe}).config["train"]["lr"] == recipe["lr"]

@@ -31,7 +31,11 @@ def _train_defaults() -> dict:
     """The training recipe's defaults, from config/schema.yaml (the one place they are written)."""
     from lethe.plan.config import load_schema
 
-    return {key: spec["default"] for key, spec in load_schema()["properties"]["train"]["properties"].items()}
+    return {
+        key: spec["default"]
+        for key, spec in load_schema()["properties"]["train"]["properties"].items()
+        if "default" in spec
+    }
 
 
 TRAIN_DEFAULTS = _train_defaults()
