@@ -71,7 +71,8 @@ _MARKS = (
     f"that left them {_m('unchanged')}; neither is ever named as best or put on a front."
 )
 _HIGHLIGHT = (
-    "Colour is the method's family, the marker the method within it; the methods not singled out are light grey."
+    "Colour is the method's family, the marker the method within it; the methods not singled out are light grey. "
+    "A coloured method's name is printed only where it fits without covering another name or a marker."
 )
 _DOTS = (
     "A row per method (grouped by family), a colour and marker per forget scenario; "
