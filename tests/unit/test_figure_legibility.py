@@ -45,7 +45,7 @@ FPRS = [0.001, 0.01, 0.1, 1.0]
 
 
 def _record(forget_set: str, method: str, seed: int, rng: np.random.Generator) -> dict:
-    name, kind, classes = SCENARIOS[forget_set]
+    classes = SCENARIOS[forget_set][2]
     u = lambda lo=0.0, hi=1.0: float(rng.uniform(lo, hi))  # noqa: E731
     retrain = method == "retrain"
     metrics = {
@@ -73,6 +73,18 @@ def _record(forget_set: str, method: str, seed: int, rng: np.random.Generator) -
     curve = np.linspace(metrics["acc_forget"], 0.95, metrics["relearn_epochs"] + 1).tolist()
     tpr = sorted(rng.uniform(0.001, 1, len(FPRS)).tolist())
     return {
+        **_header(forget_set, method, seed),
+        "metrics": metrics,
+        "relearn_curve": curve,
+        "lira_roc": {"fpr": FPRS, "online_audit": tpr, "online_forget": tpr},
+        "confusion_test": (np.diag([10] * 10) + rng.integers(0, 3, (10, 10))).tolist(),
+    }
+
+
+def _header(forget_set: str, method: str, seed: int) -> dict:
+    """The keys every synthetic metrics record carries (a run of ``method`` on ``forget_set``)."""
+    name, kind, classes = SCENARIOS[forget_set]
+    return {
         "dataset": "digits",
         "arch": "mlp",
         "seed": seed,
@@ -81,30 +93,15 @@ def _record(forget_set: str, method: str, seed: int, rng: np.random.Generator) -
         "forget_kind": kind,
         "forget_classes": classes,
         "method": method,
-        "metrics": metrics,
-        "relearn_curve": curve,
-        "lira_roc": {"fpr": FPRS, "online_audit": tpr, "online_forget": tpr},
-        "confusion_test": (np.diag([10] * 10) + rng.integers(0, 3, (10, 10))).tolist(),
     }
 
 
 def _population(forget_set: str, method: str, rng: np.random.Generator) -> dict:
-    name, kind, classes = SCENARIOS[forget_set]
     metrics = {}
     for key in ("fq_F", "ulira_acc", "ulira_known_acc"):
         v = float(rng.uniform(0, 1))
         metrics.update({key: v, f"{key}_lo": v - 0.05, f"{key}_hi": v + 0.05})
-    return {
-        "dataset": "digits",
-        "arch": "mlp",
-        "seed": 0,
-        "forget_set": forget_set,
-        "forget_set_name": name,
-        "forget_kind": kind,
-        "forget_classes": classes,
-        "method": method,
-        "metrics": metrics,
-    }
+    return {**_header(forget_set, method, 0), "metrics": metrics}
 
 
 @pytest.fixture(scope="module")

@@ -145,14 +145,17 @@ EXTENDED_KEYS = {
 def recipe_args(recipe: dict) -> dict:
     """The keyword arguments of :func:`fit` that ``recipe`` sets (:data:`RECIPE_KEYS`, and those of
     :data:`EXTENDED_KEYS` it carries)."""
-    args = {key: recipe[key] for key in RECIPE_KEYS}
-    args.update({arg: recipe[key] for key, arg in EXTENDED_KEYS.items() if recipe.get(key) not in (None, [], {})})
-    return args
+    return {**{key: recipe[key] for key in RECIPE_KEYS}, **extended_args(recipe)}
 
 
 def extended(recipe: dict) -> list[str]:
     """The optional keys (:data:`EXTENDED_KEYS`) ``recipe`` turns on."""
     return [key for key in EXTENDED_KEYS if recipe.get(key) not in (None, [], {}, False, 0, 0.0)]
+
+
+def extended_args(recipe: dict) -> dict:
+    """The keyword arguments of :func:`fit` for the optional keys ``recipe`` turns on (none: the plain loop)."""
+    return {EXTENDED_KEYS[key]: recipe[key] for key in extended(recipe)}
 
 
 def fit(

@@ -44,7 +44,7 @@ from lethe.metrics.predict import logit_confidence
 from lethe.metrics.predict import logits as model_logits
 from lethe.models.registry import build_model
 from lethe.seeds import derived_seed
-from lethe.train import EXTENDED_KEYS, extended, fit, make_optimizer
+from lethe.train import extended, extended_args, fit, make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _fit_args(recipe: dict) -> dict:
         "momentum": float(recipe.get("momentum", 0.9)),
         "weight_decay": float(recipe.get("weight_decay", 0.0)),
         # A schedule, Nesterov, label smoothing, clipping or augmentation (lethe.train.EXTENDED_KEYS):
-        **{arg: recipe[key] for key, arg in EXTENDED_KEYS.items() if key in extended(recipe)},
+        **extended_args(recipe),
     }
 
 

@@ -90,8 +90,9 @@ def _tolerance() -> str:
 def _own_gold() -> str:
     """The methods judged against a gold standard of their own, for captions (lethe.methods.catalog)."""
     from lethe.methods.catalog import METHODS, judged_against_retrain
+    from lethe.report.latex import escape
 
-    return ", ".join(rf"\texttt{{{m.replace('_', chr(92) + '_')}}}" for m in METHODS if not judged_against_retrain(m))
+    return ", ".join(rf"\texttt{{{escape(m)}}}" for m in METHODS if not judged_against_retrain(m))
 
 
 # fmt: off

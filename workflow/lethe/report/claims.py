@@ -30,6 +30,7 @@ from lethe.report.findings import (
     Results,
     Scenario,
     _output_forgets,
+    _tt,
     metric_name,
     pct,
     speedup,
@@ -88,9 +89,7 @@ def _tally(outcomes: list[tuple[Scenario, bool, str]]) -> Verdict:
 
 
 def _not_ran(method: str, what: str = "scenario") -> Verdict:
-    return Verdict(
-        "not testable", rf"\texttt{{{method.replace('_', chr(92) + '_')}}} has no unmarked run on a {what} here"
-    )
+    return Verdict("not testable", rf"\texttt{{{_tt(method)}}} has no unmarked run on a {what} here")
 
 
 def forgets_and_keeps(kind: bool | None, need_speedup: bool = False) -> Callable[[Results, str], Verdict]:

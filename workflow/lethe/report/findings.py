@@ -40,6 +40,7 @@ import pandas as pd
 from lethe.methods.catalog import METHODS, judged_against_retrain, outside_paper_scope
 from lethe.metrics.catalog import GAPS, METRICS
 from lethe.plan.paths import ORIGINAL
+from lethe.report.latex import escape
 
 GOLD = "retrain"
 TWIN = "retrain_twin"
@@ -111,7 +112,8 @@ class Scenario:
 
 
 def _tt(text: str) -> str:
-    return str(text).replace("_", r"\_")
+    """``text`` as LaTeX (:func:`lethe.report.latex.escape`), for ``\\texttt``."""
+    return escape(text)
 
 
 def _missing(value) -> bool:

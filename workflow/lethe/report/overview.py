@@ -83,11 +83,8 @@ def _population(results: Results, s: Scenario, method: str) -> str:
     u = results.cell(s, method, "ulira_acc")
     if u is None:
         return "--"
-    twin = {k: results.cell(s, TWIN, k) for k in POPULATION_TESTS}
-    close = any(
-        results.cell(s, method, k) is not None and twin[k] is not None and results.cell(s, method, k).overlaps(twin[k])
-        for k in POPULATION_TESTS
-    )
+    cells = {k: (results.cell(s, method, k), results.cell(s, TWIN, k)) for k in POPULATION_TESTS}
+    close = any(m is not None and t is not None and m.overlaps(t) for m, t in cells.values())
     return f"{100 * u.mean:.0f}" + (r"$\approx$" if close and method != TWIN else "")
 
 
